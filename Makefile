@@ -1,0 +1,51 @@
+# powerpeg — every target sets itself up; nothing here needs a manual step.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TOXIPROXY_VERSION := v2.12.0
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test unit integration bench clean
+
+setup: $(STAMP) $(BIN)/toxiproxy-server-check
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+# re-install only when the project metadata changed (idempotent, fast when warm)
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --upgrade pip >/dev/null
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+# toxiproxy-server has no PyPI/Debian package: build it with Go when Go is here
+# and no binary is on PATH. Without Go, network-fault experiments are refused
+# with that reason and everything else still runs.
+.PHONY: $(BIN)/toxiproxy-server-check
+$(BIN)/toxiproxy-server-check: | $(BIN)/python
+	@if [ -x $(BIN)/toxiproxy-server ] || command -v toxiproxy-server >/dev/null; then :; \
+	elif command -v go >/dev/null; then \
+	  echo "installing toxiproxy-server $(TOXIPROXY_VERSION) with go install"; \
+	  GOBIN=$(abspath $(VENV))/gobin go install github.com/Shopify/toxiproxy/v2/cmd/server@$(TOXIPROXY_VERSION) \
+	    && ln -sf $(abspath $(VENV))/gobin/server $(BIN)/toxiproxy-server \
+	    || echo "warning: go install of toxiproxy-server failed; network faults unavailable"; \
+	else echo "note: Go not found; toxiproxy-server not installed (network faults unavailable)"; fi
+
+demo: setup
+	$(BIN)/powerpeg demo
+
+test: setup
+	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
+
+unit: setup
+	$(BIN)/python -m pytest -q tests/unit
+
+integration: setup
+	$(BIN)/python -m pytest -q tests/integration
+
+bench: setup
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info
