@@ -9,7 +9,7 @@ occurrence of a tag wins.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 SOH = "\x01"
@@ -91,7 +91,6 @@ class BadChecksum(FixError):
 class FixMessage:
     msg_type: str
     fields: dict[int, str]
-    raw: bytes = field(repr=False, default=b"")
 
     def get(self, tag: int, default: str | None = None) -> str | None:
         return self.fields.get(tag, default)
@@ -112,17 +111,17 @@ def checksum(data: bytes) -> int:
 
 
 def parse_body(body: str) -> dict[int, str]:
-    """Parse ``tag=value<SOH>...`` into a dict; first occurrence wins."""
+    """Parse ``tag=value<SOH>...`` into a dict (a repeated tag keeps its last value)."""
     fields: dict[int, str] = {}
-    for item in body.split(SOH):
-        if not item:
-            continue
-        tag, sep, value = item.partition("=")
-        if not sep or not tag.isdigit():
-            raise FixError(f"malformed field {item[:32]!r}")
-        key = int(tag)
-        if key not in fields:
-            fields[key] = value
+    try:
+        for item in body.split(SOH):
+            if item:
+                tag, sep, value = item.partition("=")
+                if not sep:
+                    raise ValueError
+                fields[int(tag)] = value
+    except ValueError:
+        raise FixError(f"malformed field {item[:32]!r}") from None
     return fields
 
 
@@ -165,58 +164,68 @@ def encode(
 class FixParser:
     """Incremental framer: feed bytes, iterate complete messages.
 
-    ``feed`` yields :class:`FixMessage` objects, or raises :class:`BadChecksum`
-    for one message (already consumed, so iteration may continue with another
-    call to ``messages()``) or :class:`Garbled` when framing is lost.
+    ``messages()`` yields :class:`FixMessage` objects, or raises
+    :class:`BadChecksum` for one message (already consumed, so a new call to
+    ``messages()`` continues after it) or :class:`Garbled` when framing is lost.
+    The buffer is scanned with an offset and compacted once per call, not once
+    per message: a read of many pipelined orders costs one copy.
     """
 
     __slots__ = ("_buf", "max_body")
 
     def __init__(self, max_body: int = 64 * 1024) -> None:
-        self._buf = bytearray()
+        self._buf = b""
         self.max_body = max_body
 
     def feed(self, data: bytes) -> None:
-        self._buf += data
+        self._buf = self._buf + data if self._buf else bytes(data)
 
     def buffered(self) -> int:
         return len(self._buf)
 
     def messages(self) -> Iterator[FixMessage]:
         buf = self._buf
-        while buf:
-            if not buf.startswith(_BEGIN):
-                if len(buf) < len(_BEGIN) and _BEGIN.startswith(bytes(buf)):
-                    return  # a prefix of a header: wait for more
-                raise Garbled("stream does not start with 8=FIX.4.4|9=")
-            soh = buf.find(b"\x01", len(_BEGIN))
-            if soh < 0:
-                if len(buf) > len(_BEGIN) + 8:
-                    raise Garbled("BodyLength not terminated")
-                return
-            length_txt = bytes(buf[len(_BEGIN):soh])
-            if not length_txt.isdigit():
-                raise Garbled(f"BodyLength {length_txt[:16]!r} is not a number")
-            length = int(length_txt)
-            if length > self.max_body:
-                raise Garbled(f"BodyLength {length} exceeds {self.max_body}")
-            body_start = soh + 1
-            body_end = body_start + length
-            end = body_end + 7  # "10=NNN\x01"
-            if len(buf) < end:
-                return
-            if buf[body_end:body_end + 3] != _CHECKSUM_TAG or buf[end - 1] != 1:
-                raise Garbled("BodyLength does not point at CheckSum(10)")
-            raw = bytes(buf[:end])
-            del buf[:end]
-            declared = raw[-4:-1]
-            if not declared.isdigit() or int(declared) != (sum(raw[:body_end]) & 0xFF):
-                raise BadChecksum(f"CheckSum {declared.decode('ascii', 'replace')} does not match")
-            try:
-                fields = parse_body(raw[body_start:body_end].decode("latin-1"))
-            except FixError as exc:
-                raise Garbled(str(exc)) from None
-            msg_type = fields.get(Tag.MsgType)
-            if msg_type is None:
-                raise Garbled("message without MsgType(35)")
-            yield FixMessage(msg_type, fields, raw)
+        size = len(buf)
+        pos = 0
+        begin_len = len(_BEGIN)
+        try:
+            while pos < size:
+                if not buf.startswith(_BEGIN, pos):
+                    rest = buf[pos:pos + begin_len]
+                    if len(rest) < begin_len and _BEGIN.startswith(rest):
+                        return  # a prefix of a header: wait for more
+                    raise Garbled("stream does not start with 8=FIX.4.4|9=")
+                soh = buf.find(b"\x01", pos + begin_len, pos + begin_len + 12)
+                if soh < 0:
+                    if size - pos > begin_len + 10:
+                        raise Garbled("BodyLength not terminated")
+                    return
+                length_txt = buf[pos + begin_len:soh]
+                if not length_txt.isdigit():
+                    raise Garbled(f"BodyLength {length_txt[:16]!r} is not a number")
+                length = int(length_txt)
+                if length > self.max_body:
+                    raise Garbled(f"BodyLength {length} exceeds {self.max_body}")
+                body_start = soh + 1
+                body_end = body_start + length
+                end = body_end + 7  # "10=NNN\x01"
+                if size < end:
+                    return
+                if buf[body_end:body_end + 3] != _CHECKSUM_TAG or buf[end - 1] != 1:
+                    raise Garbled("BodyLength does not point at CheckSum(10)")
+                start = pos
+                pos = end
+                declared = buf[body_end + 3:end - 1]
+                if not declared.isdigit() or int(declared) != (sum(buf[start:body_end]) & 0xFF):
+                    raise BadChecksum(f"CheckSum {declared.decode('ascii', 'replace')} does not match")
+                try:
+                    fields = parse_body(buf[body_start:body_end].decode("latin-1"))
+                except FixError as exc:
+                    raise Garbled(str(exc)) from None
+                msg_type = fields.get(Tag.MsgType)
+                if msg_type is None:
+                    raise Garbled("message without MsgType(35)")
+                yield FixMessage(msg_type, fields)
+        finally:
+            # keep what was not consumed (Garbled leaves the stream unusable anyway)
+            self._buf = buf[pos:]

@@ -1,0 +1,1 @@
+"""The alert sink: receives alerts over HTTP and routes them to pager or mailbox."""

@@ -1,0 +1,218 @@
+"""The alert sink's core: channels, routing by severity, delay, drop, ack.
+
+Two channels stand for the two ways a human hears about trouble: ``page``
+(the pager) and ``email`` (the mailbox). "Delivery" is the ``alert_delivered``
+log line plus ``delivered_ns`` on the in-memory record; the measurement side
+reads ``detected_at`` from that field, so it must be stamped when delivery
+really happens (after any delay), never at receipt.
+
+Channel settings are the hook for alert blackouts: a channel switched off
+records and never delivers, a downgraded page travels as email, and a delay
+holds delivery on an event-loop timer (nothing blocks). The routing decision
+is taken once, at receipt: an alert already in flight when a blackout starts
+still arrives, as a message already handed to a pager provider would.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+from prometheus_client import CollectorRegistry, Counter
+
+CHANNELS = ("page", "email")
+SEVERITIES = ("page", "email")
+
+
+@dataclass
+class ChannelConfig:
+    enabled: bool = True
+    downgrade_to: str | None = None
+    delay_ms: int = 0
+
+
+@dataclass
+class Alert:
+    id: str
+    source: str
+    severity: str
+    text: str
+    ts: int | None
+    received_ns: int
+    channel: str
+    downgraded: bool
+    status: str  # "delayed" | "delivered" | "dropped"
+    delivered_ns: int | None = None
+    dropped: bool = False
+    acked_ns: int | None = None
+    acked_by: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class HeartbeatVerdict:
+    """Whether a heartbeat is acknowledged, and after how long."""
+
+    ack: bool
+    delay_s: float = 0.0
+    reason: str | None = None
+
+
+class UnknownChannel(KeyError):
+    pass
+
+
+class BadField(ValueError):
+    """A setting that validates on its own but not for this channel."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class UnknownAlert(KeyError):
+    pass
+
+
+@dataclass
+class SinkMetrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        labels = ["channel", "severity"]
+        self.received = Counter("powerpeg_alerts_received", "Alerts received", labels, registry=self.registry)
+        self.delivered = Counter("powerpeg_alerts_delivered", "Alerts delivered", labels, registry=self.registry)
+        self.dropped = Counter("powerpeg_alerts_dropped", "Alerts dropped (channel off)", labels, registry=self.registry)
+        self.acked = Counter("powerpeg_alerts_acked", "Alerts acknowledged", labels, registry=self.registry)
+        self.heartbeats = Counter("powerpeg_alerts_heartbeats", "Pipeline heartbeats", ["result"], registry=self.registry)
+
+
+class AlertSink:
+    """Holds the channels and every alert received (up to ``max_alerts``)."""
+
+    def __init__(
+        self,
+        *,
+        log: Any,
+        clock: Callable[[], int] = time.time_ns,
+        max_alerts: int = 100_000,
+        metrics: SinkMetrics | None = None,
+    ) -> None:
+        self.log = log
+        self.clock = clock
+        self.max_alerts = max_alerts
+        self.metrics = metrics or SinkMetrics()
+        self.channels: dict[str, ChannelConfig] = {name: ChannelConfig() for name in CHANNELS}
+        self.alerts: OrderedDict[str, Alert] = OrderedDict()
+        self._next_id = 1
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+
+    # -- alerts -----------------------------------------------------------
+    def route(self, severity: str) -> tuple[str, bool]:
+        """The channel an alert of ``severity`` goes to, and whether it was downgraded."""
+        channel = severity
+        cfg = self.channels[channel]
+        if cfg.downgrade_to is not None and cfg.downgrade_to != channel:
+            return cfg.downgrade_to, True
+        return channel, False
+
+    def submit(self, *, source: str, severity: str, text: str, ts: int | None = None) -> Alert:
+        if severity not in SEVERITIES:
+            raise ValueError(f"severity must be one of {SEVERITIES}, not {severity!r}")
+        received_ns = self.clock()
+        channel, downgraded = self.route(severity)
+        cfg = self.channels[channel]
+        alert = Alert(
+            id=f"a-{self._next_id:06d}", source=source, severity=severity, text=text, ts=ts,
+            received_ns=received_ns, channel=channel, downgraded=downgraded, status="delayed",
+        )
+        self._next_id += 1
+        self._store(alert)
+        self.metrics.received.labels(channel, severity).inc()
+        if not cfg.enabled:
+            alert.status = "dropped"
+            alert.dropped = True
+            self.metrics.dropped.labels(channel, severity).inc()
+            self.log.warning("alert_dropped", alert_id=alert.id, channel=channel, source=source,
+                             severity=severity, text=text, reason=f"{channel} channel is off")
+        elif cfg.delay_ms > 0:
+            loop = asyncio.get_running_loop()
+            self._timers[alert.id] = loop.call_later(cfg.delay_ms / 1000, self._deliver_later, alert)
+            self.log.info("alert_delayed", alert_id=alert.id, channel=channel, delay_ms=cfg.delay_ms)
+        else:
+            self._deliver(alert)
+        return alert
+
+    def _store(self, alert: Alert) -> None:
+        self.alerts[alert.id] = alert
+        while len(self.alerts) > self.max_alerts:
+            self.alerts.popitem(last=False)
+
+    def _deliver_later(self, alert: Alert) -> None:
+        self._timers.pop(alert.id, None)
+        self._deliver(alert)
+
+    def _deliver(self, alert: Alert) -> None:
+        alert.delivered_ns = self.clock()
+        alert.status = "delivered"
+        self.metrics.delivered.labels(alert.channel, alert.severity).inc()
+        self.log.info(
+            "alert_delivered", alert_id=alert.id, channel=alert.channel, source=alert.source,
+            severity=alert.severity, text=alert.text, downgraded=alert.downgraded,
+            received_ns=alert.received_ns, delivered_ns=alert.delivered_ns,
+        )
+
+    def list(self, *, channel: str | None = None, since_ns: int | None = None) -> list[Alert]:
+        return [
+            a for a in self.alerts.values()
+            if (channel is None or a.channel == channel) and (since_ns is None or a.received_ns >= since_ns)
+        ]
+
+    def ack(self, alert_id: str, by: str | None = None) -> Alert:
+        """Acknowledge once; a second ack keeps the first time and person."""
+        alert = self.alerts.get(alert_id)
+        if alert is None:
+            raise UnknownAlert(alert_id)
+        if alert.acked_ns is None:
+            alert.acked_ns = self.clock()
+            alert.acked_by = by
+            self.metrics.acked.labels(alert.channel, alert.severity).inc()
+            self.log.info("alert_acked", alert_id=alert_id, by=by, acked_ns=alert.acked_ns)
+        return alert
+
+    # -- channels ---------------------------------------------------------
+    def configure(self, name: str, changes: dict[str, Any]) -> ChannelConfig:
+        """Apply the given settings; raises :class:`BadField` naming a bad one."""
+        if name not in self.channels:
+            raise UnknownChannel(name)
+        cfg = self.channels[name]
+        if "downgrade_to" in changes:
+            target = changes["downgrade_to"]
+            if target is not None and (target not in CHANNELS or target == name):
+                raise BadField("downgrade_to", f"{name} channel cannot be downgraded to {target!r}")
+        for key, value in changes.items():
+            setattr(cfg, key, value)
+        self.log.warning("channel_configured", channel=name, **asdict(cfg))
+        return cfg
+
+    def cancel_timers(self) -> None:
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+
+    # -- pipeline heartbeat -------------------------------------------------
+    def heartbeat_verdict(self) -> HeartbeatVerdict:
+        """A heartbeat is the probe of "would a page reach the pager right now"."""
+        cfg = self.channels["page"]
+        if not cfg.enabled:
+            verdict = HeartbeatVerdict(False, reason="page channel is off")
+        elif cfg.downgrade_to is not None:
+            verdict = HeartbeatVerdict(False, reason=f"page channel is downgraded to {cfg.downgrade_to}")
+        else:
+            verdict = HeartbeatVerdict(True, delay_s=cfg.delay_ms / 1000)
+        self.metrics.heartbeats.labels("ack" if verdict.ack else "nack").inc()
+        return verdict

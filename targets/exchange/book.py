@@ -1,0 +1,202 @@
+"""One symbol's continuous limit order book: price-time priority, no I/O.
+
+Prices are integer cents. Each side keeps a dict of price levels plus a
+sorted list of the prices (``bisect``), so the best price is one index away
+and a new level costs one ``insort``. A level is a FIFO ``deque``.
+
+Cancels are lazy: a cancelled order only gets ``leaves = 0`` and is skipped
+(and dropped) when matching reaches it; the level's total quantity is kept
+exact, and a level whose quantity reaches zero is removed at once. This keeps
+a mass cancel (kill switch, cancel-on-disconnect of thousands of orders at
+one price) linear instead of quadratic.
+"""
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections import deque
+
+BUY = 1
+SELL = 2
+SIDE_NAMES = {BUY: "buy", SELL: "sell"}
+
+MARKET = 1
+LIMIT = 2
+DAY = 0
+IOC = 3
+
+
+class Order:
+    """An order as the book and the engine see it (one object, mutated in place)."""
+
+    __slots__ = (
+        "order_id", "cl_ord_id", "session", "firm", "symbol", "side", "qty", "price",
+        "ord_type", "tif", "cum_qty", "leaves", "notional", "queued", "done",
+    )
+
+    def __init__(
+        self,
+        order_id: str,
+        cl_ord_id: str,
+        session: str,
+        firm: str,
+        symbol: str,
+        side: int,
+        qty: int,
+        price: int | None,
+        ord_type: int = LIMIT,
+        tif: int = DAY,
+    ) -> None:
+        self.order_id = order_id
+        self.cl_ord_id = cl_ord_id
+        self.session = session
+        self.firm = firm
+        self.symbol = symbol
+        self.side = side
+        self.qty = qty
+        self.price = price  # cents; None for market orders
+        self.ord_type = ord_type
+        self.tif = tif
+        self.cum_qty = 0
+        self.leaves = qty
+        self.notional = 0  # sum of exec qty * exec price in cents, for AvgPx
+        self.queued = False  # accepted before the open, not yet in the book
+        self.done = False  # filled, cancelled or rejected: no more reports
+
+    def __repr__(self) -> str:
+        return (
+            f"Order({self.order_id} {self.cl_ord_id} {SIDE_NAMES.get(self.side)} "
+            f"{self.leaves}/{self.qty} {self.symbol} @{self.price})"
+        )
+
+
+class Level:
+    __slots__ = ("price", "orders", "qty")
+
+    def __init__(self, price: int) -> None:
+        self.price = price
+        self.orders: deque[Order] = deque()
+        self.qty = 0
+
+
+Fill = tuple  # (maker: Order, qty: int, price_cents: int)
+
+
+class Book:
+    """Price-time priority book for one symbol."""
+
+    __slots__ = ("symbol", "bids", "asks", "bid_px", "ask_px", "last")
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+        self.bids: dict[int, Level] = {}
+        self.asks: dict[int, Level] = {}
+        self.bid_px: list[int] = []  # ascending: best bid is the last
+        self.ask_px: list[int] = []  # ascending: best ask is the first
+        self.last: int | None = None
+
+    # -- queries ---------------------------------------------------------------
+    def best_bid(self) -> int | None:
+        return self.bid_px[-1] if self.bid_px else None
+
+    def best_ask(self) -> int | None:
+        return self.ask_px[0] if self.ask_px else None
+
+    def depth(self, levels: int = 10) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Best-first ``[(price, qty), ...]`` for bids and asks."""
+        bids = [(p, self.bids[p].qty) for p in reversed(self.bid_px[-levels:])] if levels else []
+        asks = [(p, self.asks[p].qty) for p in self.ask_px[:levels]] if levels else []
+        return bids, asks
+
+    def level_orders(self, side: int, price: int) -> list[Order]:
+        """Live orders at one level in time priority (for tests and inspection)."""
+        level = (self.bids if side == BUY else self.asks).get(price)
+        return [o for o in level.orders if o.leaves] if level else []
+
+    # -- mutations ---------------------------------------------------------------
+    def match(self, order: Order) -> list[Fill]:
+        """Execute ``order`` against the opposite side as far as its price allows.
+
+        Updates both sides' ``cum_qty``/``leaves``/``notional`` and returns the
+        fills in execution order at the makers' prices. Does not rest anything.
+        """
+        fills: list[Fill] = []
+        limit = order.price
+        if order.side == BUY:
+            prices, levels = self.ask_px, self.asks
+            while order.leaves and prices:
+                px = prices[0]
+                if limit is not None and px > limit:
+                    break
+                self._take(order, levels[px], fills)
+                if levels[px].qty == 0:
+                    del levels[px]
+                    prices.pop(0)
+        else:
+            prices, levels = self.bid_px, self.bids
+            while order.leaves and prices:
+                px = prices[-1]
+                if limit is not None and px < limit:
+                    break
+                self._take(order, levels[px], fills)
+                if levels[px].qty == 0:
+                    del levels[px]
+                    prices.pop()
+        if fills:
+            self.last = fills[-1][2]
+        return fills
+
+    @staticmethod
+    def _take(order: Order, level: Level, fills: list[Fill]) -> None:
+        queue = level.orders
+        px = level.price
+        while order.leaves and queue:
+            maker = queue[0]
+            if maker.leaves == 0:  # lazily cancelled
+                queue.popleft()
+                continue
+            qty = order.leaves if order.leaves < maker.leaves else maker.leaves
+            maker.leaves -= qty
+            maker.cum_qty += qty
+            maker.notional += qty * px
+            order.leaves -= qty
+            order.cum_qty += qty
+            order.notional += qty * px
+            level.qty -= qty
+            fills.append((maker, qty, px))
+            if maker.leaves == 0:
+                queue.popleft()
+
+    def rest(self, order: Order) -> None:
+        """Put the (limit) order's remaining quantity at the back of its level."""
+        px = order.price
+        if order.side == BUY:
+            levels, prices = self.bids, self.bid_px
+        else:
+            levels, prices = self.asks, self.ask_px
+        level = levels.get(px)
+        if level is None:
+            level = levels[px] = Level(px)  # type: ignore[index]
+            insort(prices, px)
+        level.orders.append(order)
+        level.qty += order.leaves
+
+    def remove(self, order: Order) -> int:
+        """Take a resting order out of the book; returns the quantity removed."""
+        leaves = order.leaves
+        if leaves == 0:
+            return 0
+        if order.side == BUY:
+            levels, prices = self.bids, self.bid_px
+        else:
+            levels, prices = self.asks, self.ask_px
+        level = levels.get(order.price)  # type: ignore[arg-type]
+        order.leaves = 0
+        if level is None:
+            return leaves
+        level.qty -= leaves
+        if level.qty <= 0:
+            del levels[level.price]
+            idx = bisect_left(prices, level.price)
+            if idx < len(prices) and prices[idx] == level.price:
+                del prices[idx]
+        return leaves

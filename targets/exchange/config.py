@@ -1,0 +1,73 @@
+"""Flags of ``python -m targets.exchange`` and the typed config they become."""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from targets.common.service import base_parser
+
+from .symbols import MIN_SYMBOLS
+
+
+@dataclass(frozen=True)
+class Config:
+    host: str = "127.0.0.1"
+    admin_port: int = 0
+    fix_port: int = 0
+    dropcopy_port: int = 0
+    comp_id: str = "EXCHANGE"
+    allow: frozenset[str] = frozenset()
+    seed: int = 1
+    symbols: int = MIN_SYMBOLS
+    open_at_ns: int = 0
+    preopen: str = "queue"
+    journal: Path | None = None
+    cod_default: bool = True
+    liquidity: bool = True
+    instance: str = "exchange"
+    run_id: str = "-"
+    ready_file: Path | None = None
+
+    def journal_path(self) -> Path:
+        if self.journal is not None:
+            return self.journal
+        return Path(tempfile.gettempdir()) / f"powerpeg-exchange-{os.getpid()}.ndjson"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = base_parser("exchange", "Mock exchange: FIX 4.4 order entry and drop copy, order books, market makers.")
+    p.add_argument("--fix-port", type=int, default=0)
+    p.add_argument("--dropcopy-port", type=int, default=0)
+    p.add_argument("--comp-id", default="EXCHANGE")
+    p.add_argument("--allow", action="append", default=[], metavar="COMP_ID",
+                   help="SenderCompID allowed to log on for order entry (repeatable; absent = anyone)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--symbols", type=int, default=MIN_SYMBOLS)
+    when = p.add_mutually_exclusive_group()
+    when.add_argument("--open-in", type=float, default=0.0, metavar="SECONDS")
+    when.add_argument("--open-at", type=int, default=None, metavar="NS")
+    p.add_argument("--preopen", choices=("queue", "reject"), default="queue")
+    p.add_argument("--journal", type=Path, default=None)
+    p.add_argument("--cod-default", choices=("on", "off"), default="on")
+    p.add_argument("--no-liquidity", action="store_true", help="no market makers")
+    return p
+
+
+def from_args(argv: list[str] | None = None) -> Config:
+    p = parser()
+    args = p.parse_args(argv)
+    if args.symbols < MIN_SYMBOLS:
+        p.error(f"--symbols must be >= {MIN_SYMBOLS}")
+    if args.open_in < 0:
+        p.error("--open-in must be >= 0")
+    open_at = args.open_at if args.open_at is not None else time.time_ns() + int(args.open_in * 1e9)
+    return Config(
+        host=args.host, admin_port=args.admin_port, fix_port=args.fix_port, dropcopy_port=args.dropcopy_port,
+        comp_id=args.comp_id, allow=frozenset(args.allow), seed=args.seed, symbols=args.symbols,
+        open_at_ns=open_at, preopen=args.preopen, journal=args.journal, cod_default=args.cod_default == "on",
+        liquidity=not args.no_liquidity, instance=args.instance, run_id=args.run_id, ready_file=args.ready_file,
+    )

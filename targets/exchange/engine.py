@@ -1,0 +1,345 @@
+"""The matching engine: orders, sessions, kill switch, positions, reports.
+
+Glues the books, the journal, the clock and the report fan-out (owner
+session plus the firm's drop copies). Knows nothing about sockets: a session
+is anything with ``send(msg_type, fields)``; FIX parsing lives in
+``fixgate``. Everything runs on the event loop thread, so there are no locks.
+
+Per-order work is deliberately plain (no logging, no pydantic, counters in
+lists) because a runaway router sends tens of thousands of orders a second.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+from targets.fix.codec import utc_timestamp
+
+from .book import BUY, IOC, MARKET, Book, Order
+from .journal import Journal
+from .reports import (
+    EXEC_CANCELED, EXEC_NEW, EXEC_REJECTED, EXEC_TRADE, STATUS_CANCELED, STATUS_FILLED, STATUS_NEW,
+    STATUS_PARTIAL, STATUS_REJECTED, exec_report_body, journal_record,
+)
+from .symbols import Symbol
+
+MM_FIRM = "MM"
+ER = "8"
+
+
+class Sender(Protocol):
+    """A FIX session as the engine needs it (see ``fixgate.ExchangeSession``)."""
+
+    def send_body(self, msg_type: str, body: str, sending_time: str | None = None) -> None: ...
+
+
+class LiquidityHook(Protocol):
+    def on_trade(self, symbol: str, net_qty: int) -> None: ...
+
+    def fair(self, symbol: str) -> float | None: ...
+
+
+@dataclass(eq=False)
+class SessionState:
+    """An order-entry CompID; outlives its TCP connections (reconnects)."""
+
+    comp_id: str
+    firm: str
+    cod: bool
+    sender: Sender | None = None
+    working: dict[str, Order] = field(default_factory=dict)  # by ClOrdID
+    peer: str = ""
+
+
+class Engine:
+    def __init__(self, symbols: list[Symbol], journal: Journal, *, now: Callable[[], int] = time.time_ns) -> None:
+        self.books: dict[str, Book] = {s.symbol: Book(s.symbol) for s in symbols}
+        self.ref: dict[str, int] = {s.symbol: s.ref_price for s in symbols}
+        self.journal = journal
+        self.now = now
+        self.is_open = True
+        self.preopen_reject = False
+        self.liquidity: LiquidityHook | None = None
+        self.sessions: dict[str, SessionState] = {}
+        self.dropcopies: dict[str, list[Sender]] = {}
+        self.killed_firms: set[str] = set()
+        self.killed_sessions: set[str] = set()
+        self.queue: list[Order] = []  # accepted before the open, in arrival order
+        # firm -> symbol -> [position, bought, sold, cash_cents]
+        self.positions: dict[str, dict[str, list[int]]] = {}
+        # firm -> [orders, fills, rejects]
+        self.stats: dict[str, list[int]] = {}
+        self._order_seq = 0
+        self._exec_seq = 0
+        self._match_seq = 0
+
+    # -- sessions ------------------------------------------------------------------
+    def session(self, comp_id: str, *, cod: bool = True) -> SessionState:
+        """The state of ``comp_id`` (created on first use)."""
+        st = self.sessions.get(comp_id)
+        if st is None:
+            st = self.sessions[comp_id] = SessionState(comp_id, comp_id, cod)
+        return st
+
+    def attach(self, comp_id: str, sender: Sender, *, cod: bool, peer: str = "") -> SessionState:
+        st = self.session(comp_id, cod=cod)
+        st.sender, st.cod, st.peer = sender, cod, peer
+        return st
+
+    def detach(self, st: SessionState, *, graceful: bool) -> int:
+        """The connection ended; cancel its working orders unless it logged out."""
+        st.sender = None
+        if graceful or not st.cod:
+            return 0
+        return self._cancel_all(list(st.working.values()), "disconnect")
+
+    def add_dropcopy(self, firm: str, sender: Sender) -> None:
+        self.dropcopies.setdefault(firm, []).append(sender)
+
+    def remove_dropcopy(self, firm: str, sender: Sender) -> None:
+        senders = self.dropcopies.get(firm, [])
+        if sender in senders:
+            senders.remove(sender)
+        if not senders:
+            self.dropcopies.pop(firm, None)
+
+    # -- orders ---------------------------------------------------------------------
+    def new_order(
+        self, st: SessionState, cl_ord_id: str, firm: str, symbol: str, side: int, qty: int,
+        price: int | None, ord_type: int, tif: int,
+    ) -> Order:
+        """Accept, queue or reject one order; reports and journals every outcome."""
+        self._order_seq += 1
+        order = Order(str(self._order_seq), cl_ord_id, st.comp_id, firm, symbol, side, qty,
+                      None if ord_type == MARKET else price, ord_type, tif)
+        st.firm = firm
+        stats = self.stats.get(firm) or self.stats.setdefault(firm, [0, 0, 0])
+        stats[0] += 1
+        book = self.books.get(symbol)
+        text = None
+        if book is None:
+            text = f"unknown symbol {symbol}"
+        elif self.killed_firms and firm in self.killed_firms:
+            text = f"kill switch active for firm {firm}"
+        elif self.killed_sessions and st.comp_id in self.killed_sessions:
+            text = f"kill switch active for session {st.comp_id}"
+        elif not self.is_open and self.preopen_reject:
+            text = "market closed (pre-open)"
+        elif cl_ord_id in st.working:
+            text = f"duplicate ClOrdID {cl_ord_id}"
+        if text is not None:
+            stats[2] += 1
+            order.leaves = 0
+            order.done = True
+            ts = self.now()
+            rec = journal_record(order, "rejected", ts, "rejected")
+            rec["text"] = text
+            self.journal.append(rec)
+            self._report(order, EXEC_REJECTED, STATUS_REJECTED, 0, None, text, ts)
+            return order
+        ts = self.now()
+        self.journal.append(journal_record(order, "accepted", ts, "new"))
+        st.working[cl_ord_id] = order
+        self._report(order, EXEC_NEW, STATUS_NEW, 0, None, None, ts)
+        if not self.is_open:
+            order.queued = True
+            self.queue.append(order)
+        else:
+            self._execute(order, book)  # type: ignore[arg-type]
+        return order
+
+    def cancel_request(self, st: SessionState, orig_cl_ord_id: str, cl_ord_id: str, symbol: str, side: int) -> str | None:
+        """Cancel a working order of this session; returns the refusal text, if any."""
+        order = st.working.get(orig_cl_ord_id)
+        if order is None:
+            return f"unknown order {orig_cl_ord_id}"
+        if order.symbol != symbol or order.side != side:
+            return f"order {orig_cl_ord_id} is {order.symbol} side {order.side}, not {symbol} side {side}"
+        self.cancel_order(order, "user", cl_ord_id=cl_ord_id, orig_cl_ord_id=orig_cl_ord_id)
+        return None
+
+    def cancel_order(
+        self, order: Order, reason: str, *, cl_ord_id: str | None = None, orig_cl_ord_id: str | None = None,
+        in_book: bool = True,
+    ) -> int:
+        """Cancel what is left of ``order``; returns the quantity cancelled."""
+        if order.done:
+            return 0
+        if order.queued or not in_book:
+            order.queued = False
+            cancelled = order.leaves
+            order.leaves = 0
+        else:
+            cancelled = self.books[order.symbol].remove(order)
+        self._finish(order)
+        ts = self.now()
+        rec = journal_record(order, "canceled", ts, "canceled")
+        rec["reason"] = reason
+        rec["cum_qty"] = order.cum_qty
+        rec["canceled_qty"] = cancelled
+        self.journal.append(rec)
+        self._report(order, EXEC_CANCELED, STATUS_CANCELED, 0, None, f"canceled: {reason}", ts, cl_ord_id, orig_cl_ord_id)
+        return cancelled
+
+    def count_reject(self, firm: str) -> None:
+        """A message refused before it became an order (session-level Reject)."""
+        (self.stats.get(firm) or self.stats.setdefault(firm, [0, 0, 0]))[2] += 1
+
+    # -- market clock -------------------------------------------------------------------
+    def open_market(self, start_liquidity: Callable[[], None] | None = None) -> None:
+        """The open: journal it, let market makers quote, then run the queue in order."""
+        self.is_open = True
+        self.journal.append(_admin_record("open", self.now()))
+        if start_liquidity is not None:
+            start_liquidity()
+        queue, self.queue = self.queue, []
+        for order in queue:
+            if order.queued and not order.done:
+                order.queued = False
+                self._execute(order, self.books[order.symbol])
+
+    # -- kill switch ------------------------------------------------------------------
+    def kill(self, scope: str, ident: str) -> int:
+        """Block new orders of a firm or session and cancel its working orders."""
+        (self.killed_firms if scope == "firm" else self.killed_sessions).add(ident)
+        orders = self._working_in(scope, ident)
+        ts = self.now()
+        rec = _admin_record("kill", ts, scope=scope, id=ident, cancelled=len(orders))
+        rec["firm" if scope == "firm" else "session"] = ident
+        self.journal.append(rec)
+        return self._cancel_all(orders, "kill")
+
+    def reinstate(self, scope: str, ident: str) -> bool:
+        killed = self.killed_firms if scope == "firm" else self.killed_sessions
+        was_active = ident in killed
+        killed.discard(ident)
+        rec = _admin_record("reinstate", self.now(), scope=scope, id=ident, was_active=was_active)
+        rec["firm" if scope == "firm" else "session"] = ident
+        self.journal.append(rec)
+        return was_active
+
+    def is_killed(self, firm: str, comp_id: str) -> bool:
+        return firm in self.killed_firms or comp_id in self.killed_sessions
+
+    # -- views --------------------------------------------------------------------------
+    def mark(self, symbol: str) -> float:
+        fair = self.liquidity.fair(symbol) if self.liquidity is not None else None
+        if fair is not None:
+            return fair
+        last = self.books[symbol].last
+        return (last if last is not None else self.ref[symbol]) / 100
+
+    def positions_view(self) -> dict[str, Any]:
+        marks: dict[str, float] = {}
+        firms: dict[str, Any] = {}
+        for firm, per_symbol in self.positions.items():
+            symbols, net, gross, pnl = {}, 0.0, 0.0, 0.0
+            for sym, (pos, bought, sold, cash) in per_symbol.items():
+                mark = marks.get(sym)
+                if mark is None:
+                    mark = marks[sym] = round(self.mark(sym), 4)
+                symbols[sym] = {"position": pos, "bought": bought, "sold": sold, "cash": cash / 100}
+                net += pos * mark
+                gross += abs(pos * mark)
+                pnl += cash / 100 + pos * mark
+            firms[firm] = {
+                "symbols": symbols, "net_position_usd": round(net, 2),
+                "gross_notional_usd": round(gross, 2), "pnl_usd": round(pnl, 2),
+            }
+        return {"firms": firms, "marks": marks}
+
+    def working_count(self) -> int:
+        return sum(len(st.working) for st in self.sessions.values())
+
+    # -- internals --------------------------------------------------------------------
+    def _execute(self, order: Order, book: Book) -> None:
+        fills = book.match(order)
+        net = 0
+        for maker, qty, px in fills:
+            self._fill(order, maker, qty, px)
+            net += qty
+        if not order.done:  # a maker callback (e.g. a kill) may have finished it
+            if order.leaves == 0:
+                self._finish(order)
+            elif order.ord_type == MARKET:
+                self.cancel_order(order, "market", in_book=False)
+            elif order.tif == IOC:
+                self.cancel_order(order, "ioc", in_book=False)
+            else:
+                book.rest(order)
+        # Only after the taker rested: new quotes must see it, or they could cross it.
+        if net and self.liquidity is not None and order.firm != MM_FIRM:
+            self.liquidity.on_trade(order.symbol, net if order.side == BUY else -net)
+
+    def _fill(self, taker: Order, maker: Order, qty: int, px: int) -> None:
+        self._match_seq += 1
+        match_id = "M%d" % self._match_seq
+        ts = self.now()
+        for order, liquidity in ((maker, "maker"), (taker, "taker")):
+            status = STATUS_FILLED if order.leaves == 0 else STATUS_PARTIAL
+            rec = journal_record(order, "fill", ts, "filled" if order.leaves == 0 else "partially_filled")
+            rec["exec_qty"] = qty
+            rec["exec_px"] = px / 100
+            rec["cum_qty"] = order.cum_qty
+            rec["leaves_qty"] = order.leaves
+            rec["match_id"] = match_id
+            rec["liquidity"] = liquidity
+            self.journal.append(rec)
+            per_symbol = self.positions.get(order.firm) or self.positions.setdefault(order.firm, {})
+            pos = per_symbol.get(order.symbol) or per_symbol.setdefault(order.symbol, [0, 0, 0, 0])
+            if order.side == BUY:
+                pos[0] += qty
+                pos[1] += qty
+                pos[3] -= qty * px
+            else:
+                pos[0] -= qty
+                pos[2] += qty
+                pos[3] += qty * px
+            (self.stats.get(order.firm) or self.stats.setdefault(order.firm, [0, 0, 0]))[1] += 1
+            if order is maker and order.leaves == 0:
+                self._finish(order)
+            self._report(order, EXEC_TRADE, status, qty, px, None, ts)
+
+    def _finish(self, order: Order) -> None:
+        order.done = True
+        st = self.sessions.get(order.session)
+        if st is not None and st.working.get(order.cl_ord_id) is order:
+            del st.working[order.cl_ord_id]
+
+    def _working_in(self, scope: str, ident: str) -> list[Order]:
+        if scope == "session":
+            st = self.sessions.get(ident)
+            return list(st.working.values()) if st else []
+        return [o for st in self.sessions.values() for o in st.working.values() if o.firm == ident]
+
+    def _cancel_all(self, orders: list[Order], reason: str) -> int:
+        return sum(1 for o in orders if self.cancel_order(o, reason) > 0)
+
+    def _report(
+        self, order: Order, exec_type: str, status: str, last_qty: int, last_px: int | None,
+        text: str | None, ts_ns: int, cl_ord_id: str | None = None, orig: str | None = None,
+    ) -> None:
+        st = self.sessions.get(order.session)
+        owner = st.sender if st is not None else None
+        copies = self.dropcopies.get(order.firm)
+        if owner is None and not copies:
+            return
+        self._exec_seq += 1
+        now = utc_timestamp()
+        body = exec_report_body(order, "E%d" % self._exec_seq, exec_type, status, last_qty, last_px, text, cl_ord_id, orig, now)
+        if owner is not None:
+            owner.send_body(ER, body, now)
+        if copies:
+            body += "115=%s\x01" % order.session
+            for copy in copies:
+                copy.send_body(ER, body, now)
+
+def _admin_record(kind: str, ts_ns: int, **extra: Any) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "ts_ns": ts_ns, "kind": kind, "session": None, "firm": None, "cl_ord_id": None, "order_id": None,
+        "symbol": None, "side": None, "qty": None, "price": None, "status": None,
+    }
+    rec.update(extra)
+    return rec
+

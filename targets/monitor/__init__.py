@@ -1,0 +1,1 @@
+"""The risk monitor: independent surveillance on the firm's exchange drop copy."""

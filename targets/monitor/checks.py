@@ -1,0 +1,64 @@
+"""The monitor's periodic checks: fleet version drift and the alert-pipeline
+heartbeat. Each has a one-shot function (what tests drive) and a loop that
+runs it on its interval until stopped.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from .core import Monitor
+
+
+async def poll_versions_once(monitor: Monitor, timeout_s: float) -> None:
+    urls = monitor.actions.routers
+    results = await asyncio.gather(*(monitor.actions.router_health(url, timeout_s) for url in urls))
+    fleet: dict[str, dict[str, Any]] = {}
+    for url, result in zip(urls, results):
+        body = result.get("body")
+        if result.get("status") == 200 and isinstance(body, dict) and body.get("version"):
+            fleet[url] = {"id": str(body.get("id") or url), "version": str(body["version"]),
+                          "halted": body.get("halted")}
+        else:
+            fleet[url] = {"id": url, "version": None, "error": result.get("error") or f"HTTP {result.get('status')}"}
+    monitor.on_versions(fleet)
+
+
+async def heartbeat_once(monitor: Monitor, seq: int, timeout_s: float) -> None:
+    acked, reason = await monitor.actions.heartbeat(seq, timeout_s)
+    monitor.on_heartbeat(acked, reason)
+
+
+async def _every(interval_s: float, stop: asyncio.Event, step) -> None:
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        started = loop.time()
+        await step()
+        remaining = interval_s - (loop.time() - started)
+        if remaining > 0:
+            try:
+                await asyncio.wait_for(stop.wait(), remaining)
+            except asyncio.TimeoutError:
+                pass
+
+
+async def version_loop(monitor: Monitor, stop: asyncio.Event) -> None:
+    if not monitor.actions.routers:
+        return
+    interval_s = monitor.cfg.version_check_ms / 1000
+    await _every(interval_s, stop, lambda: poll_versions_once(monitor, timeout_s=max(interval_s, 0.2)))
+
+
+async def heartbeat_loop(monitor: Monitor, stop: asyncio.Event) -> None:
+    if monitor.actions.alerts is None:
+        return
+    interval_s = monitor.cfg.heartbeat_ms / 1000
+    seq = 0
+
+    async def step() -> None:
+        nonlocal seq
+        seq += 1
+        # An ack later than one interval is a miss: a page that slow is no page.
+        await heartbeat_once(monitor, seq, timeout_s=interval_s)
+
+    await _every(interval_s, stop, step)

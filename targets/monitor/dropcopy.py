@@ -1,0 +1,97 @@
+"""The drop-copy FIX initiator: logs on as the firm, feeds every
+ExecutionReport to the monitor, and reconnects with backoff (fresh sequence
+numbers, 141=Y) whenever the session drops.
+"""
+from __future__ import annotations
+
+import asyncio
+
+from targets.fix.codec import FixMessage, MsgType, Tag
+from targets.fix.session import FixSession, connect
+
+from .book import BadExecution, Execution
+from .core import Monitor
+
+
+class DropCopyApp:
+    """SessionApp: decodes ExecutionReports and hands them to the monitor."""
+
+    def __init__(self, monitor: Monitor) -> None:
+        self.monitor = monitor
+        self.closed = asyncio.Event()
+
+    def on_logon(self, session: FixSession, msg: FixMessage) -> str | None:
+        return None
+
+    def on_message(self, session: FixSession, msg: FixMessage) -> None:
+        if msg.msg_type != MsgType.ExecutionReport:
+            return
+        monitor = self.monitor
+        try:
+            ex = Execution.from_fix(msg)
+        except BadExecution as exc:
+            monitor.ignored["malformed"] += 1
+            monitor.log.warning("dropcopy_bad_execution", error=str(exc), seq=msg.get(Tag.MsgSeqNum))
+            return
+        if ex.firm and ex.firm != monitor.cfg.firm:
+            monitor.ignored["foreign"] += 1
+            return
+        monitor.on_execution(ex)
+
+    def on_close(self, session: FixSession, graceful: bool) -> None:
+        self.closed.set()
+
+
+class DropCopyClient:
+    def __init__(self, monitor: Monitor, host: str, port: int, *,
+                 backoff_min_s: float = 0.05, backoff_max_s: float = 2.0) -> None:
+        self.monitor = monitor
+        self.host, self.port = host, port
+        self.backoff_min_s, self.backoff_max_s = backoff_min_s, backoff_max_s
+        self.session: FixSession | None = None
+        self.logons = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        monitor, cfg, log = self.monitor, self.monitor.cfg, self.monitor.log
+        backoff = self.backoff_min_s
+        while not stop.is_set():
+            app = DropCopyApp(monitor)
+            try:
+                self.session = await connect(
+                    app, self.host, self.port, comp_id=cfg.firm, target_comp_id=cfg.exchange_comp_id,
+                    heartbeat_s=cfg.fix_heartbeat_s, logon_fields=[(Tag.ResetSeqNumFlag, "Y")], log=log,
+                )
+            except (OSError, ConnectionError, asyncio.TimeoutError) as exc:
+                log.warning("dropcopy_connect_failed", address=f"{self.host}:{self.port}", error=str(exc),
+                            retry_in_s=backoff)
+                await self._sleep(stop, backoff)
+                backoff = min(backoff * 2, self.backoff_max_s)
+                continue
+            self.logons += 1
+            backoff = self.backoff_min_s
+            monitor.dropcopy = "logged_on"
+            log.info("dropcopy_logged_on", address=f"{self.host}:{self.port}", firm=cfg.firm, logons=self.logons)
+            await self._wait_either(stop, app.closed)
+            monitor.dropcopy = "down"
+            if stop.is_set():
+                self.session.logout("monitor stopping")
+                return
+            log.warning("dropcopy_lost", address=f"{self.host}:{self.port}")
+            await self._sleep(stop, backoff)
+
+    @staticmethod
+    async def _wait_either(stop: asyncio.Event, closed: asyncio.Event) -> None:
+        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(closed.wait())]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    @staticmethod
+    async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(stop.wait(), seconds)
+        except asyncio.TimeoutError:
+            pass
+

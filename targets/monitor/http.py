@@ -1,0 +1,152 @@
+"""The monitor's HTTP API (docs/targets.md, "monitor")."""
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from pydantic import BaseModel, ConfigDict, Field
+
+from targets.common.service import bad_request_middleware, json_error, parse_json, token_middleware
+
+from .book import Parent
+from .core import Monitor
+
+MONITOR_KEY = web.AppKey("monitor", Monitor)
+REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
+
+
+class ParentIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    parent_id: str = Field(min_length=1, max_length=200)
+    router: str = Field(min_length=1, max_length=200)
+    symbol: str = Field(min_length=1, max_length=32)
+    side: Literal["buy", "sell"]
+    qty: int = Field(gt=0)
+    ts_ns: int | None = Field(default=None, ge=0)
+
+
+class LimitsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_gross_notional: float | None = Field(default=None, ge=0)
+    max_net_notional: float | None = Field(default=None, ge=0)
+    max_position: int | None = Field(default=None, ge=0)
+    max_child_rate: int | None = Field(default=None, ge=0)
+    max_fill_rate: int | None = Field(default=None, ge=0)
+    overfill_shares: int | None = Field(default=None, ge=0)
+    unregistered_grace_ms: int | None = Field(default=None, ge=0)
+
+
+class AutoKillIn(BaseModel):
+    enabled: bool
+
+
+def _monitor(request: web.Request) -> Monitor:
+    return request.app[MONITOR_KEY]
+
+
+async def post_parent(request: web.Request) -> web.Response:
+    body = await parse_json(request, ParentIn)
+    monitor = _monitor(request)
+    if body.parent_id in monitor.book.parents:
+        return json_error(409, f"parent {body.parent_id} is already registered", field="parent_id")
+    parent = monitor.register_parent(Parent(
+        parent_id=body.parent_id, router=body.router, symbol=body.symbol, side=body.side, qty=body.qty,
+        registered_ns=body.ts_ns or time.time_ns(),
+    ))
+    return web.json_response({"parent_id": parent.parent_id, "executed": parent.executed}, status=201)
+
+
+async def put_limits(request: web.Request) -> web.Response:
+    body = await parse_json(request, LimitsIn)
+    monitor = _monitor(request)
+    changes = {key: getattr(body, key) for key in body.model_fields_set}
+    if "overfill_shares" in changes and changes["overfill_shares"] is None:
+        return json_error(400, "overfill_shares cannot be switched off (use a large number)", field="overfill_shares")
+    for key, value in changes.items():
+        setattr(monitor.limits, key, value)
+    monitor.log.warning("limits_changed", changes=changes, limits=monitor.limits.as_dict())
+    return web.json_response(monitor.limits.as_dict())
+
+
+async def post_auto_kill(request: web.Request) -> web.Response:
+    body = await parse_json(request, AutoKillIn)
+    monitor = _monitor(request)
+    monitor.auto_kill = body.enabled
+    monitor.log.warning("auto_kill_changed", enabled=body.enabled)
+    return web.json_response({"auto_kill": monitor.auto_kill, "killed": monitor.kill is not None})
+
+
+async def get_state(request: web.Request) -> web.Response:
+    return web.json_response(_monitor(request).state())
+
+
+async def get_breaches(request: web.Request) -> web.Response:
+    monitor = _monitor(request)
+    return web.json_response({"breaches": monitor.breaches, "kill": monitor.kill})
+
+
+async def health(request: web.Request) -> web.Response:
+    monitor = _monitor(request)
+    return web.json_response({
+        "status": "ok", "firm": monitor.cfg.firm, "dropcopy": monitor.dropcopy,
+        "pipeline": "down" if monitor.pipeline_down else "up",
+        "auto_kill": monitor.auto_kill, "killed": monitor.kill is not None,
+    })
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[REGISTRY_KEY])
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+class MonitorCollector:
+    """Reads the monitor's state at scrape time: no second copy to keep in sync."""
+
+    def __init__(self, monitor: Monitor) -> None:
+        self.monitor = monitor
+
+    def collect(self):
+        m, book, now = self.monitor, self.monitor.book, time.time_ns()
+        messages = CounterMetricFamily("powerpeg_monitor_messages", "Drop-copy ExecutionReports applied")
+        messages.add_metric([], book.messages)
+        notional = GaugeMetricFamily("powerpeg_monitor_notional_usd", "Notional marked at last fill", labels=["kind"])
+        notional.add_metric(["gross"], book.gross_usd)
+        notional.add_metric(["net"], book.net_usd)
+        rates = GaugeMetricFamily("powerpeg_monitor_rate_per_s", "Rolling 1 s rates", labels=["kind"])
+        rates.add_metric(["child_orders"], book.child_orders.count(now))
+        rates.add_metric(["fills"], book.fills.count(now))
+        position = GaugeMetricFamily("powerpeg_monitor_position_shares", "Net shares per symbol", labels=["symbol"])
+        for sym, pos in book.positions.items():
+            position.add_metric([sym], pos.shares)
+        parents = GaugeMetricFamily("powerpeg_monitor_parents", "Parents by reconciliation state", labels=["state"])
+        parents.add_metric(["registered"], len(book.parents))
+        parents.add_metric(["over_filled"], len(book.overfilled))
+        parents.add_metric(["unregistered"], len(book.unregistered))
+        breaches = CounterMetricFamily("powerpeg_monitor_breaches", "Limit violations seen", labels=["kind"])
+        for kind, count in m.breach_counts.items():
+            breaches.add_metric([kind], count)
+        flags = GaugeMetricFamily("powerpeg_monitor_up", "1 when the named thing is up/on", labels=["what"])
+        flags.add_metric(["dropcopy"], 1 if m.dropcopy == "logged_on" else 0)
+        flags.add_metric(["pipeline"], 0 if m.pipeline_down else 1)
+        flags.add_metric(["auto_kill"], 1 if m.auto_kill else 0)
+        flags.add_metric(["killed"], 1 if m.kill is not None else 0)
+        yield from (messages, notional, rates, position, parents, breaches, flags)
+
+
+def build_app(monitor: Monitor, token: str) -> web.Application:
+    app = web.Application(middlewares=[token_middleware(token), bad_request_middleware])
+    app[MONITOR_KEY] = monitor
+    registry = CollectorRegistry()
+    registry.register(MonitorCollector(monitor))
+    app[REGISTRY_KEY] = registry
+    app.router.add_post("/parents", post_parent)
+    app.router.add_put("/limits", put_limits)
+    app.router.add_post("/auto-kill", post_auto_kill)
+    app.router.add_get("/state", get_state)
+    app.router.add_get("/breaches", get_breaches)
+    app.router.add_get("/health", health)
+    app.router.add_get("/metrics", metrics)
+    return app

@@ -1,0 +1,51 @@
+"""Prometheus exposition of the router's counters, read at scrape time."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
+
+if TYPE_CHECKING:
+    from .engine import Router
+
+
+class RouterCollector:
+    def __init__(self, router: "Router") -> None:
+        self.router = router
+
+    def collect(self) -> Iterator[Metric]:
+        r = self.router
+        s = r.stats
+        yield InfoMetricFamily("powerpeg_router", "router build", value={"id": r.cfg.id, "version": r.cfg.version})
+        parents = CounterMetricFamily("powerpeg_router_parents", "parents accepted", labels=["path"])
+        for path, n in s.parents_by_path.items():
+            parents.add_metric([path], n)
+        yield parents
+        for name, doc, value in (
+            ("powerpeg_router_entry_rejections", "parents refused at entry", s.entry_rejections),
+            ("powerpeg_router_children_sent", "child orders sent", s.children_sent),
+            ("powerpeg_router_cancels_sent", "cancel requests sent", s.cancels_sent),
+            ("powerpeg_router_fills", "executions received", s.fills),
+            ("powerpeg_router_filled_shares", "shares executed", s.filled_qty),
+            ("powerpeg_router_child_rejects", "children rejected by the exchange", s.child_rejects),
+            ("powerpeg_router_blocked_children", "children refused by pre-trade checks", s.blocked_children),
+            ("powerpeg_router_halts", "times the router was halted", s.halts),
+            ("powerpeg_router_notify_failed", "alert/registration posts that failed", r.notifier.failed),
+        ):
+            yield CounterMetricFamily(name, doc, value=value)
+        yield GaugeMetricFamily("powerpeg_router_halted", "1 while halted", value=int(r.halted))
+        yield GaugeMetricFamily("powerpeg_router_fix_up", "1 while the FIX session is logged on", value=int(r.gateway.up))
+        yield GaugeMetricFamily("powerpeg_router_active_parents", "parents still working", value=len(r.active))
+        yield GaugeMetricFamily("powerpeg_router_working_children", "children working at the exchange",
+                                value=len({id(c) for c in r.gateway.children.values()}))
+
+
+def make_registry(router: "Router") -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(RouterCollector(router))  # type: ignore[arg-type]
+    return registry
+
+
+def render(registry: CollectorRegistry) -> bytes:
+    return generate_latest(registry)

@@ -1,0 +1,306 @@
+"""The exchange in-process on port 0, spoken to over real TCP FIX and HTTP."""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import AsyncIterator
+
+import aiohttp
+import pytest
+import structlog
+
+from targets.exchange.config import Config
+from targets.exchange.journal import read_records
+from targets.exchange.server import Exchange
+from targets.fix.codec import FixMessage, FixParser, encode
+
+TOKEN = "test-token"
+COMP = "EXCHANGE"
+
+
+class RawClient:
+    """A bare FIX initiator: sends exactly what the test says, records every reply."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, comp_id: str) -> None:
+        self.reader, self.writer, self.comp_id = reader, writer, comp_id
+        self.seq = 1
+        self.parser = FixParser()
+        self.received: list[FixMessage] = []
+
+    @classmethod
+    async def open(cls, port: int, comp_id: str, *, logon_extra: list | None = None) -> "RawClient":
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        client = cls(reader, writer, comp_id)
+        client.send("A", [(98, 0), (108, 30), *(logon_extra or [])])
+        await client.expect(lambda m: m.msg_type == "A")
+        return client
+
+    def send(self, msg_type: str, fields: list[tuple[int, object]]) -> None:
+        self.writer.write(encode(msg_type, self.comp_id, COMP, self.seq, fields))
+        self.seq += 1
+
+    def order(self, cl: str, side: int, qty: int, price: str | None, symbol: str, **extra: object) -> None:
+        fields = [(11, cl), (55, symbol), (54, side), (38, qty), (40, 2 if price else 1), (44, price),
+                  (60, "20240101-00:00:00.000")]
+        fields += [(int(k[1:]), v) for k, v in extra.items()]
+        self.send("D", fields)
+
+    async def expect(self, pred, timeout: float = 5.0) -> FixMessage:
+        """The first message (already received or coming) that satisfies ``pred``."""
+        async def wait() -> FixMessage:
+            seen = 0
+            while True:
+                for msg in self.received[seen:]:
+                    if pred(msg):
+                        return msg
+                seen = len(self.received)
+                data = await self.reader.read(65536)
+                if not data:
+                    raise ConnectionError("connection closed")
+                self.parser.feed(data)
+                self.received.extend(self.parser.messages())
+        return await asyncio.wait_for(wait(), timeout)
+
+    async def closed(self, timeout: float = 5.0) -> bool:
+        async def drain() -> bool:
+            while await self.reader.read(65536):
+                pass
+            return True
+        return await asyncio.wait_for(drain(), timeout)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+@pytest.fixture
+async def exchange(tmp_path: Path) -> AsyncIterator[Exchange]:
+    config = Config(journal=tmp_path / "journal.ndjson", liquidity=False)
+    ex = Exchange(config, TOKEN, structlog.get_logger())
+    await ex.start()
+    yield ex
+    await ex.stop()
+
+
+@pytest.fixture
+async def symbol(exchange: Exchange) -> str:
+    return next(iter(exchange.engine.books))
+
+
+def is_er(cl: str, exec_type: str):
+    return lambda m: m.msg_type == "8" and m.get(11) == cl and m.get(150) == exec_type
+
+
+async def test_order_is_acknowledged_new(exchange: Exchange, symbol: str) -> None:
+    """A resting limit NewOrderSingle gets ExecutionReport 150=0 39=0."""
+    c = await RawClient.open(exchange.fix_port, "ROUTER-1")
+    c.order("o1", 1, 100, "10.00", symbol, _1="KNIGHT")
+    er = await c.expect(is_er("o1", "0"))
+    assert ("0", "KNIGHT", "100") == (er[39], er[1], er[151])
+
+
+async def test_crossing_order_fills_both_sessions(exchange: Exchange, symbol: str) -> None:
+    """A crossing order fills: both sides get 150=F at the resting price."""
+    seller = await RawClient.open(exchange.fix_port, "ROUTER-1")
+    buyer = await RawClient.open(exchange.fix_port, "ROUTER-2")
+    seller.order("s1", 2, 100, "10.00", symbol)
+    await seller.expect(is_er("s1", "0"))
+    buyer.order("b1", 1, 100, "10.05", symbol)
+    fills = [await buyer.expect(is_er("b1", "F")), await seller.expect(is_er("s1", "F"))]
+    assert [("2", "100", "10.00")] * 2 == [(m[39], m[32], m[31]) for m in fills]
+
+
+async def test_drop_copy_receives_the_firms_reports(exchange: Exchange, symbol: str) -> None:
+    """The firm's drop copy gets the new and the fill with 115 = the order's session."""
+    dc = await RawClient.open(exchange.dropcopy_port, "KNIGHT")
+    seller = await RawClient.open(exchange.fix_port, "ROUTER-1")
+    buyer = await RawClient.open(exchange.fix_port, "ROUTER-2")
+    seller.order("s1", 2, 100, "10.00", symbol, _1="OTHER")
+    await seller.expect(is_er("s1", "0"))
+    buyer.order("b1", 1, 100, "10.00", symbol, _1="KNIGHT")
+    new, fill = await dc.expect(is_er("b1", "0")), await dc.expect(is_er("b1", "F"))
+    assert [("ROUTER-2", "KNIGHT")] * 2 == [(m[115], m[1]) for m in (new, fill)]
+
+
+async def test_drop_copy_skips_other_firms(exchange: Exchange, symbol: str) -> None:
+    """A drop copy sees only its own firm's orders."""
+    dc = await RawClient.open(exchange.dropcopy_port, "KNIGHT")
+    c = await RawClient.open(exchange.fix_port, "ROUTER-1")
+    c.order("x1", 1, 100, "10.00", symbol, _1="OTHER")
+    c.order("k1", 1, 100, "10.00", symbol, _1="KNIGHT")
+    first = await dc.expect(lambda m: m.msg_type == "8")
+    assert "k1" == first[11]
+
+
+async def test_missing_required_tag_gets_reject_naming_it(exchange: Exchange, symbol: str) -> None:
+    """A NewOrderSingle without Symbol(55) gets Reject 35=3 with 371=55."""
+    c = await RawClient.open(exchange.fix_port, "ROUTER-1")
+    c.send("D", [(11, "o1"), (54, 1), (38, 100), (40, 2), (44, "10.00"), (60, "20240101-00:00:00.000")])
+    rej = await c.expect(lambda m: m.msg_type == "3")
+    assert ("55", "1") == (rej[371], rej[373])
+
+
+async def test_bad_side_gets_value_reject_naming_the_tag(exchange: Exchange, symbol: str) -> None:
+    """Side(54)=7 gets Reject 373=5 with 371=54, and the session stays up."""
+    c = await RawClient.open(exchange.fix_port, "ROUTER-1")
+    c.order("o1", 7, 100, "10.00", symbol)
+    rej = await c.expect(lambda m: m.msg_type == "3")
+    c.order("o2", 1, 100, "10.00", symbol)
+    await c.expect(is_er("o2", "0"))
+    assert ("54", "5") == (rej[371], rej[373])
+
+
+async def test_off_tick_price_gets_value_reject(exchange: Exchange, symbol: str) -> None:
+    """Price(44)=10.001 is off the 0.01 tick: Reject naming tag 44."""
+    c = await RawClient.open(exchange.fix_port, "ROUTER-1")
+    c.order("o1", 1, 100, "10.001", symbol)
+    rej = await c.expect(lambda m: m.msg_type == "3")
+    assert ("44", "5") == (rej[371], rej[373])
+
+
+async def test_unknown_symbol_rejects_and_session_stays_up(exchange: Exchange) -> None:
+    """An unknown symbol gets ER 39=8; the next order on the session still works."""
+    c = await RawClient.open(exchange.fix_port, "ROUTER-1")
+    c.order("o1", 1, 100, "10.00", "ZZZZZZ")
+    er = await c.expect(is_er("o1", "8"))
+    c.order("o2", 1, 100, "10.00", next(iter(exchange.engine.books)))
+    await c.expect(is_er("o2", "0"))
+    assert "unknown symbol ZZZZZZ" == er[58]
+
+
+async def test_bad_checksum_message_is_dropped(exchange: Exchange, symbol: str) -> None:
+    """A message with a wrong CheckSum is ignored; the same MsgSeqNum resent is processed."""
+    c = await RawClient.open(exchange.fix_port, "ROUTER-1")
+    good = encode("D", "ROUTER-1", COMP, 2, [(11, "bad"), (55, symbol), (54, 1), (38, 100), (40, 2),
+                                              (44, "10.00"), (60, "20240101-00:00:00.000")])
+    c.writer.write(good[:-4] + (b"%03d\x01" % ((int(good[-4:-1]) + 1) % 256)))
+    c.seq = 2
+    c.order("good", 1, 100, "10.00", symbol)
+    await c.expect(is_er("good", "0"))
+    assert [] == [m for m in c.received if m.get(11) == "bad"]
+
+
+async def test_garbled_bytes_get_logout_and_others_keep_working(exchange: Exchange, symbol: str) -> None:
+    """Garbage on one session ends it with Logout; another session still trades."""
+    other = await RawClient.open(exchange.fix_port, "ROUTER-2")
+    c = await RawClient.open(exchange.fix_port, "ROUTER-1")
+    c.writer.write(b"this is not FIX at all\x01")
+    logout = await c.expect(lambda m: m.msg_type == "5")
+    other.order("o1", 1, 100, "10.00", symbol)
+    await other.expect(is_er("o1", "0"))
+    assert "garbled" in logout[58]
+
+
+async def test_cancel_request_cancels_and_unknown_gets_cancel_reject(exchange: Exchange, symbol: str) -> None:
+    """OrderCancelRequest cancels a working order; an unknown one gets 35=9."""
+    c = await RawClient.open(exchange.fix_port, "ROUTER-1")
+    c.order("o1", 1, 100, "10.00", symbol)
+    await c.expect(is_er("o1", "0"))
+    c.send("F", [(41, "o1"), (11, "x1"), (55, symbol), (54, 1), (60, "20240101-00:00:00.000")])
+    c.send("F", [(41, "nope"), (11, "x2"), (55, symbol), (54, 1), (60, "20240101-00:00:00.000")])
+    cxl = await c.expect(lambda m: m.msg_type == "8" and m.get(150) == "4")
+    rej = await c.expect(lambda m: m.msg_type == "9")
+    assert (("x1", "o1"), ("x2", "nope")) == ((cxl[11], cxl[41]), (rej[11], rej[41]))
+
+
+async def test_drop_without_logout_cancels_working_orders(exchange: Exchange, symbol: str) -> None:
+    """Closing the socket without Logout cancels the session's orders (reason disconnect)."""
+    c = await RawClient.open(exchange.fix_port, "ROUTER-1")
+    c.order("o1", 1, 100, "10.00", symbol)
+    await c.expect(is_er("o1", "0"))
+    c.close()
+    for _ in range(100):
+        if not exchange.engine.sessions["ROUTER-1"].working:
+            break
+        await asyncio.sleep(0.01)
+    exchange.journal.flush()
+    assert ["disconnect"] == [r["reason"] for r in read_records(exchange.journal.path) if r["kind"] == "canceled"]
+
+
+async def test_cod_off_on_logon_keeps_orders(exchange: Exchange, symbol: str) -> None:
+    """Logon with 8013=N: a drop leaves the orders working."""
+    c = await RawClient.open(exchange.fix_port, "ROUTER-1", logon_extra=[(8013, "N")])
+    c.order("o1", 1, 100, "10.00", symbol)
+    await c.expect(is_er("o1", "0"))
+    c.close()
+    for _ in range(100):
+        if exchange.engine.sessions["ROUTER-1"].sender is None:
+            break
+        await asyncio.sleep(0.01)
+    assert ["o1"] == list(exchange.engine.sessions["ROUTER-1"].working)
+
+
+async def test_admin_post_without_token_is_401(exchange: Exchange) -> None:
+    """POST /kill without the bearer token is refused."""
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"http://127.0.0.1:{exchange.admin_port}/kill", json={"firm": "KNIGHT"}) as resp:
+            assert 401 == resp.status
+
+
+async def test_admin_kill_cancels_over_fix(exchange: Exchange, symbol: str) -> None:
+    """POST /kill with the token cancels the firm's orders; the owner gets 39=4."""
+    c = await RawClient.open(exchange.fix_port, "ROUTER-1")
+    c.order("o1", 1, 100, "10.00", symbol, _1="KNIGHT")
+    await c.expect(is_er("o1", "0"))
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+        async with http.post(f"http://127.0.0.1:{exchange.admin_port}/kill", json={"firm": "KNIGHT"}) as resp:
+            body = await resp.json()
+    cxl = await c.expect(is_er("o1", "4"))
+    assert ((1, "firm"), "canceled: kill") == ((body["cancelled"], body["scope"]), cxl[58])
+
+
+async def test_admin_kill_body_error_names_field(exchange: Exchange) -> None:
+    """POST /kill with a non-string firm gets 400 naming firm."""
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+        async with http.post(f"http://127.0.0.1:{exchange.admin_port}/kill", json={"firm": 5}) as resp:
+            assert (400, "firm") == (resp.status, (await resp.json())["field"])
+
+
+async def test_journal_endpoint_streams_records(exchange: Exchange, symbol: str) -> None:
+    """GET /journal returns the accepted order as NDJSON."""
+    c = await RawClient.open(exchange.fix_port, "ROUTER-1")
+    c.order("o1", 1, 100, "10.00", symbol)
+    await c.expect(is_er("o1", "0"))
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{exchange.admin_port}/journal") as resp:
+            text = await resp.text()
+    assert '"cl_ord_id":"o1"' in text
+
+
+async def test_clock_reschedule_needs_preopen(exchange: Exchange) -> None:
+    """POST /clock when already open is a 409."""
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+        async with http.post(f"http://127.0.0.1:{exchange.admin_port}/clock", json={"open_in_s": 5}) as resp:
+            assert 409 == resp.status
+
+
+async def test_subprocess_serves_opens_on_request_and_exits_cleanly(tmp_path: Path) -> None:
+    """python -m targets.exchange: ready file, pre-open order, POST /clock opens, SIGTERM → exit 0."""
+    import json
+    import os
+    import sys
+
+    ready, journal = tmp_path / "ready.json", tmp_path / "journal.ndjson"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "targets.exchange", "--ready-file", str(ready), "--journal", str(journal),
+        "--open-in", "3600", "--no-liquidity", env={**os.environ, "POWERPEG_TOKEN": TOKEN},
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            if ready.exists():
+                break
+            await asyncio.sleep(0.05)
+        info = json.loads(ready.read_text())
+        admin = f"http://127.0.0.1:{info['admin_port']}"
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+            symbol = (await (await http.get(f"{admin}/symbols")).json())[0]["symbol"]
+            c = await RawClient.open(info["fix_port"], "ROUTER-1")
+            c.order("o1", 1, 100, "10.00", symbol)
+            await c.expect(is_er("o1", "0"))
+            await http.post(f"{admin}/clock", json={"open_in_s": 0})
+            phase = (await (await http.get(f"{admin}/clock")).json())["phase"]
+    finally:
+        proc.terminate()
+        rc = await asyncio.wait_for(proc.wait(), 10)
+    kinds = [r["kind"] for r in read_records(journal)]
+    assert (["dropcopy_port", "fix_port"], "open", 0, ["accepted", "open"]) == (
+        sorted(k for k in info if k.endswith("_port") and k != "admin_port"), phase, rc, kinds)

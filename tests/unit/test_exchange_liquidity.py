@@ -1,0 +1,120 @@
+"""The market makers: two-sided quotes, replenishment, impact, a runaway's loss."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from targets.exchange.book import BUY, DAY, LIMIT, MARKET, SELL
+from targets.exchange.engine import MM_FIRM, Engine
+from targets.exchange.journal import Journal
+from targets.exchange.liquidity import LEVELS, Liquidity
+from targets.exchange.symbols import Symbol
+
+
+@pytest.fixture
+async def market(tmp_path: Path):
+    engine = Engine([Symbol("AAA", 2000), Symbol("BBB", 10000)], Journal(tmp_path / "j.ndjson"))
+    liquidity = Liquidity(engine, seed=1, tick_s=3600)  # ticks are driven by hand
+    engine.liquidity = liquidity
+    liquidity.start()
+    yield engine, liquidity
+    await liquidity.stop()
+
+
+def buy_market(engine: Engine, cl: str, qty: int, symbol: str = "AAA", side: int = BUY):
+    st = engine.session("RUNAWAY")
+    return engine.new_order(st, cl, "KNIGHT", symbol, side, qty, None, MARKET, DAY)
+
+
+async def test_every_book_is_quoted_on_both_sides(market) -> None:
+    """At start each symbol has LEVELS bid and LEVELS ask levels."""
+    engine, _ = market
+    depths = {s: tuple(len(side) for side in b.depth()) for s, b in engine.books.items()}
+    assert {"AAA": (LEVELS, LEVELS), "BBB": (LEVELS, LEVELS)} == depths
+
+
+async def test_quotes_straddle_the_fair_price(market) -> None:
+    """Best bid is below fair and best ask above it."""
+    engine, liquidity = market
+    book = engine.books["AAA"]
+    fair = liquidity.fair("AAA") * 100
+    assert (True, True) == (book.best_bid() <= fair, book.best_ask() > fair)
+
+
+async def test_swept_level_is_replaced_at_a_worse_price(market) -> None:
+    """After a buyer takes the whole best ask, the new best ask is higher."""
+    engine, liquidity = market
+    book = engine.books["AAA"]
+    best_ask = book.best_ask()
+    size = liquidity.quoters["AAA"].size
+    buy_market(engine, "b1", size)
+    assert (True, LEVELS) == (book.best_ask() > best_ask, len(book.depth()[1]))
+
+
+async def test_runaway_buyer_pushes_the_price_up(market) -> None:
+    """Repeated aggressive buys raise the fair price."""
+    engine, liquidity = market
+    before = liquidity.fair("AAA")
+    for i in range(20):
+        buy_market(engine, f"b{i}", 100)
+    assert liquidity.fair("AAA") > before
+
+
+async def test_runaway_seller_pushes_the_price_down(market) -> None:
+    """Repeated aggressive sells lower the fair price."""
+    engine, liquidity = market
+    before = liquidity.fair("AAA")
+    for i in range(20):
+        buy_market(engine, f"s{i}", 100, side=SELL)
+    assert liquidity.fair("AAA") < before
+
+
+async def test_runaway_loses_money_once_impact_decays(market) -> None:
+    """Buy high through the offers, sell low into the bids: the PnL ends negative."""
+    engine, liquidity = market
+    for i in range(50):
+        buy_market(engine, f"b{i}", 100)
+        buy_market(engine, f"s{i}", 100, side=SELL)
+    for i in range(100):
+        buy_market(engine, f"x{i}", 100)
+    for _ in range(200):
+        liquidity.tick()
+    assert engine.positions_view()["firms"]["KNIGHT"]["pnl_usd"] < 0
+
+
+async def test_market_maker_positions_offset_the_runaway(market) -> None:
+    """What the runaway bought the market makers sold: positions sum to zero."""
+    engine, _ = market
+    for i in range(30):
+        buy_market(engine, f"b{i}", 300)
+    total = sum(p["AAA"][0] for p in engine.positions.values())
+    assert (0, 9000) == (total, engine.positions["KNIGHT"]["AAA"][0])
+
+
+async def test_tick_only_requotes_symbols_that_moved(market, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no random move, an idle tick touches no symbol."""
+    _, liquidity = market
+    for q in liquidity.quoters.values():
+        q.base = (q.anchor + 0.5) * q.step  # middle of the grid cell
+    monkeypatch.setattr("targets.exchange.liquidity.VOL_PER_TICK", 0.0)
+    assert 0 == liquidity.tick()
+
+
+async def test_killed_market_makers_stop_quoting(market) -> None:
+    """A kill of firm MM cancels its quotes and no new ones appear on a requote."""
+    engine, liquidity = market
+    engine.kill("firm", MM_FIRM)
+    liquidity.requote(liquidity.quoters["AAA"])
+    assert ([], []) == engine.books["AAA"].depth()
+
+
+async def test_makers_never_cross_a_resting_client_order(market) -> None:
+    """A client bid above fair is not met by a requote's asks."""
+    engine, liquidity = market
+    st = engine.session("R1")
+    best_ask = engine.books["AAA"].best_ask()
+    engine.new_order(st, "high", "KNIGHT", "AAA", BUY, 100_000, best_ask + 500, LIMIT, DAY)
+    liquidity.requote(liquidity.quoters["AAA"])
+    book = engine.books["AAA"]
+    assert book.best_ask() is None or book.best_ask() > book.best_bid()

@@ -1,0 +1,133 @@
+"""The FIX 4.4 codec: framing, checksum, parsing and encoding."""
+import pytest
+
+from targets.fix.codec import BadChecksum, FixParser, Garbled, MsgType, Tag, checksum, encode, parse_body
+
+
+def _nos(seq: int = 1, **extra: object) -> bytes:
+    fields = [(Tag.ClOrdID, "router-1-000001.1"), (Tag.Symbol, "AAPL"), (Tag.Side, 1), (Tag.OrderQty, 100)]
+    fields += [(int(k[1:]), v) for k, v in extra.items()]
+    return encode(MsgType.NewOrderSingle, "ROUTER-1", "EXCHANGE", seq, fields, sending_time="20120801-13:30:00.000")
+
+
+def _messages(parser: FixParser) -> list:
+    return list(parser.messages())
+
+
+def test_round_trip_keeps_every_field() -> None:
+    """An encoded message parses back to the same type and fields."""
+    parser = FixParser()
+    parser.feed(_nos(7))
+    [msg] = _messages(parser)
+    assert MsgType.NewOrderSingle == msg.msg_type
+    assert {35: "D", 49: "ROUTER-1", 56: "EXCHANGE", 34: "7", 52: "20120801-13:30:00.000",
+            11: "router-1-000001.1", 55: "AAPL", 54: "1", 38: "100"} == msg.fields
+    assert 7 == msg.seq
+
+
+def test_body_length_and_checksum_are_correct() -> None:
+    """BodyLength counts from 35= to the SOH before 10=, CheckSum is the byte sum mod 256."""
+    raw = _nos()
+    body_start = raw.index(b"35=")
+    body_end = raw.index(b"10=")
+    declared_len = int(raw[len(b"8=FIX.4.4\x019="):body_start - 1])
+    assert body_end - body_start == declared_len
+    assert int(raw[-4:-1]) == checksum(raw[:body_end])
+
+
+def test_messages_split_across_reads_are_reassembled() -> None:
+    """A message delivered one byte at a time parses once, when complete."""
+    raw = _nos() + _nos(2)
+    parser = FixParser()
+    seen = []
+    for i in range(len(raw)):
+        parser.feed(raw[i:i + 1])
+        seen += _messages(parser)
+    assert [1, 2] == [m.seq for m in seen]
+
+
+def test_truncated_message_waits_for_more() -> None:
+    """A truncated message yields nothing and stays buffered."""
+    raw = _nos()
+    parser = FixParser()
+    parser.feed(raw[:-5])
+    assert [] == _messages(parser)
+    assert len(raw) - 5 == parser.buffered()
+
+
+def test_bad_checksum_drops_only_that_message() -> None:
+    """A wrong CheckSum raises BadChecksum for that message; the next one still parses."""
+    bad = bytearray(_nos(1))
+    bad[-4:-1] = b"%03d" % ((int(bad[-4:-1]) + 1) % 256)
+    parser = FixParser()
+    parser.feed(bytes(bad) + _nos(2))
+    with pytest.raises(BadChecksum):
+        _messages(parser)
+    assert [2] == [m.seq for m in _messages(parser)]
+
+
+def test_stream_not_starting_with_begin_string_is_garbled() -> None:
+    """Bytes that are not a FIX header lose the framing."""
+    parser = FixParser()
+    parser.feed(b"GET / HTTP/1.1\r\n\r\n")
+    with pytest.raises(Garbled):
+        _messages(parser)
+
+
+def test_body_length_that_misses_checksum_is_garbled() -> None:
+    """A BodyLength pointing anywhere but at 10= loses the framing."""
+    raw = _nos().replace(b"9=", b"9=1", 1)  # declares 10x the length... or more
+    parser = FixParser()
+    parser.feed(raw + b"x" * 2000)
+    with pytest.raises(Garbled):
+        _messages(parser)
+
+
+def test_non_numeric_body_length_is_garbled() -> None:
+    """BodyLength must be digits."""
+    parser = FixParser()
+    parser.feed(b"8=FIX.4.4\x019=abc\x0135=0\x0110=000\x01")
+    with pytest.raises(Garbled):
+        _messages(parser)
+
+
+def test_oversized_body_length_is_garbled() -> None:
+    """A BodyLength over the limit is refused before buffering it."""
+    parser = FixParser(max_body=100)
+    parser.feed(b"8=FIX.4.4\x019=100000\x01")
+    with pytest.raises(Garbled):
+        _messages(parser)
+
+
+def test_missing_tags_parse_and_are_absent() -> None:
+    """A message without a body tag parses; the session layer decides what is missing."""
+    raw = encode(MsgType.NewOrderSingle, "R", "EXCHANGE", 1, [(Tag.Symbol, "AAPL")])
+    parser = FixParser()
+    parser.feed(raw)
+    [msg] = _messages(parser)
+    assert Tag.ClOrdID not in msg
+    assert "AAPL" == msg[Tag.Symbol]
+
+
+def test_parse_body_keeps_last_occurrence() -> None:
+    """Repeated tags keep the last value (no repeating groups are modelled)."""
+    assert {55: "MSFT", 54: "1"} == parse_body("55=AAPL\x0154=1\x0155=MSFT\x01")
+
+
+def test_parse_body_keeps_equals_signs_in_values() -> None:
+    """Only the first '=' separates tag from value."""
+    assert {58: "a=b"} == parse_body("58=a=b\x01")
+
+
+def test_parse_body_rejects_field_without_equals() -> None:
+    """A field without '=' is malformed."""
+    with pytest.raises(Exception, match="malformed"):
+        parse_body("55AAPL\x01")
+
+
+def test_encode_skips_none_values() -> None:
+    """Optional fields given as None are left out."""
+    parser = FixParser()
+    parser.feed(encode(MsgType.Heartbeat, "A", "B", 3, [(Tag.TestReqID, None)]))
+    [msg] = _messages(parser)
+    assert Tag.TestReqID not in msg

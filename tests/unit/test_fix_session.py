@@ -1,0 +1,197 @@
+"""The FIX session layer over real loopback TCP."""
+import asyncio
+
+from targets.fix.codec import FixMessage, FixParser, MsgType, Tag, encode
+from targets.fix.session import FixSession, connect
+
+
+class Recorder:
+    """A SessionApp that records what reaches the application."""
+
+    def __init__(self, refuse: str | None = None) -> None:
+        self.refuse = refuse
+        self.messages: list[FixMessage] = []
+        self.closed: list[bool] = []
+
+    def on_logon(self, session, msg):
+        return self.refuse
+
+    def on_message(self, session, msg):
+        self.messages.append(msg)
+
+    def on_close(self, session, graceful):
+        self.closed.append(graceful)
+
+
+async def _acceptor(app: Recorder):
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: FixSession(app, comp_id="EXCHANGE", role="acceptor"), "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+class RawClient:
+    """A raw TCP peer that writes bytes and reads whole FIX messages."""
+
+    def __init__(self, reader, writer) -> None:
+        self.reader, self.writer, self.parser = reader, writer, FixParser()
+        self.seq = 1
+
+    @classmethod
+    async def open(cls, port: int) -> "RawClient":
+        return cls(*await asyncio.open_connection("127.0.0.1", port))
+
+    def send(self, msg_type: str, fields=(), seq: int | None = None) -> None:
+        self.writer.write(encode(msg_type, "CLIENT", "EXCHANGE", self.seq if seq is None else seq, fields))
+        self.seq += 1
+
+    async def logon(self) -> FixMessage:
+        self.send(MsgType.Logon, [(Tag.EncryptMethod, 0), (Tag.HeartBtInt, 30)])
+        return await self.read()
+
+    async def read(self, timeout: float = 2.0) -> FixMessage:
+        while True:
+            for msg in self.parser.messages():
+                return msg
+            data = await asyncio.wait_for(self.reader.read(65536), timeout)
+            if not data:
+                raise ConnectionError("closed")
+            self.parser.feed(data)
+
+    async def closed(self, timeout: float = 2.0) -> bool:
+        try:
+            while await asyncio.wait_for(self.reader.read(65536), timeout):
+                pass
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+
+async def test_logon_is_answered_with_logon() -> None:
+    """An acceptor answers a valid Logon with a Logon."""
+    server, port = await _acceptor(Recorder())
+    client = await RawClient.open(port)
+    reply = await client.logon()
+    assert (MsgType.Logon, "30") == (reply.msg_type, reply[Tag.HeartBtInt])
+    server.close()
+
+
+async def test_refused_logon_gets_logout_with_reason() -> None:
+    """An application refusal becomes a Logout carrying the reason."""
+    server, port = await _acceptor(Recorder(refuse="CompID CLIENT not allowed"))
+    client = await RawClient.open(port)
+    reply = await client.logon()
+    assert (MsgType.Logout, "CompID CLIENT not allowed") == (reply.msg_type, reply[Tag.Text])
+    server.close()
+
+
+async def test_message_before_logon_is_logged_out() -> None:
+    """The first message must be a Logon."""
+    server, port = await _acceptor(Recorder())
+    client = await RawClient.open(port)
+    client.send(MsgType.Heartbeat)
+    reply = await client.read()
+    assert MsgType.Logout == reply.msg_type
+    server.close()
+
+
+async def test_missing_required_tag_gets_reject_naming_it() -> None:
+    """A NewOrderSingle without ClOrdID gets a session Reject with RefTagID 11."""
+    app = Recorder()
+    server, port = await _acceptor(app)
+    client = await RawClient.open(port)
+    await client.logon()
+    client.send(MsgType.NewOrderSingle, [(Tag.Symbol, "AAPL"), (Tag.Side, 1), (Tag.TransactTime, "x"),
+                                         (Tag.OrderQty, 10), (Tag.OrdType, 2)])
+    reply = await client.read()
+    assert (MsgType.Reject, "11", "1") == (reply.msg_type, reply[Tag.RefTagID], reply[Tag.SessionRejectReason])
+    assert "11" in reply[Tag.Text]
+    assert [] == app.messages
+    server.close()
+
+
+async def test_test_request_is_answered_with_its_id() -> None:
+    """A TestRequest gets a Heartbeat echoing TestReqID."""
+    server, port = await _acceptor(Recorder())
+    client = await RawClient.open(port)
+    await client.logon()
+    client.send(MsgType.TestRequest, [(Tag.TestReqID, "ping-1")])
+    reply = await client.read()
+    assert (MsgType.Heartbeat, "ping-1") == (reply.msg_type, reply[Tag.TestReqID])
+    server.close()
+
+
+async def test_sequence_number_too_low_is_logged_out() -> None:
+    """A MsgSeqNum lower than expected (no PossDup) ends the session."""
+    server, port = await _acceptor(Recorder())
+    client = await RawClient.open(port)
+    await client.logon()
+    client.send(MsgType.Heartbeat, seq=1)
+    reply = await client.read()
+    assert MsgType.Logout == reply.msg_type
+    assert "too low" in reply[Tag.Text]
+    server.close()
+
+
+async def test_sequence_gap_is_logged_out() -> None:
+    """A MsgSeqNum gap ends the session with the expected number."""
+    server, port = await _acceptor(Recorder())
+    client = await RawClient.open(port)
+    await client.logon()
+    client.send(MsgType.Heartbeat, seq=5)
+    reply = await client.read()
+    assert "expecting 2 but received 5" in reply[Tag.Text]
+    server.close()
+
+
+async def test_garbled_bytes_get_logout_and_other_sessions_survive() -> None:
+    """Garbage ends that session only; another session keeps working."""
+    app = Recorder()
+    server, port = await _acceptor(app)
+    bad, good = await RawClient.open(port), await RawClient.open(port)
+    await bad.logon()
+    await good.logon()
+    bad.writer.write(b"\x00\xffnot fix at all\x01")
+    assert MsgType.Logout == (await bad.read()).msg_type
+    assert await bad.closed()
+    good.send(MsgType.TestRequest, [(Tag.TestReqID, "still-here")])
+    assert "still-here" == (await good.read())[Tag.TestReqID]
+    server.close()
+
+
+async def test_bad_checksum_message_is_dropped_not_delivered() -> None:
+    """A message with a wrong CheckSum never reaches the application."""
+    app = Recorder()
+    server, port = await _acceptor(app)
+    client = await RawClient.open(port)
+    await client.logon()
+    raw = bytearray(encode("D", "CLIENT", "EXCHANGE", 2, [(Tag.ClOrdID, "x")]))
+    raw[-4:-1] = b"%03d" % ((int(raw[-4:-1]) + 7) % 256)
+    client.writer.write(bytes(raw))
+    client.seq = 3
+    client.send(MsgType.TestRequest, [(Tag.TestReqID, "t")])  # seq 3: the dropped 2 leaves a gap
+    reply = await client.read()
+    assert MsgType.Logout == reply.msg_type
+    assert [] == app.messages
+    server.close()
+
+
+async def test_initiator_connects_exchanges_app_messages_and_logs_out() -> None:
+    """connect() logs on; app messages flow both ways; Logout closes gracefully."""
+    server_app, client_app = Recorder(), Recorder()
+    server, port = await _acceptor(server_app)
+    session = await connect(client_app, "127.0.0.1", port, comp_id="ROUTER-1", target_comp_id="EXCHANGE")
+    session.send(MsgType.NewOrderSingle, [(Tag.ClOrdID, "p.1"), (Tag.Symbol, "AAPL"), (Tag.Side, 1),
+                                          (Tag.TransactTime, "t"), (Tag.OrderQty, 5), (Tag.OrdType, 1)])
+    for _ in range(100):
+        if server_app.messages:
+            break
+        await asyncio.sleep(0.01)
+    assert ["p.1"] == [m[Tag.ClOrdID] for m in server_app.messages]
+    session.logout("bye")
+    await asyncio.wait_for(session.closed_event.wait(), 2)
+    for _ in range(100):
+        if server_app.closed:
+            break
+        await asyncio.sleep(0.01)
+    assert [True] == server_app.closed
+    server.close()
