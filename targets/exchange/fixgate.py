@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from targets.fix.codec import FixMessage, MsgType, Tag, utc_timestamp
+from targets.fix.codec import FixMessage, MsgType, Tag
 from targets.fix.session import REJECT_REQUIRED_TAG_MISSING, REJECT_VALUE_INCORRECT, FixSession
 
 from .book import BUY, DAY, IOC, LIMIT, MARKET, SELL
@@ -28,12 +28,7 @@ TIFS = {"0": DAY, "3": IOC}
 
 
 class ExchangeSession(FixSession):
-    """The acceptor session: tracks itself while connected, sends prebuilt bodies.
-
-    ``send_body`` is ``send`` for a body the engine already formatted in one
-    go (see ``reports.exec_report_body``); it shares the session's sequence
-    numbers and per-iteration write batching.
-    """
+    """The acceptor session, registered with the exchange while connected."""
 
     def __init__(self, registry: set[FixSession], *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -46,18 +41,6 @@ class ExchangeSession(FixSession):
     def connection_lost(self, exc: Exception | None) -> None:
         self._registry.discard(self)
         super().connection_lost(exc)
-
-    def send_body(self, msg_type: str, body: str, sending_time: str | None = None) -> None:
-        if self.closed or self.transport is None:
-            return
-        data = ("35=%s\x0149=%s\x0156=%s\x0134=%d\x0152=%s\x01%s" % (
-            msg_type, self.comp_id, self.peer_comp_id, self.out_seq, sending_time or utc_timestamp(), body)).encode("ascii")
-        msg = b"8=FIX.4.4\x019=%d\x01%b" % (len(data), data)
-        self.out_seq += 1
-        self._out.append(b"%b10=%03d\x01" % (msg, sum(msg) & 0xFF))
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self._loop.call_soon(self._flush)  # type: ignore[union-attr]
 
 
 class OrderEntry:

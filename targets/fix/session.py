@@ -16,7 +16,7 @@ import asyncio
 import time
 from typing import Any, Callable, Protocol
 
-from .codec import BadChecksum, FixMessage, FixParser, Garbled, MsgType, Tag, encode
+from .codec import BadChecksum, FixMessage, FixParser, Garbled, MsgType, Tag, encode, utc_timestamp
 
 # Tags every message must carry beyond 8/9/10 (checked by the framer).
 HEADER_REQUIRED = (Tag.MsgType, Tag.SenderCompID, Tag.TargetCompID, Tag.MsgSeqNum, Tag.SendingTime)
@@ -142,7 +142,22 @@ class FixSession(asyncio.Protocol):
     def send(self, msg_type: str, fields: list[tuple[int, object]] | tuple = ()) -> None:
         if self.closed or self.transport is None:
             return
-        data = encode(msg_type, self.comp_id, self.peer_comp_id or "?", self.out_seq, fields)
+        self._queue(encode(msg_type, self.comp_id, self.peer_comp_id or "?", self.out_seq, fields))
+
+    def send_body(self, msg_type: str, body: str, sending_time: str | None = None) -> None:
+        """``send`` for a body already formatted as ``tag=value<SOH>...``.
+
+        The exchange builds execution reports in one format string (its hot
+        path); this adds the header, BodyLength and CheckSum.
+        """
+        if self.closed or self.transport is None:
+            return
+        data = ("35=%s\x0149=%s\x0156=%s\x0134=%d\x0152=%s\x01%s" % (
+            msg_type, self.comp_id, self.peer_comp_id, self.out_seq, sending_time or utc_timestamp(), body)).encode("ascii")
+        msg = b"8=FIX.4.4\x019=%d\x01%b" % (len(data), data)
+        self._queue(b"%b10=%03d\x01" % (msg, sum(msg) & 0xFF))
+
+    def _queue(self, data: bytes) -> None:
         self.out_seq += 1
         self._out.append(data)
         if not self._flush_scheduled:
