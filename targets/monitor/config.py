@@ -65,8 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-fill-rate", type=non_negative(int), metavar="N", help="fills per second")
     p.add_argument("--overfill-shares", type=non_negative(int), default=0, metavar="N",
                    help="executed shares allowed beyond a parent's quantity (default 0)")
-    p.add_argument("--unregistered-grace-ms", type=non_negative(int), default=250,
-                   help="how long executions may wait for their parent's registration (default 250)")
+    p.add_argument("--unregistered-grace-ms", type=non_negative(int), default=1000,
+                   help="how long executions may wait for their parent's registration (default 1000: registration is asynchronous and can lag under load)")
     p.add_argument("--version-check-ms", type=positive_int, default=500)
     p.add_argument("--heartbeat-ms", type=positive_int, default=500)
     p.add_argument("--repage-s", type=non_negative(float), default=5.0, help="minimum time between pages of one kind")

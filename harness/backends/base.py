@@ -1,0 +1,117 @@
+"""The backend interface: what every place a fleet can run must offer.
+
+A backend touches only what it started. Methods are coroutines but hold no
+loop-bound resources between calls, so each can run in its own
+``asyncio.run`` (one CLI invocation, one test fixture step).
+"""
+from __future__ import annotations
+
+import abc
+import re
+from dataclasses import dataclass, field
+
+from harness.topology import Topology
+
+VERSIONS = ("v1", "v2")
+MAX_ROUTERS = 64
+_FIRM_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,15}$")
+
+
+class FleetError(Exception):
+    """Infrastructure failure (CLI exit 3); the message is for the user."""
+
+
+class NoFleet(FleetError):
+    """No fleet is up (or it was torn down already)."""
+
+
+@dataclass
+class FleetSpec:
+    """What to stand up. Extra argv per component kind is for tests and experiments."""
+
+    routers: int = 8
+    version: str = "v2"
+    versions: dict[str, str] = field(default_factory=dict)  # router id → version, overrides `version`
+    firm: str = "KNIGHT"
+    exchange_comp_id: str = "EXCHANGE"
+    open_in: float = 0.0
+    toxiproxy: bool = True  # use it when the binary exists
+    require_toxiproxy: bool = False
+    exchange_args: list[str] = field(default_factory=list)
+    router_args: list[str] = field(default_factory=list)
+    monitor_args: list[str] = field(default_factory=list)
+    alerts_args: list[str] = field(default_factory=list)
+    # component kind → argv prefix replacing `python -m targets.<kind>` (tests use fakes here)
+    commands: dict[str, list[str]] = field(default_factory=dict)
+    start_timeout: float = 20.0
+    fork: bool = True  # start Python services from the fork server (harness/launcher.py)
+
+    def router_ids(self) -> list[str]:
+        return [f"router-{i}" for i in range(1, self.routers + 1)]
+
+    def version_of(self, router_id: str) -> str:
+        return self.versions.get(router_id, self.version)
+
+    def validate(self) -> "FleetSpec":
+        """Raise ValueError naming the bad setting."""
+        if not 1 <= self.routers <= MAX_ROUTERS:
+            raise ValueError(f"--routers must be between 1 and {MAX_ROUTERS}, got {self.routers}")
+        if self.version not in VERSIONS:
+            raise ValueError(f"--version must be one of {', '.join(VERSIONS)}, got {self.version!r}")
+        known = set(self.router_ids())
+        for router_id, version in self.versions.items():
+            if router_id not in known:
+                raise ValueError(f"versions: no router {router_id!r} in a fleet of {self.routers}")
+            if version not in VERSIONS:
+                raise ValueError(f"versions[{router_id}] must be one of {', '.join(VERSIONS)}, got {version!r}")
+        if not _FIRM_RE.match(self.firm):
+            raise ValueError(f"--firm must be 1-16 upper-case letters/digits/_ starting with a letter, got {self.firm!r}")
+        if not 0 <= self.open_in <= 86_400:
+            raise ValueError(f"--open-in must be between 0 and 86400 seconds, got {self.open_in}")
+        return self
+
+
+class Backend(abc.ABC):
+    """Stand up, change and tear down one fleet."""
+
+    name: str
+
+    @abc.abstractmethod
+    async def up(self, spec: FleetSpec) -> Topology:
+        """Start everything, wait until healthy, record the state."""
+
+    @abc.abstractmethod
+    async def down(self) -> list[tuple[str, str]]:
+        """Stop what `up` started, in reverse order: (component, outcome) pairs."""
+
+    @abc.abstractmethod
+    def topology(self) -> Topology:
+        """Endpoints of the fleet that is up (NoFleet if none)."""
+
+    @abc.abstractmethod
+    async def health(self) -> dict[str, str]:
+        """component → "ok" or what is wrong."""
+
+    @abc.abstractmethod
+    async def deploy(self, router_id: str, version: str) -> None:
+        """Restart one router on another version (a partial deploy)."""
+
+    @abc.abstractmethod
+    async def kill(self, component: str) -> None:
+        """SIGKILL-equivalent: no clean shutdown."""
+
+    @abc.abstractmethod
+    async def pause(self, component: str) -> None:
+        """Freeze without stopping (SIGSTOP-equivalent)."""
+
+    @abc.abstractmethod
+    async def resume(self, component: str) -> None:
+        """Undo `pause`."""
+
+    @abc.abstractmethod
+    async def restart(self, component: str) -> None:
+        """Stop and start again on the same addresses."""
+
+    @abc.abstractmethod
+    def logs(self, component: str, lines: int = 50) -> str:
+        """The last lines of a component's output."""

@@ -1,0 +1,408 @@
+"""The local backend: every component is a detached process on 127.0.0.1.
+
+Start order (stop is the reverse): alerts, exchange and toxiproxy together;
+then the proxies; then the monitor and the routers together. Routers and the
+monitor name each other (parent registration, halt, version checks), so
+their admin ports are reserved before either starts.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from harness import procs, toxi
+from harness.backends.base import VERSIONS, Backend, FleetError, FleetSpec, NoFleet
+from harness.context import RunContext
+from harness.backends.teardown import STOP_GRACE_S, cleanup, remove_run, stop_processes
+from harness.state import FleetState, ProcessRecord, clear_current, read_current, write_current
+from harness.topology import (
+    ExchangeEndpoints,
+    ProxyInfo,
+    RouterEndpoints,
+    ServiceEndpoints,
+    Topology,
+    ToxiproxyEndpoints,
+)
+
+HOST = "127.0.0.1"
+ALERTS_PROXY = "->alerts"
+DROPCOPY_PROXY = "exchange->monitor"
+
+
+def router_proxy(router_id: str) -> str:
+    return f"{router_id}->exchange"
+
+
+def with_flag(argv: list[str], flag: str, value: str) -> list[str]:
+    """argv with ``flag value`` set (replaced when present, appended otherwise)."""
+    out = list(argv)
+    if flag in out:
+        i = out.index(flag)
+        out[i + 1] = value
+    else:
+        out += [flag, value]
+    return out
+
+
+def pinned_argv(record: ProcessRecord) -> list[str]:
+    """Launch argv with every port it bound made explicit, so a restart comes
+    back on the same addresses and nobody has to be told of a new one."""
+    argv = record.argv
+    if record.component == "toxiproxy":
+        return with_flag(argv, "-port", str(record.ready["api_port"]))
+    for key, value in record.ready.items():
+        if key.endswith("_port") and isinstance(value, int):
+            argv = with_flag(argv, "--" + key.replace("_", "-"), str(value))
+    return argv
+
+
+class _Starter:
+    """One `up`: spawns, waits, and remembers what it started so a failure
+    or Ctrl-C can stop exactly that."""
+
+    def __init__(self, ctx: RunContext, spec: FleetSpec, state: FleetState, session: aiohttp.ClientSession):
+        self.ctx = ctx
+        self.spec = spec
+        self.state = state
+        self.session = session
+        self.popens: dict[str, Any] = {}
+        self.forks: procs.ForkServer | None = None
+
+    def command(self, kind: str) -> list[str]:
+        return list(self.spec.commands.get(kind) or [sys.executable, "-m", f"targets.{kind}"])
+
+    def spawn(self, component: str, argv: list[str]) -> subprocess.Popen:
+        proc = procs.spawn(argv, env=self.ctx.child_env(), log_path=self.ctx.log_path(component))
+        self._record(component, proc, argv)
+        return proc
+
+    def _record(self, component: str, proc: Any, argv: list[str]) -> None:
+        ident = procs.ProcIdentity.of(proc.pid)
+        if ident is None:  # exited already; wait_* will report it with its log
+            ident = procs.ProcIdentity(proc.pid, 0)
+        self.popens[component] = proc
+        self.state.processes.append(ProcessRecord(component, ident, argv, str(self.ctx.log_path(component))))
+        # saved at once: a crash right now must still be found by `cleanup`
+        self.state.save(self.ctx.state_file)
+        self.ctx.log.info("spawned", target=component, pid=proc.pid)
+
+    async def spawn_service(self, component: str, kind: str, args: list[str]) -> None:
+        ready = self.ctx.ready_dir / f"{component}.json"
+        ready.unlink(missing_ok=True)
+        args = ["--ready-file", str(ready), "--instance", component, "--run-id", self.ctx.run_id] + args
+        if kind in self.spec.commands or self.forks is None:
+            self.spawn(component, self.command(kind) + args)
+            return
+        module = f"targets.{kind}"
+        proc = await self.forks.spawn(module, args, log_path=self.ctx.log_path(component),
+                                      exit_file=self.ctx.ready_dir / f"{component}.exit")
+        # recorded as the equivalent command line, which is what a restart runs
+        self._record(component, proc, [sys.executable, "-m", module] + args)
+
+    async def wait_service(self, component: str) -> dict[str, Any]:
+        proc = self.popens[component]
+        log_path = self.ctx.log_path(component)
+        ready = await procs.wait_ready_file(component, proc, self.ctx.ready_dir / f"{component}.json", log_path,
+                                            timeout=self.spec.start_timeout)
+        admin = f"http://{HOST}:{ready['admin_port']}"
+        await procs.wait_health(component, admin + "/health", self.session, timeout=self.spec.start_timeout,
+                                proc=proc, log_path=log_path)
+        self.state.process(component).ready = ready
+        self.ctx.log.info("ready", target=component, admin=admin)
+        return ready
+
+    async def start_toxiproxy(self, binary: str) -> tuple[str, toxi.ToxiproxyClient]:
+        proc = self.spawn("toxiproxy", toxi.server_argv(binary))
+        log_path = self.ctx.log_path("toxiproxy")
+        port = await toxi.discover_api_port(proc, log_path, timeout=self.spec.start_timeout)
+        client = toxi.ToxiproxyClient(f"http://{HOST}:{port}", self.session)
+        await toxi.wait_api(client, proc, log_path, timeout=self.spec.start_timeout)
+        self.state.process("toxiproxy").ready = {"pid": proc.pid, "api_port": port}
+        return client.api, client
+
+
+class LocalBackend(Backend):
+    name = "local"
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+
+    # -- state ------------------------------------------------------------
+    @classmethod
+    def attach(cls, home: Path, run_id: str | None = None, log: Any = None) -> "LocalBackend":
+        """The backend of the active run (or of ``run_id``); NoFleet if none."""
+        run_id = run_id or read_current(home)
+        if run_id is None:
+            raise NoFleet(f"no fleet is up (nothing in {home / 'current'}); start one with `powerpeg up`")
+        ctx = RunContext(run_id=run_id, home=home, token="", log=log)
+        if not ctx.state_file.exists():
+            raise NoFleet(f"no fleet is up: run {run_id} has no state file ({ctx.state_file})")
+        state = FleetState.load(ctx.state_file)
+        if state.topology is None:
+            raise NoFleet(f"run {run_id} never finished starting; run `powerpeg cleanup`")
+        ctx.token = state.topology.token
+        return cls(ctx)
+
+    def _state(self) -> FleetState:
+        if not self.ctx.state_file.exists():
+            raise NoFleet(f"no fleet is up for run {self.ctx.run_id}")
+        return FleetState.load(self.ctx.state_file)
+
+    def topology(self) -> Topology:
+        state = self._state()
+        if state.topology is None:
+            raise NoFleet(f"run {self.ctx.run_id} never finished starting")
+        return state.topology
+
+    # -- up / down --------------------------------------------------------
+    async def up(self, spec: FleetSpec) -> Topology:
+        spec.validate()
+        if self.ctx.state_file.exists():
+            raise FleetError(f"run {self.ctx.run_id} already exists at {self.ctx.state_dir}")
+        binary = toxi.find_binary() if spec.toxiproxy else None
+        if spec.require_toxiproxy and binary is None:
+            raise FleetError("toxiproxy-server not found (venv bin dir or PATH); see `make setup`")
+        for d in (self.ctx.logs_dir, self.ctx.ready_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        state = FleetState(run_id=self.ctx.run_id, topology=None, created_ns=time.time_ns())
+        state.save(self.ctx.state_file)
+        started = time.monotonic()
+        reserved: list = []
+        try:
+            async with aiohttp.ClientSession() as session:
+                starter = _Starter(self.ctx, spec, state, session)
+                try:
+                    topology = await self._start_all(starter, spec, binary, reserved)
+                finally:
+                    if starter.forks is not None:
+                        await starter.forks.close()
+        except BaseException:
+            # Ctrl-C, SIGTERM (task cancelled) or a failed start: leave nothing behind
+            for sock in reserved:
+                sock.close()
+            await asyncio.shield(self._teardown(state, keep_logs=True))
+            raise
+        for sock in reserved:
+            sock.close()
+        state.topology = topology
+        state.save(self.ctx.state_file)
+        write_current(self.ctx.home, self.ctx.run_id)
+        self.ctx.log.info("fleet_up", routers=spec.routers, seconds=round(time.monotonic() - started, 3))
+        return topology
+
+    async def _start_all(self, st: _Starter, spec: FleetSpec, binary: str | None, reserved: list) -> Topology:
+        ctx = self.ctx
+        toxi_task = asyncio.ensure_future(st.start_toxiproxy(binary)) if binary is not None else None
+        try:
+            if spec.fork and not {"alerts", "exchange", "monitor", "router"} <= set(spec.commands):
+                st.forks = await procs.ForkServer.start(python=sys.executable, env=ctx.child_env(),
+                                                        log_path=ctx.log_path("launcher"),
+                                                        timeout=spec.start_timeout)
+            await st.spawn_service("alerts", "alerts", list(spec.alerts_args))
+            exchange_argv = ["--comp-id", spec.exchange_comp_id, "--journal", str(ctx.journal_path),
+                             "--open-in", str(spec.open_in)] + list(spec.exchange_args)
+            await st.spawn_service("exchange", "exchange", exchange_argv)
+            waits: list = [st.wait_service("alerts"), st.wait_service("exchange")]
+            if toxi_task is not None:
+                waits.append(toxi_task)
+            results = await _gather_or_fail(waits)
+        except BaseException:
+            if toxi_task is not None and not toxi_task.done():
+                toxi_task.cancel()
+                await asyncio.gather(toxi_task, return_exceptions=True)
+            raise
+        alerts_ready, exchange_ready = results[0], results[1]
+        alerts_hostport = f"{HOST}:{alerts_ready['admin_port']}"
+        exchange = ExchangeEndpoints(
+            comp_id=spec.exchange_comp_id,
+            fix=f"{HOST}:{exchange_ready['fix_port']}",
+            dropcopy=f"{HOST}:{exchange_ready['dropcopy_port']}",
+            admin=f"http://{HOST}:{exchange_ready['admin_port']}",
+        )
+
+        router_ids = spec.router_ids()
+        toxiproxy: ToxiproxyEndpoints | None = None
+        via = {rid: exchange.fix for rid in router_ids}
+        dropcopy_via, alerts_via = exchange.dropcopy, alerts_hostport
+        if binary is not None:
+            api, client = results[2]
+            wanted = [(router_proxy(rid), exchange.fix) for rid in router_ids]
+            wanted += [(DROPCOPY_PROXY, exchange.dropcopy), (ALERTS_PROXY, alerts_hostport)]
+            listens = await _gather_or_fail([client.create_proxy(name, up) for name, up in wanted])
+            proxies = tuple(ProxyInfo(name, listen, up) for (name, up), listen in zip(wanted, listens))
+            toxiproxy = ToxiproxyEndpoints(api=api, proxies=proxies)
+            via = {rid: toxiproxy.proxy(router_proxy(rid)).listen for rid in router_ids}
+            dropcopy_via = toxiproxy.proxy(DROPCOPY_PROXY).listen
+            alerts_via = toxiproxy.proxy(ALERTS_PROXY).listen
+
+        monitor_sock = procs.reserve_port()
+        reserved.append(monitor_sock)
+        router_socks = {rid: procs.reserve_port() for rid in router_ids}
+        reserved.extend(router_socks.values())
+        monitor_admin = f"http://{HOST}:{monitor_sock.getsockname()[1]}"
+        router_admin = {rid: f"http://{HOST}:{s.getsockname()[1]}" for rid, s in router_socks.items()}
+
+        monitor_argv = ["--admin-port", str(monitor_sock.getsockname()[1]), "--dropcopy", dropcopy_via,
+                        "--exchange-comp-id", spec.exchange_comp_id, "--firm", spec.firm,
+                        "--exchange-admin", exchange.admin, "--alerts", f"http://{alerts_via}"]
+        for rid in router_ids:
+            monitor_argv += ["--router", router_admin[rid]]
+        await st.spawn_service("monitor", "monitor", monitor_argv + list(spec.monitor_args))
+        for rid in router_ids:
+            await st.spawn_service(rid, "router", [
+                "--admin-port", str(router_socks[rid].getsockname()[1]), "--id", rid,
+                "--version", spec.version_of(rid), "--exchange", via[rid],
+                "--exchange-comp-id", spec.exchange_comp_id, "--exchange-admin", exchange.admin,
+                "--firm", spec.firm, "--alerts", f"http://{alerts_via}", "--monitor", monitor_admin,
+            ] + list(spec.router_args))
+        readies = await _gather_or_fail([st.wait_service(c) for c in ["monitor", *router_ids]])
+        for component, ready, sock in zip(["monitor", *router_ids], readies,
+                                          [monitor_sock, *router_socks.values()]):
+            # the others were told the reserved address: a service elsewhere would be unreachable
+            if ready.get("admin_port") != sock.getsockname()[1]:
+                raise procs.StartError(component, f"bound admin port {ready.get('admin_port')}, "
+                                       f"not the reserved {sock.getsockname()[1]} given in --admin-port")
+        routers = tuple(
+            RouterEndpoints(
+                id=rid, version=spec.version_of(rid),
+                orders=ready.get("orders_url") or f"{router_admin[rid]}/orders",
+                admin=ready.get("admin_url") or router_admin[rid],
+                exchange_via=via[rid],
+            )
+            for rid, ready in zip(router_ids, readies[1:])
+        )
+        return Topology(
+            backend=self.name, run_id=ctx.run_id, token=ctx.token, firm=spec.firm,
+            state_dir=str(ctx.state_dir), journal=str(ctx.journal_path), exchange=exchange, routers=routers,
+            monitor=ServiceEndpoints(f"http://{HOST}:{readies[0]['admin_port']}"),
+            alerts=ServiceEndpoints(f"http://{alerts_hostport}"), toxiproxy=toxiproxy,
+            logs={p.component: p.log for p in st.state.processes},
+        )
+
+    async def _teardown(self, state: FleetState, *, keep_logs: bool = False) -> list[tuple[str, str]]:
+        """Stop every recorded process in reverse start order, then forget the
+        run (a failed start keeps its logs for reading)."""
+        stopped = await stop_processes(state, self.ctx.run_id, log=self.ctx.log)
+        # a fork in flight when `up` was interrupted, or the launcher itself, is not in the state
+        for ident in procs.run_processes(self.ctx.run_id):
+            stopped.append((f"pid {ident.pid}", await procs.stop(ident, grace=STOP_GRACE_S)))
+        if keep_logs:
+            self.ctx.state_file.unlink(missing_ok=True)
+            shutil.rmtree(self.ctx.ready_dir, ignore_errors=True)
+            clear_current(self.ctx.home, state.run_id)
+        else:
+            remove_run(self.ctx, state.run_id)
+        return stopped
+
+    async def down(self) -> list[tuple[str, str]]:
+        return await self._teardown(self._state())
+
+    # -- observing --------------------------------------------------------
+    async def health(self) -> dict[str, str]:
+        topology = self.topology()
+        state = self._state()
+        targets = {name: url + "/health" for name, url in topology.admin_urls().items()}
+        if topology.toxiproxy is not None:
+            targets["toxiproxy"] = topology.toxiproxy.api + "/version"
+        async with aiohttp.ClientSession() as session:
+            answers = await asyncio.gather(*(_probe(session, url) for url in targets.values()))
+        result = dict(zip(targets, answers))
+        for record in state.processes:
+            if not record.ident.alive():
+                result[record.component] = "not running"
+        return result
+
+    def logs(self, component: str, lines: int = 50) -> str:
+        return procs.tail(Path(self._state().process(component).log), lines)
+
+    # -- faults -----------------------------------------------------------
+    async def _signal(self, component: str, sig: int) -> None:
+        record = self._state().process(component)
+        if not procs.send_signal(record.ident, sig):
+            raise FleetError(f"{component} (pid {record.ident.pid}) is not running")
+        self.ctx.log.info("signalled", target=component, signal=signal.Signals(sig).name)
+
+    async def kill(self, component: str) -> None:
+        await self._signal(component, signal.SIGKILL)
+
+    async def pause(self, component: str) -> None:
+        await self._signal(component, signal.SIGSTOP)
+
+    async def resume(self, component: str) -> None:
+        await self._signal(component, signal.SIGCONT)
+
+    async def restart(self, component: str, *, argv: list[str] | None = None) -> None:
+        state = self._state()
+        record = state.process(component)
+        await procs.stop(record.ident, grace=STOP_GRACE_S)
+        argv = argv or pinned_argv(record)
+        log_path = Path(record.log)
+        ready_file = self.ctx.ready_dir / f"{component}.json"
+        ready_file.unlink(missing_ok=True)  # else the old process's file would pass for the new one's
+        proc = procs.spawn(argv, env=self.ctx.child_env(), log_path=log_path)
+        record.ident = procs.ProcIdentity.of(proc.pid) or procs.ProcIdentity(proc.pid, 0)
+        record.argv = argv
+        state.save(self.ctx.state_file)
+        async with aiohttp.ClientSession() as session:
+            if component == "toxiproxy":
+                await self._restore_proxies(state, proc, session)
+            else:
+                ready = await procs.wait_ready_file(component, proc, ready_file, log_path, timeout=20)
+                await procs.wait_health(component, f"http://{HOST}:{ready['admin_port']}/health", session,
+                                        timeout=20, proc=proc, log_path=log_path)
+        self.ctx.log.info("restarted", target=component, pid=proc.pid)
+
+    async def _restore_proxies(self, state: FleetState, proc: subprocess.Popen,
+                               session: aiohttp.ClientSession) -> None:
+        topology = state.topology
+        assert topology is not None and topology.toxiproxy is not None
+        client = toxi.ToxiproxyClient(topology.toxiproxy.api, session)
+        await toxi.wait_api(client, proc, Path(state.process("toxiproxy").log), timeout=20)
+        for proxy in topology.toxiproxy.proxies:
+            await client.create_proxy(proxy.name, proxy.upstream, listen=proxy.listen)
+
+    async def deploy(self, router_id: str, version: str) -> None:
+        if version not in VERSIONS:
+            raise ValueError(f"version must be one of {', '.join(VERSIONS)}, got {version!r}")
+        state = self._state()
+        record = state.process(router_id)
+        await self.restart(router_id, argv=with_flag(pinned_argv(record), "--version", version))
+        state = self._state()
+        assert state.topology is not None
+        routers = tuple(
+            RouterEndpoints(r.id, version if r.id == router_id else r.version, r.orders, r.admin, r.exchange_via)
+            for r in state.topology.routers
+        )
+        state.topology = dataclasses.replace(state.topology, routers=routers)
+        state.save(self.ctx.state_file)
+
+
+async def _gather_or_fail(aws: list) -> list:
+    """All results, or the first failure with the rest cancelled."""
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+async def _probe(session: aiohttp.ClientSession, url: str) -> str:
+    try:
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=2)) as resp:
+            return "ok" if resp.status == 200 else f"HTTP {resp.status}"
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        return f"down ({type(exc).__name__})"
+
+__all__ = ["LocalBackend", "cleanup"]

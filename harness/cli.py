@@ -1,0 +1,186 @@
+"""`powerpeg` command line: parses flags, calls the backend, prints.
+
+Exit codes: 0 ok; 3 infrastructure error, bad flag or no fleet.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+from typing import Any, Awaitable, Callable, NoReturn, Sequence
+
+from targets.common.log import configure
+
+from harness.backends.base import FleetError, FleetSpec, NoFleet
+from harness.backends.local import LocalBackend, cleanup
+from harness.context import RunContext, powerpeg_home
+from harness.procs import StartError
+from harness.topology import render_table
+
+EXIT_OK = 0
+EXIT_INFRA = 3
+
+
+class _Parser(argparse.ArgumentParser):
+    """A bad flag is a failed fleet command (exit 3), per the CLI contract."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_INFRA, f"{self.prog}: error: {message}\n")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="powerpeg", description="chaos-engineering harness for order systems")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    up = sub.add_parser("up", help="stand up a fleet")
+    up.add_argument("--backend", choices=["local"], default="local")
+    up.add_argument("--routers", type=int, default=8, help="number of routers (default 8)")
+    up.add_argument("--version", choices=["v1", "v2"], default="v2", help="router version (default v2)")
+    up.add_argument("--firm", default="KNIGHT")
+    up.add_argument("--run-id", help="name of the run (default: time-based)")
+    up.add_argument("--open-in", type=_positive_float, default=0.0, help="seconds until the market opens")
+    up.add_argument("--no-toxiproxy", action="store_true", help="connect components directly")
+
+    status = sub.add_parser("status", help="show the fleet")
+    status.add_argument("--json", action="store_true", help="machine-readable topology (includes the token)")
+
+    sub.add_parser("down", help="stop the fleet")
+    sub.add_parser("cleanup", help="remove whatever crashed runs left")
+
+    demo = sub.add_parser("demo", help="stand up a fleet, send a burst of orders, report, tear down")
+    demo.add_argument("--routers", type=int, default=8)
+    demo.add_argument("--parents", type=int, default=80)
+    demo.add_argument("--seed", type=int, default=7)
+    return parser
+
+
+def _logger(run_id: str | None = None) -> Any:
+    # people read print(); structured logs go to stderr and stay quiet by default
+    return configure(component="harness", run_id=run_id, level=os.environ.get("POWERPEG_LOG_LEVEL", "warning"))
+
+
+async def _cancel_on_sigterm(coro: Awaitable[Any]) -> Any:
+    """Run ``coro`` so that SIGTERM cancels it like Ctrl-C does (its cleanup runs)."""
+    task = asyncio.ensure_future(coro)
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        return await task
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+
+
+def _run(fn: Callable[[], Awaitable[Any]]) -> Any:
+    return asyncio.run(_cancel_on_sigterm(fn()))
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    spec = FleetSpec(routers=args.routers, version=args.version, firm=args.firm, open_in=args.open_in,
+                     toxiproxy=not args.no_toxiproxy)
+    try:
+        spec.validate()
+        ctx = RunContext.create(run_id=args.run_id, log=_logger(args.run_id))
+    except ValueError as exc:
+        return _fail(str(exc))
+    home = ctx.home
+    try:
+        active = LocalBackend.attach(home)
+    except NoFleet:
+        active = None
+    if active is not None:
+        return _fail(f"a fleet is already up (run {active.ctx.run_id}); `powerpeg down` first "
+                     "(or `powerpeg cleanup` if it crashed)")
+    print(f"starting fleet {ctx.run_id}: {spec.routers} routers ({spec.version}), state in {ctx.state_dir}")
+    backend = LocalBackend(ctx)
+    try:
+        topology = _run(lambda: backend.up(spec))
+    except StartError as exc:
+        return _fail(f"{exc}\nnothing was left running (logs kept in {ctx.logs_dir})")
+    started = dict.fromkeys([*topology.admin_urls(), "toxiproxy"], "started")
+    print(render_table(topology, started))
+    if topology.toxiproxy is None:
+        print("toxiproxy: off (components connect directly)")
+    print("endpoints and token: powerpeg status --json")
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    backend = LocalBackend.attach(powerpeg_home(), log=_logger())
+    topology = backend.topology()
+    if args.json:
+        print(json.dumps(topology.status_json(), indent=2))
+        return EXIT_OK
+    health = _run(backend.health)
+    print(render_table(topology, health))
+    if topology.toxiproxy is None:
+        print("toxiproxy: off")
+    return EXIT_OK
+
+
+def cmd_down(_args: argparse.Namespace) -> int:
+    backend = LocalBackend.attach(powerpeg_home(), log=_logger())
+    stopped = _run(backend.down)
+    for component, outcome in stopped:
+        print(f"stopped {component}: {outcome}")
+    print(f"fleet {backend.ctx.run_id} is down; state removed")
+    return EXIT_OK
+
+
+def cmd_cleanup(_args: argparse.Namespace) -> int:
+    removed = _run(lambda: cleanup(powerpeg_home(), log=_logger()))
+    print("\n".join(removed) if removed else "nothing to clean")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from harness.demo import run_demo  # noqa: PLC0415 - only the demo needs it
+
+    spec = FleetSpec(routers=args.routers, toxiproxy=False)
+    try:
+        spec.validate()
+        if not 1 <= args.parents <= 10_000:
+            raise ValueError(f"--parents must be between 1 and 10000, got {args.parents}")
+    except ValueError as exc:
+        return _fail(str(exc))
+    ctx = RunContext.create(log=_logger())
+    return _run(lambda: run_demo(ctx, spec, parents=args.parents, seed=args.seed))
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "up": cmd_up, "status": cmd_status, "down": cmd_down, "cleanup": cmd_cleanup, "demo": cmd_demo,
+}
+
+
+def _fail(message: str) -> int:
+    print(f"powerpeg: error: {message}", file=sys.stderr)
+    return EXIT_INFRA
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (StartError, FleetError) as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return _fail("interrupted; everything started was stopped")
+    except asyncio.CancelledError:
+        return _fail("terminated; everything started was stopped")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

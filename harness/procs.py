@@ -1,0 +1,332 @@
+"""Processes the harness starts: spawning, waiting until ready, identity,
+stopping.
+
+A pid alone is not an identity: after a crash the kernel may hand it to an
+unrelated process. Every pid the harness records is paired with the start
+time from ``/proc/<pid>/stat`` (clock ticks since boot), and cleanup also
+checks ``POWERPEG_RUN_ID`` in ``/proc/<pid>/environ`` before signalling.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import aiohttp
+
+from harness.context import RUN_ID_ENV
+
+
+class StartError(Exception):
+    """A component did not come up; the message says which and why."""
+
+    def __init__(self, component: str, reason: str, log_tail: str = "") -> None:
+        self.component = component
+        self.reason = reason
+        self.log_tail = log_tail
+        text = f"{component} failed to start: {reason}"
+        if log_tail:
+            text += f"\n--- last lines of the {component} log ---\n{log_tail}"
+        super().__init__(text)
+
+
+@dataclass(frozen=True)
+class ProcIdentity:
+    """A pid plus its start time: together they name one process, once."""
+
+    pid: int
+    start_time: int
+
+    @classmethod
+    def of(cls, pid: int) -> "ProcIdentity | None":
+        start = read_start_time(pid)
+        return None if start is None else cls(pid, start)
+
+    def alive(self) -> bool:
+        """Same process still running (not recycled, not a zombie)."""
+        stat = _read_stat(self.pid)
+        return stat is not None and stat[0] != "Z" and stat[1] == self.start_time
+
+    def to_json(self) -> dict[str, int]:
+        return {"pid": self.pid, "start_time": self.start_time}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "ProcIdentity":
+        return cls(int(data["pid"]), int(data["start_time"]))
+
+
+def _read_stat(pid: int) -> tuple[str, int] | None:
+    """(state, starttime) from /proc/<pid>/stat, or None when gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    # comm (field 2) may hold spaces and parentheses: split after the last ')'
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return fields[0], int(fields[19])
+
+
+def read_start_time(pid: int) -> int | None:
+    stat = _read_stat(pid)
+    return None if stat is None else stat[1]
+
+
+def read_run_id(pid: int) -> str | None:
+    """``POWERPEG_RUN_ID`` from a process's environment (None if unreadable)."""
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    prefix = f"{RUN_ID_ENV}=".encode()
+    for entry in raw.split(b"\0"):
+        if entry.startswith(prefix):
+            return entry[len(prefix) :].decode(errors="replace")
+    return None
+
+
+def is_ours(ident: ProcIdentity, run_id: str) -> bool:
+    """Alive, same start time, and started for this run."""
+    return ident.alive() and read_run_id(ident.pid) == run_id
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    try:
+        with path.open("r", errors="replace") as fh:
+            return "".join(deque(fh, maxlen=lines)).rstrip()
+    except FileNotFoundError:
+        return ""
+
+
+def reserve_port(host: str = "127.0.0.1") -> socket.socket:
+    """Hold a free port until a child binds it.
+
+    Needed where two services must know each other's address before either
+    starts (routers ↔ monitor). The socket is bound with SO_REUSEADDR but never
+    listens, so Linux lets the child (which also sets SO_REUSEADDR) bind and
+    listen on it while no one else is handed that port by bind(0).
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    return sock
+
+
+def spawn(argv: Sequence[str], *, env: dict[str, str], log_path: Path, cwd: Path | None = None) -> subprocess.Popen:
+    """Start a detached process (own session: it outlives the CLI and gets
+    no terminal Ctrl-C) with stdout+stderr appended to ``log_path``."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            list(argv),
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
+
+
+async def wait_ready_file(
+    component: str, proc: subprocess.Popen, ready_file: Path, log_path: Path, *, timeout: float
+) -> dict[str, Any]:
+    """The ready file's JSON once written; StartError if the process dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if ready_file.exists():
+            with contextlib.suppress(json.JSONDecodeError):
+                return json.loads(ready_file.read_text())
+        code = proc.poll()
+        if code is not None:
+            raise StartError(component, f"{exit_reason(code)} before it was ready", tail(log_path))
+        if time.monotonic() > deadline:
+            raise StartError(component, f"no ready file after {timeout:.0f} s", tail(log_path))
+        await asyncio.sleep(0.02)
+
+
+async def wait_health(
+    component: str,
+    url: str,
+    session: aiohttp.ClientSession,
+    *,
+    timeout: float,
+    proc: subprocess.Popen | None = None,
+    log_path: Path | None = None,
+) -> dict[str, Any]:
+    """GET ``url`` until it answers 200; its JSON body (or {})."""
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while True:
+        try:
+            async with session.get(url, timeout=aiohttp.ClientTimeout(total=1)) as resp:
+                if resp.status == 200:
+                    with contextlib.suppress(aiohttp.ContentTypeError, ValueError):
+                        return await resp.json()
+                    return {}
+                last = f"HTTP {resp.status}"
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        if proc is not None and proc.poll() is not None:
+            raise StartError(component, f"{exit_reason(proc.returncode)} before /health answered",
+                             tail(log_path) if log_path else "")
+        if time.monotonic() > deadline:
+            raise StartError(component, f"{url} not healthy after {timeout:.0f} s ({last})",
+                             tail(log_path) if log_path else "")
+        await asyncio.sleep(0.03)
+
+
+def exit_reason(code: int) -> str:
+    return f"exited with code {code}" if code >= 0 else "was killed by a signal"
+
+
+def _reap(pid: int) -> None:
+    """Collect our own exited children so they do not linger as zombies."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def send_signal(ident: ProcIdentity, sig: int) -> bool:
+    """Signal the process's group (it leads its own session) if it is still the
+    same process; False when it is gone or recycled."""
+    if not ident.alive():
+        return False
+    try:
+        os.killpg(ident.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        # not (yet) a group leader: signal the process itself
+        try:
+            os.kill(ident.pid, sig)
+        except ProcessLookupError:
+            return False
+    return True
+
+
+async def stop(ident: ProcIdentity, *, grace: float = 5.0) -> str:
+    """SIGTERM, wait up to ``grace``, then SIGKILL. Returns how it ended:
+    ``"gone"`` (nothing to stop), ``"terminated"`` or ``"killed"``."""
+    _reap(ident.pid)
+    if not send_signal(ident, signal.SIGTERM):
+        return "gone"
+    # a paused (SIGSTOP) process cannot act on SIGTERM until continued
+    send_signal(ident, signal.SIGCONT)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        _reap(ident.pid)
+        if not ident.alive():
+            return "terminated"
+        await asyncio.sleep(0.02)
+    send_signal(ident, signal.SIGKILL)
+    for _ in range(100):
+        _reap(ident.pid)
+        if not ident.alive():
+            break
+        await asyncio.sleep(0.02)
+    return "killed"
+
+
+class ForkedProc:
+    """A process forked by the launcher: Popen-like ``pid``/``poll()`` without
+    being our child (its exit code comes from the file the launcher's child
+    wrapper writes on its way out)."""
+
+    def __init__(self, pid: int, exit_file: Path) -> None:
+        self.pid = pid
+        self.exit_file = exit_file
+        self.ident = ProcIdentity.of(pid) or ProcIdentity(pid, 0)
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None and not self.ident.alive():
+            try:
+                self.returncode = int(self.exit_file.read_text().strip())
+            except (FileNotFoundError, ValueError):
+                self.returncode = -1  # killed by a signal: no exit file was written
+        return self.returncode
+
+
+class ForkServer:
+    """Client of ``python -m harness.launcher`` (see harness/launcher.py)."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self._proc = proc
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def start(cls, *, python: str, env: dict[str, str], log_path: Path, timeout: float) -> "ForkServer":
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("ab") as log:
+            proc = await asyncio.create_subprocess_exec(
+                python, "-m", "harness.launcher", env=env, stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE, stderr=log, start_new_session=True,
+            )
+        server = cls(proc)
+        try:
+            hello = await server._read(timeout)
+        except BaseException:
+            await server.close()
+            raise
+        if not hello.get("ready"):
+            await server.close()
+            raise StartError("launcher", f"unexpected greeting {hello!r}", tail(log_path))
+        return server
+
+    async def _read(self, timeout: float) -> dict[str, Any]:
+        assert self._proc.stdout is not None
+        try:
+            line = await asyncio.wait_for(self._proc.stdout.readline(), timeout)
+        except asyncio.TimeoutError:
+            raise StartError("launcher", f"no answer after {timeout:.0f} s") from None
+        if not line:
+            raise StartError("launcher", f"exited with code {await self._proc.wait()}")
+        return json.loads(line)
+
+    async def spawn(self, module: str, argv: list[str], *, log_path: Path, exit_file: Path,
+                    timeout: float = 10.0) -> ForkedProc:
+        assert self._proc.stdin is not None
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        exit_file.unlink(missing_ok=True)
+        request = {"module": module, "argv": argv, "log": str(log_path), "exit_file": str(exit_file)}
+        async with self._lock:
+            self._proc.stdin.write((json.dumps(request) + "\n").encode())
+            await self._proc.stdin.drain()
+            reply = await self._read(timeout)
+        if "pid" not in reply:
+            raise StartError(module, f"launcher could not fork: {reply.get('error')}")
+        return ForkedProc(int(reply["pid"]), exit_file)
+
+    async def close(self) -> None:
+        """Let the launcher exit (its children keep running)."""
+        if self._proc.returncode is None:
+            if self._proc.stdin is not None:
+                self._proc.stdin.close()
+            try:
+                await asyncio.wait_for(self._proc.wait(), 5)
+            except asyncio.TimeoutError:
+                self._proc.kill()
+                await self._proc.wait()
+
+
+def run_processes(run_id: str) -> list[ProcIdentity]:
+    """Every live process started for ``run_id`` (found by its environment),
+    including any a crash kept out of the state file."""
+    found: list[ProcIdentity] = []
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        pid = int(entry)
+        if read_run_id(pid) == run_id:
+            ident = ProcIdentity.of(pid)
+            if ident is not None and ident.alive():
+                found.append(ident)
+    return found
