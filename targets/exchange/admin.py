@@ -26,6 +26,9 @@ class ScopeBody(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
     firm: str | None = pydantic.Field(default=None, min_length=1, max_length=64)
     session: str | None = pydantic.Field(default=None, min_length=1, max_length=64)
+    # who pulled the switch (monitor, operator, powerpeg-abort): journaled so
+    # measurement can tell the firm's controls from the harness's safety net
+    by: str | None = pydantic.Field(default=None, min_length=1, max_length=64)
 
 
 class ClockBody(pydantic.BaseModel):
@@ -115,9 +118,10 @@ def build_app(exchange: "Exchange", token: str) -> web.Application:
         return web.json_response(exchange.clock.snapshot())
 
     async def kill(req: web.Request) -> web.Response:
-        scope, ident = _scope(await parse_json(req, ScopeBody))
-        cancelled = engine.kill(scope, ident)
-        exchange.log.warning("kill_switch", scope=scope, id=ident, cancelled=cancelled)
+        body = await parse_json(req, ScopeBody)
+        scope, ident = _scope(body)
+        cancelled = engine.kill(scope, ident, by=body.by)
+        exchange.log.warning("kill_switch", scope=scope, id=ident, cancelled=cancelled, by=body.by)
         return web.json_response({"scope": scope, "id": ident, "cancelled": cancelled, "ts_ns": time.time_ns()})
 
     async def reinstate(req: web.Request) -> web.Response:

@@ -200,12 +200,12 @@ class Engine:
                 self._execute(order, self.books[order.symbol])
 
     # -- kill switch ------------------------------------------------------------------
-    def kill(self, scope: str, ident: str) -> int:
+    def kill(self, scope: str, ident: str, *, by: str | None = None) -> int:
         """Block new orders of a firm or session and cancel its working orders."""
         (self.killed_firms if scope == "firm" else self.killed_sessions).add(ident)
         orders = self._working_in(scope, ident)
         ts = self.now()
-        rec = _admin_record("kill", ts, scope=scope, id=ident, cancelled=len(orders))
+        rec = _admin_record("kill", ts, scope=scope, id=ident, cancelled=len(orders), by=by)
         rec["firm" if scope == "firm" else "session"] = ident
         self.journal.append(rec)
         return self._cancel_all(orders, "kill")

@@ -69,7 +69,7 @@ class Actions:
     async def kill_firm(self, firm: str) -> dict[str, Any]:
         if self.exchange_admin is None:
             return {"target": "exchange", "error": "no --exchange-admin configured"}
-        return {"target": "exchange", **await self._call("POST", f"{self.exchange_admin}/kill", {"firm": firm})}
+        return {"target": "exchange", **await self._call("POST", f"{self.exchange_admin}/kill", {"firm": firm, "by": "monitor"})}
 
     async def halt_router(self, url: str) -> dict[str, Any]:
         return {"target": "router", **await self._call("POST", f"{url}/halt", {})}

@@ -300,3 +300,10 @@ def test_fill_records_leave_nothing_working_twice(venue: Venue) -> None:
     working = sum(o.leaves for st in venue.engine.sessions.values() for o in st.working.values())
     in_books = sum(q for b in venue.engine.books.values() for side in b.depth(10_000) for _, q in side)
     assert working == in_books
+
+
+def test_kill_record_names_who_pulled_the_switch(venue: Venue) -> None:
+    """The journal's kill record carries `by`, so measurement can tell controls from the harness."""
+    venue.engine.kill("firm", "KNIGHT", by="monitor")
+    [record] = [r for r in venue.records() if r["kind"] == "kill"]
+    assert ("monitor", "KNIGHT") == (record["by"], record["firm"])

@@ -73,12 +73,12 @@ async def test_auto_kill_calls_kill_switch_and_halts_every_router_once() -> None
 
 
 async def test_auto_kill_names_the_firm() -> None:
-    """The kill-switch call carries the monitored firm."""
+    """The kill-switch call carries the monitored firm and says the monitor pulled it."""
     async with FakeNeighbours() as fake:
         monitor = fake.monitor(auto_kill=True, firm="KNIGHT")
         _overfill(monitor, fills=2)
         await monitor.drain()
-        assert [{"firm": "KNIGHT"}] == fake.posts("/kill")
+        assert [{"firm": "KNIGHT", "by": "monitor"}] == fake.posts("/kill")
 
 
 async def test_kill_record_has_issue_time_and_results() -> None:
