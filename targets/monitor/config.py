@@ -41,6 +41,7 @@ class MonitorConfig:
     routers: list[str] = field(default_factory=list)
     alerts: str | None = None
     auto_kill: bool = False
+    passive: bool = False
     limits: Limits = field(default_factory=Limits)
     version_check_ms: int = 500
     heartbeat_ms: int = 500
@@ -58,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--router", action="append", default=[], help="router admin base URL (repeatable)")
     p.add_argument("--alerts", help="alert sink base URL")
     p.add_argument("--auto-kill", action="store_true", help="on a risk breach, kill the firm and halt the fleet")
+    p.add_argument("--passive", action="store_true",
+                   help="surveil and record breaches but never page or kill (the monitor switched off as a control)")
     p.add_argument("--max-gross-notional", type=non_negative(float), metavar="USD")
     p.add_argument("--max-net-notional", type=non_negative(float), metavar="USD")
     p.add_argument("--max-position", type=non_negative(int), metavar="SHARES")
@@ -81,7 +84,8 @@ def from_args(args: argparse.Namespace) -> MonitorConfig:
         exchange_admin=args.exchange_admin,
         routers=list(args.router),
         alerts=args.alerts,
-        auto_kill=args.auto_kill,
+        auto_kill=args.auto_kill and not args.passive,
+        passive=args.passive,
         limits=Limits(
             max_gross_notional=args.max_gross_notional,
             max_net_notional=args.max_net_notional,

@@ -83,7 +83,7 @@ class Monitor:
             last["repeats"] += 1
         else:
             self._record(violation, now_ns, severity)
-        if kind in RISK_KINDS and self.auto_kill and self.kill is None:
+        if kind in RISK_KINDS and self.auto_kill and not self.cfg.passive and self.kill is None:
             self._issue_kill(violation, now_ns)
 
     def _record(self, violation: Violation, now_ns: int, severity: str) -> None:
@@ -97,6 +97,8 @@ class Monitor:
             self.log.warning("breach", kind=violation.kind, value=violation.value, limit=violation.limit,
                              text=violation.text, router=violation.router, parent_id=violation.parent_id,
                              ts_ns=now_ns)
+        if self.cfg.passive:
+            return  # switched off as a control: it sees, it does not tell
         self.spawn(self._send_alert(record, severity, violation.text, now_ns))
         if self.pipeline_down and severity == "page" and violation.kind in RISK_KINDS:
             # The pager is believed dead: the mailbox may still reach someone.

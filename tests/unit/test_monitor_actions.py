@@ -131,3 +131,13 @@ async def test_parent_registered_after_over_execution_breaches() -> None:
         monitor.register_parent(Parent("router-1-000005", "router-1", "AAA", "buy", 100, 0))
         await monitor.drain()
     assert ["overfill"] == [b["kind"] for b in monitor.breaches]
+
+
+async def test_passive_monitor_records_but_neither_pages_nor_kills() -> None:
+    """A monitor switched off as a control (--passive) sees the breach and tells no one."""
+    async with FakeNeighbours() as fake:
+        monitor = fake.monitor(routers=fake.router_urls(2), auto_kill=True, passive=True)
+        _overfill(monitor, fills=3)
+        await monitor.drain()
+        paths = {path for path, _, _ in fake.requests}
+    assert (set(), None, ["overfill"]) == (paths, monitor.kill, [b["kind"] for b in monitor.breaches])
