@@ -1,6 +1,7 @@
 """`powerpeg` command line: parses flags, calls the backend, prints.
 
 Exit codes: 0 ok; 3 infrastructure error, bad flag or no fleet.
+Experiment-file commands (validate, schema, run): 2 invalid file or usage.
 """
 from __future__ import annotations
 
@@ -21,15 +22,26 @@ from harness.procs import StartError
 from harness.topology import render_table
 
 EXIT_OK = 0
+EXIT_INVALID = 2
 EXIT_INFRA = 3
+# commands about an experiment file: a usage error there is exit 2, like an invalid file
+FILE_COMMANDS = frozenset({"validate", "schema", "run"})
 
 
 class _Parser(argparse.ArgumentParser):
     """A bad flag is a failed fleet command (exit 3), per the CLI contract."""
 
+    usage_exit = EXIT_INFRA
+
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        self.exit(EXIT_INFRA, f"{self.prog}: error: {message}\n")
+        self.exit(self.usage_exit, f"{self.prog}: error: {message}\n")
+
+
+class _FileParser(_Parser):
+    """Usage errors of the experiment-file commands exit 2."""
+
+    usage_exit = EXIT_INVALID
 
 
 def _positive_float(text: str) -> float:
@@ -42,9 +54,9 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="powerpeg", description="chaos-engineering harness for order systems")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+def build_parser(parser_class: type[_Parser] = _Parser) -> argparse.ArgumentParser:
+    parser = parser_class(prog="powerpeg", description="chaos-engineering harness for order systems")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=parser_class)
 
     up = sub.add_parser("up", help="stand up a fleet")
     up.add_argument("--backend", choices=["local"], default="local")
@@ -65,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--routers", type=int, default=8)
     demo.add_argument("--parents", type=int, default=80)
     demo.add_argument("--seed", type=int, default=7)
+
+    validate = sub.add_parser("validate", help="check experiment files (schema and semantics); starts nothing")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    sub.add_parser("schema", help="print the JSON Schema of experiment files")
+
+    from harness.run_cmd import add_arguments  # noqa: PLC0415 - keeps `powerpeg up` start-up light
+    add_arguments(sub.add_parser("run", help="run one experiment and write its reports"))
     return parser
 
 
@@ -160,8 +179,38 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _run(lambda: run_demo(ctx, spec, parents=args.parents, seed=args.seed))
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    from harness.experiment.loader import ExperimentError, load  # noqa: PLC0415 - loads the fault registry
+
+    invalid = 0
+    for file in args.files:
+        try:
+            experiment = load(file)
+        except ExperimentError as exc:
+            invalid += 1
+            print("\n".join(str(issue) for issue in exc.errors))
+            continue
+        steps = len(experiment.method)
+        print(f"ok  {file}  ({experiment.name}: {steps} step{'' if steps == 1 else 's'})")
+    return EXIT_INVALID if invalid else EXIT_OK
+
+
+def cmd_schema(_args: argparse.Namespace) -> int:
+    from harness.experiment.validate import json_schema  # noqa: PLC0415 - loads the fault registry
+
+    print(json.dumps(json_schema(), indent=2))
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from harness.run_cmd import cmd_run_async  # noqa: PLC0415
+
+    return _run(lambda: cmd_run_async(args, log=_logger()))
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "up": cmd_up, "status": cmd_status, "down": cmd_down, "cleanup": cmd_cleanup, "demo": cmd_demo,
+    "validate": cmd_validate, "schema": cmd_schema, "run": cmd_run,
 }
 
 
@@ -171,12 +220,16 @@ def _fail(message: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(_FileParser if command in FILE_COMMANDS else _Parser).parse_args(argv)
     try:
         return COMMANDS[args.command](args)
     except (StartError, FleetError) as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
+        if args.command == "run":
+            print("powerpeg: interrupted; rolled back, torn down and reported", file=sys.stderr)
         return _fail("interrupted; everything started was stopped")
     except asyncio.CancelledError:
         return _fail("terminated; everything started was stopped")

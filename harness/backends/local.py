@@ -133,8 +133,15 @@ class _Starter:
 class LocalBackend(Backend):
     name = "local"
 
-    def __init__(self, ctx: RunContext) -> None:
+    def __init__(self, ctx: RunContext, *, keep_launcher: bool = False) -> None:
+        """``keep_launcher``: keep the fork server for the life of this object, so
+        restarts (deploys, kill reverts) fork in tens of milliseconds instead of
+        paying a Python start-up each. Only for a backend used from one event
+        loop throughout (the runner); the CLI and test fixtures run each call in
+        its own loop and restart by plain spawn."""
         self.ctx = ctx
+        self.keep_launcher = keep_launcher
+        self._forks: procs.ForkServer | None = None
 
     # -- state ------------------------------------------------------------
     @classmethod
@@ -184,9 +191,13 @@ class LocalBackend(Backend):
                     topology = await self._start_all(starter, spec, binary, reserved)
                 finally:
                     if starter.forks is not None:
-                        await starter.forks.close()
+                        if self.keep_launcher:
+                            self._forks = starter.forks
+                        else:
+                            await starter.forks.close()
         except BaseException:
             # Ctrl-C, SIGTERM (task cancelled) or a failed start: leave nothing behind
+            self._forks = None  # the teardown below stops the launcher with the rest
             for sock in reserved:
                 sock.close()
             await asyncio.shield(self._teardown(state, keep_logs=True))
@@ -304,6 +315,9 @@ class LocalBackend(Backend):
         return stopped
 
     async def down(self) -> list[tuple[str, str]]:
+        if self._forks is not None:
+            forks, self._forks = self._forks, None
+            await forks.close()
         return await self._teardown(self._state())
 
     # -- observing --------------------------------------------------------
@@ -348,7 +362,14 @@ class LocalBackend(Backend):
         log_path = Path(record.log)
         ready_file = self.ctx.ready_dir / f"{component}.json"
         ready_file.unlink(missing_ok=True)  # else the old process's file would pass for the new one's
-        proc = procs.spawn(argv, env=self.ctx.child_env(), log_path=log_path)
+        if self._forks is not None and argv[1:2] == ["-m"] and argv[2].startswith("targets."):
+            proc = await self._forks.spawn(argv[2], argv[3:], log_path=log_path,
+                                           exit_file=self.ctx.ready_dir / f"{component}.exit")
+        else:
+            proc = procs.spawn(argv, env=self.ctx.child_env(), log_path=log_path)
+        # re-read: a concurrent restart (a deploy to several routers) may have saved meanwhile
+        state = self._state()
+        record = state.process(component)
         record.ident = procs.ProcIdentity.of(proc.pid) or procs.ProcIdentity(proc.pid, 0)
         record.argv = argv
         state.save(self.ctx.state_file)

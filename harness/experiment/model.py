@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, field_validator, model_validator
 
-from .durations import Duration
+from .durations import PATTERN as DURATION_PATTERN, Duration, format_duration, parse_duration
 
 VERSIONS = ("v1", "v2")
 Version = Literal["v1", "v2"]
@@ -119,10 +119,29 @@ class SteadyState(Strict):
     probes: list[Probe] = Field(default_factory=list)
 
 
+def _parse_at(value: Any) -> Any:
+    if value == "open":
+        return value
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise ValueError(f"{exc} (or 'open')") from None
+
+
+# One validator instead of a Union so a bad value gives one error, not one per branch.
+At = Annotated[
+    Union[Literal["open"], float],
+    BeforeValidator(_parse_at),
+    PlainSerializer(lambda v: v if v == "open" else format_duration(v), return_type=str),
+    WithJsonSchema({"anyOf": [{"const": "open"}, {"type": "string", "pattern": DURATION_PATTERN}],
+                    "examples": ["0s", "1500ms", "open"]}),
+]
+
+
 class Step(Strict):
     """One fault on the timeline. ``args`` are checked against the fault kind's typed parameters."""
 
-    at: Union[Literal["open"], Duration] = Field(description="'2s' after the method starts, or 'open'")
+    at: At = Field(description="'2s' after the method starts, or 'open'")
     fault: str = Field(description="a registered fault kind")
     args: dict[str, Any] = Field(default_factory=dict)
     duration: Duration | None = Field(None, description="revert after this long; none = until rollback")

@@ -77,6 +77,9 @@ class Router:
         self.slicer = Slicer(self, cfg.child_qty, cfg.max_working_children)
         self.powerpeg = PowerPeg(self, cfg.child_qty, cfg.powerpeg_working) if cfg.version == "v1" else None
         self._seq = 0
+        # parent ids must stay unique across restarts (a deploy restarts the
+        # router): measurement keys on them, and a reused id would merge two parents
+        self._boot = _base36(time.time_ns() // 1_000_000)
 
     # -- order entry -----------------------------------------------------------
     def path_for(self, rlp: bool) -> str:
@@ -106,7 +109,7 @@ class Router:
                 self.stats.entry_rejections += 1
                 return rejection
         self._seq += 1
-        parent.parent_id = f"{self.cfg.id}-{self._seq:06d}"
+        parent.parent_id = f"{self.cfg.id}-{self._boot}-{self._seq:06d}"
         parent.created_ns = time.time_ns()
         for check in self.checks:
             check.accepted(parent)
@@ -229,3 +232,12 @@ class Router:
             "status": "ok", "id": self.cfg.id, "version": self.cfg.version, "flags": dict(self.flags),
             "halted": self.halted, "fix": "logged_on" if self.gateway.up else "down",
         }
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while n:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+    return out or "0"

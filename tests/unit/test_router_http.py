@@ -1,6 +1,8 @@
 """Router HTTP: order entry validation, admin auth, flags, health, alerts, registration."""
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from .test_router_fakes import (  # noqa: F401 - fixtures
@@ -49,11 +51,20 @@ async def test_unknown_symbol_is_422_and_sends_nothing(launch, exchange, http) -
 
 
 async def test_accepted_parent_gets_202_and_sequential_id(launch, http) -> None:
-    """Parents get 202 and ids {router_id}-{n:06d}."""
+    """Parents get 202 and ids {router_id}-{boot}-{n:06d}: sequential within one start."""
     rr = await launch()
-    first = await post_order(http, rr)
-    second = await post_order(http, rr)
-    assert [(202, {"parent_id": "router-1-000001"}), (202, {"parent_id": "router-1-000002"})] == [first, second]
+    (s1, first), (s2, second) = await post_order(http, rr), await post_order(http, rr)
+    boot = first["parent_id"].split("-")[2]
+    assert [(202, f"router-1-{boot}-000001"), (202, f"router-1-{boot}-000002")] == [
+        (s1, first["parent_id"]), (s2, second["parent_id"])]
+
+
+async def test_parent_ids_differ_across_restarts(launch, http) -> None:
+    """A restarted router (a deploy) never reuses a parent id of its previous run."""
+    first = (await post_order(http, await launch()))[1]["parent_id"]
+    await asyncio.sleep(0.002)
+    second = (await post_order(http, await launch()))[1]["parent_id"]
+    assert first != second and first.endswith("-000001") and second.endswith("-000001")
 
 
 async def test_get_order_reports_progress(launch, exchange, http) -> None:

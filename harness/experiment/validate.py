@@ -1,0 +1,148 @@
+"""What a well-typed experiment must still get right: fault kinds that exist,
+their arguments, references to routers/links/components the topology has,
+a timeline that fits in ``duration``, and capabilities this machine offers.
+
+Also the JSON Schema of experiment files, which needs the same registry:
+each fault kind's arguments are documented per kind.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any, Mapping
+
+from pydantic import ValidationError
+
+from harness.faults.base import Fault
+
+from .durations import format_duration
+from .loader import Loc, explain, parse_loc
+from .model import Experiment, Market, Step, Topology
+
+Checked = list[tuple[Loc, str]]
+
+
+def registry() -> Mapping[str, type[Fault]]:
+    from harness.faults.registry import FAULTS  # noqa: PLC0415 - fault modules import the model package
+
+    return FAULTS
+
+
+def venv_bin() -> Path:
+    return Path(sys.executable).parent
+
+
+def toxiproxy_found() -> bool:
+    """The toxiproxy-server binary, looked up as the local backend does (venv bin first)."""
+    search = os.pathsep.join([str(venv_bin()), os.environ.get("PATH", "")])
+    return shutil.which("toxiproxy-server", path=search) is not None
+
+
+def _missing_capabilities(toxiproxy_available: bool | None) -> dict[str, str]:
+    """Capability → why it is missing (only the missing ones)."""
+    available = toxiproxy_found() if toxiproxy_available is None else toxiproxy_available
+    if available:
+        return {}
+    return {"toxiproxy": f"no toxiproxy-server binary on PATH or in {venv_bin()}"}
+
+
+def check(
+    topology: Topology | None,
+    market: Market | None,
+    duration: float | None,
+    steps: list[tuple[int, Step]],
+    *,
+    toxiproxy_available: bool | None = None,
+    faults: Mapping[str, type[Fault]] | None = None,
+) -> Checked:
+    """Semantic errors as ``(location, message)``; parts that failed to parse are passed as None.
+
+    ``steps`` keeps each step's index in the file's method list.
+    """
+    faults = registry() if faults is None else faults
+    errors: Checked = []
+    if topology is not None:
+        errors += _check_versions(topology)
+    missing: dict[str, str] | None = None
+    for index, step in steps:
+        here: Loc = ("method", index)
+        fault = faults.get(step.fault)
+        if fault is None:
+            errors.append(((*here, "fault"), _unknown_kind(step.fault, faults)))
+            continue
+        errors += _check_args(fault, step, here, topology)
+        if fault.requires:
+            missing = _missing_capabilities(toxiproxy_available) if missing is None else missing
+            errors += [((*here, "fault"), f"fault kind {step.fault!r} needs {cap}: {missing[cap]}")
+                       for cap in sorted(fault.requires) if cap in missing]
+        errors += _check_time(step, here, market, duration)
+    return errors
+
+
+def _check_versions(topology: Topology) -> Checked:
+    known = set(topology.router_ids())
+    return [(("topology", "versions", rid), f"no router {rid!r} in a fleet of {topology.routers}")
+            for rid in topology.versions if rid not in known]
+
+
+def _unknown_kind(kind: str, faults: Mapping[str, type[Fault]]) -> str:
+    close = difflib.get_close_matches(kind, list(faults), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown fault kind {kind!r}{hint}; known kinds: {', '.join(sorted(faults))}"
+
+
+def _check_args(fault: type[Fault], step: Step, here: Loc, topology: Topology | None) -> Checked:
+    prefix: Loc = (*here, "args")
+    try:
+        params = fault.Params.model_validate(step.args)
+    except ValidationError as exc:
+        return [((*prefix, *loc), message) for loc, message in explain(exc, fault.Params, step.args)]
+    if topology is None:
+        return []
+    return [((*prefix, *parse_loc(path)), message) for path, message in params.check(topology)]
+
+
+def _check_time(step: Step, here: Loc, market: Market | None, duration: float | None) -> Checked:
+    if duration is None:
+        return []
+    if step.at == "open":
+        if market is None or market.open_at < duration:
+            return []
+        at = f"'open' (market.open_at {format_duration(market.open_at)})"
+    elif step.at < duration:
+        return []
+    else:
+        at = format_duration(step.at)
+    return [((*here, "at"), f"step at {at} never runs: the method lasts {format_duration(duration)} (duration)")]
+
+
+def json_schema(faults: Mapping[str, type[Fault]] | None = None) -> dict[str, Any]:
+    """The JSON Schema of experiment files, with each fault kind's ``args`` under ``$defs``.
+
+    ``method[].args`` depends on ``fault``: one if/then per kind lets editors
+    complete and check the arguments of the kind written.
+    """
+    faults = registry() if faults is None else faults
+    schema = Experiment.model_json_schema(by_alias=True)
+    defs = schema.setdefault("$defs", {})
+    for kind in sorted(faults):
+        params = faults[kind].Params
+        # every kind's Params class may be called "Params": prefix its definitions with the kind
+        sub = params.model_json_schema(by_alias=True, ref_template=f"#/$defs/{kind}.{{model}}")
+        for name, definition in sub.pop("$defs", {}).items():
+            defs[f"{kind}.{name}"] = definition
+        sub["title"] = f"{kind} args"
+        defs[f"{kind}.args"] = sub
+    step = defs["Step"]
+    step["properties"]["fault"]["enum"] = sorted(faults)
+    step["properties"]["args"]["description"] = (
+        "the fault kind's parameters; which keys depend on `fault` (see $defs '<kind>.args')")
+    step["allOf"] = [
+        {"if": {"properties": {"fault": {"const": kind}}, "required": ["fault"]},
+         "then": {"properties": {"args": {"$ref": f"#/$defs/{kind}.args"}}}}
+        for kind in sorted(faults)
+    ]
+    return schema

@@ -1,0 +1,31 @@
+"""Every fault kind by name. Listed explicitly: importing a module must not
+be what makes a kind exist."""
+from __future__ import annotations
+
+from harness.faults.alert_blackout import AlertBlackout
+from harness.faults.base import Fault
+from harness.faults.flag_flip import FlagFlip
+from harness.faults.network import Network
+from harness.faults.partial_deploy import PartialDeploy
+from harness.faults.process import Kill, Pause, Restart
+from harness.faults.rollback_deploy import RollbackDeploy
+
+FAULTS: dict[str, type[Fault]] = {
+    cls.kind: cls
+    for cls in (PartialDeploy, RollbackDeploy, FlagFlip, AlertBlackout, Network, Kill, Pause, Restart)
+}
+
+
+class UnknownFault(KeyError):
+    """A fault kind no module implements; the message lists the known ones."""
+
+    def __str__(self) -> str:
+        # KeyError's own str() quotes its argument, which mangles a sentence
+        return str(self.args[0]) if self.args else ""
+
+
+def get(kind: str) -> type[Fault]:
+    try:
+        return FAULTS[kind]
+    except KeyError:
+        raise UnknownFault(f"unknown fault kind {kind!r}; known: {', '.join(sorted(FAULTS))}") from None

@@ -1,0 +1,39 @@
+"""``journal.json``: the machine-readable record of a run."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from .record import RunRecord, iso_utc
+
+
+def to_json(run: RunRecord) -> dict[str, Any]:
+    """The journal's content: times as ISO 8601 UTC plus their ns integers."""
+    return {
+        "experiment": run.experiment,
+        "description": run.description,
+        "hypothesis": run.hypothesis,
+        "status": run.status,
+        "backend": run.backend,
+        "seed": run.seed,
+        "started_at": iso_utc(run.started_ns),
+        "started_ns": run.started_ns,
+        "ended_at": iso_utc(run.ended_ns),
+        "ended_ns": run.ended_ns,
+        "duration_s": run.duration_s,
+        "metrics": run.metrics.to_dict(),
+        "assertions": [a.to_dict() for a in run.assertions],
+        "faults": [asdict(f) for f in run.faults],
+        "load": asdict(run.load),
+        "steady_state": [asdict(p) for p in run.steady_state],
+        "abort": asdict(run.abort),
+        "error": run.error,
+        "marks": [asdict(m) for m in run.metrics.marks],
+    }
+
+
+def write(path: Path, run: RunRecord) -> Path:
+    path.write_text(json.dumps(to_json(run), indent=2, default=str) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,153 @@
+"""What a finished run hands to the reports: one typed record.
+
+The runner may pass the parts as plain dicts (as collected); they are parsed
+into the typed records below when the :class:`RunRecord` is built, so no
+report writer sees a loose dict.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from datetime import datetime, timezone
+from typing import Any, ClassVar, Literal
+
+from harness.measure import Metrics, Series
+from harness.verdict import AssertionResult
+
+Status = Literal["passed", "failed", "aborted", "error"]
+STATUSES = ("passed", "failed", "aborted", "error")
+
+
+def iso_utc(ts_ns: int | None) -> str | None:
+    """ISO 8601 UTC with nanoseconds, e.g. ``2024-05-01T13:30:00.123456789Z``."""
+    if ts_ns is None:
+        return None
+    seconds, nanos = divmod(ts_ns, 1_000_000_000)
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + f".{nanos:09d}Z"
+
+
+@dataclass(frozen=True)
+class FaultRecord:
+    kind: str
+    target: str = ""
+    step: int | str | None = None
+    name: str | None = None
+    at: str | float | None = None
+    injected_at: int | None = None
+    reverted_at: int | None = None
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    ALIASES: ClassVar[dict[str, str]] = {"index": "step", "injected_ns": "injected_at", "reverted_ns": "reverted_at"}
+
+
+@dataclass(frozen=True)
+class ProbeRecord:
+    probe: str
+    phase: str
+    ok: bool
+    value: Any = None
+    message: str = ""
+    kind: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    ALIASES: ClassVar[dict[str, str]] = {}
+
+
+@dataclass(frozen=True)
+class AbortRecord:
+    triggered: bool = False
+    reason: str | None = None
+    at: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    ALIASES: ClassVar[dict[str, str]] = {"ts_ns": "at"}
+
+
+@dataclass(frozen=True)
+class LoadFigures:
+    """Locust's totals for the run (latencies in milliseconds)."""
+
+    requests: int = 0
+    failures: int = 0
+    rps: float = 0.0
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # any other Locust figure, shown as given
+
+    ALIASES: ClassVar[dict[str, str]] = {"p50": "p50_ms", "p95": "p95_ms", "p99": "p99_ms",
+                                         "requests_per_s": "rps", "num_requests": "requests",
+                                         "num_failures": "failures"}
+
+
+def _from_dict(kind: type, data: dict[str, Any]) -> Any:
+    """Known names (or their aliases) become fields; anything else is kept in ``extra``, never lost."""
+    names = {f.name for f in fields(kind)} - {"extra"}
+    kwargs: dict[str, Any] = {}
+    extra: dict[str, Any] = dict(data.get("extra") or {})
+    for key, value in data.items():
+        name = kind.ALIASES.get(key, key)
+        if name in names:
+            kwargs[name] = value
+        elif key != "extra":
+            extra[key] = value
+    return kind(**kwargs, extra=extra)
+
+
+def _parse(kind: type, value: Any) -> Any:
+    """A record of ``kind`` from itself, a dict, or another dataclass / object with ``to_json``/``to_dict``."""
+    if value is None or isinstance(value, kind):
+        return value
+    if not isinstance(value, dict):
+        if is_dataclass(value) and not isinstance(value, type):
+            value = asdict(value)
+        elif hasattr(value, "to_json"):
+            value = value.to_json()
+        elif hasattr(value, "to_dict"):
+            value = value.to_dict()
+    if isinstance(value, dict):
+        return _from_dict(kind, value)
+    raise TypeError(f"expected {kind.__name__} or dict, got {type(value).__name__}")
+
+
+@dataclass
+class RunRecord:
+    """Everything the reports show about one run."""
+
+    experiment: str
+    status: Status
+    backend: str
+    seed: int
+    started_ns: int
+    ended_ns: int
+    metrics: Metrics | None  # None when the run never got as far as measuring
+    description: str = ""
+    hypothesis: str = ""
+    assertions: list[AssertionResult] = field(default_factory=list)
+    faults: list[FaultRecord] = field(default_factory=list)
+    load: LoadFigures = field(default_factory=LoadFigures)
+    steady_state: list[ProbeRecord] = field(default_factory=list)
+    abort: AbortRecord = field(default_factory=AbortRecord)
+    error: str | None = None
+    series: Series | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, not {self.status!r}")
+        if self.metrics is None:
+            self.metrics = Metrics()
+        self.assertions = [a if isinstance(a, AssertionResult) else AssertionResult(**a) for a in self.assertions]
+        self.faults = [_parse(FaultRecord, f) for f in self.faults]
+        self.load = _parse(LoadFigures, self.load) or LoadFigures()
+        self.steady_state = [_parse(ProbeRecord, p) for p in self.steady_state]
+        self.abort = _parse(AbortRecord, self.abort) or AbortRecord()
+        if self.series is None:
+            self.series = self.metrics.series
+
+    @property
+    def duration_s(self) -> float:
+        return max(0, self.ended_ns - self.started_ns) / 1e9
+
+    def failed_assertions(self) -> list[AssertionResult]:
+        return [a for a in self.assertions if not a.passed]
+

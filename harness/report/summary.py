@@ -1,0 +1,116 @@
+"""The one-screen terminal summary of a run, and two runs side by side (``make demo``)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .record import RunRecord
+
+FILES = ("report.html", "junit.xml", "journal.json")
+COLUMN = 30
+
+
+def _s(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f} s"
+
+
+def _usd(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def _verdict(run: RunRecord) -> str:
+    failed = len(run.failed_assertions())
+    if run.status == "error":
+        return f"ERROR: {run.error or 'run error'}"
+    if run.status == "aborted":
+        return f"ABORTED: {run.abort.reason or 'stop condition breached'}"
+    if run.status == "failed":
+        return f"FAILED: {failed} of {len(run.assertions)} assertion(s) failed"
+    return f"PASSED: {len(run.assertions)} assertion(s) hold"
+
+
+def _why_missing(run: RunRecord, what: str) -> str:
+    m = run.metrics
+    if m.first_violation_at is None:
+        return "no violation"
+    if what == "ttd":
+        return "not detected"
+    if m.contained_by != "control":
+        return f"contained by {m.contained_by}"
+    return "not detected"
+
+
+def _timing(run: RunRecord, what: str, value: float | None) -> str:
+    return _s(value) if value is not None else f"— ({_why_missing(run, what)})"
+
+
+def _blast(run: RunRecord) -> str:
+    m = run.metrics
+    return (f"{m.excess_shares:,} excess shares · {m.runaway_child_orders:,} runaway child orders "
+            f"({m.runaway_parents} of {m.parents} parents) · loss {_usd(m.loss_usd)} · gross {_usd(m.gross_notional_usd)}")
+
+
+def render(run: RunRecord, out_dir: Path | str | None = None) -> str:
+    m = run.metrics
+    lines = [
+        f"powerpeg · {run.experiment} · {_verdict(run)}",
+        f"  backend {run.backend} · seed {run.seed} · {run.duration_s:.1f} s",
+    ]
+    if run.hypothesis:
+        lines.append(f"  hypothesis: {run.hypothesis}")
+    detected = f" (by {m.detected_by})" if m.detected_by else ""
+    lines += [
+        f"  TTD  time to detect    {_timing(run, 'ttd', m.ttd_s)}{detected if m.ttd_s is not None else ''}",
+        f"  TTK  time to kill      {_timing(run, 'ttk', m.ttk_s)}",
+        f"  TTC  time to contain   {_timing(run, 'ttc', m.ttc_s)}",
+        f"  blast radius: {_blast(run)}",
+    ]
+    if run.faults:
+        lines.append("  faults: " + "; ".join(
+            f"{f.kind} {f.target}".strip() + (f" (error: {f.error})" if f.error else "") for f in run.faults))
+    if run.assertions:
+        lines.append("assertions")
+        width = max(len(a.name) for a in run.assertions)
+        lines += [f"  {'✓' if a.passed else '✗'} {a.name:<{width}}  {a.message}" for a in run.assertions]
+    else:
+        lines.append("assertions: none in this experiment")
+    if out_dir is not None:
+        lines.append("reports: " + "  ".join(str(Path(out_dir) / name) for name in FILES))
+    return "\n".join(lines)
+
+
+def _rows(run: RunRecord) -> list[tuple[str, str]]:
+    m = run.metrics
+    passed = sum(a.passed for a in run.assertions)
+    return [
+        ("experiment", run.experiment),
+        ("verdict", run.status.upper()),
+        ("TTD", _timing(run, "ttd", m.ttd_s)),
+        ("TTK", _timing(run, "ttk", m.ttk_s)),
+        ("TTC", _timing(run, "ttc", m.ttc_s)),
+        ("detected by", m.detected_by or "—"),
+        ("contained by", m.contained_by or "—"),
+        ("excess shares", f"{m.excess_shares:,}"),
+        ("runaway children", f"{m.runaway_child_orders:,}"),
+        ("loss", _usd(m.loss_usd)),
+        ("gross notional", _usd(m.gross_notional_usd)),
+        ("assertions", f"{passed}/{len(run.assertions)} hold"),
+    ]
+
+
+def _fit(text: str) -> str:
+    return text if len(text) <= COLUMN else text[: COLUMN - 1] + "…"
+
+
+def side_by_side(run_a: RunRecord, run_b: RunRecord, titles: tuple[str, str] = ("without controls", "with controls")) -> str:
+    """Two runs of the same faults in two columns: what the controls changed."""
+    names = list(dict.fromkeys([a.name for a in run_a.assertions] + [b.name for b in run_b.assertions]))
+    label_w = max([17] + [len(n) + 3 for n in names])
+    lines = [f"{'':<{label_w}} {_fit(titles[0]):<{COLUMN}} {_fit(titles[1]):<{COLUMN}}",
+             f"{'':<{label_w}} {'-' * COLUMN} {'-' * COLUMN}"]
+    for (label, a), (_, b) in zip(_rows(run_a), _rows(run_b)):
+        lines.append(f"{label:<{label_w}} {_fit(a):<{COLUMN}} {_fit(b):<{COLUMN}}".rstrip())
+    for name in names:
+        mark = [next((("✓" if r.passed else "✗") for r in run.assertions if r.name == name), "·")
+                for run in (run_a, run_b)]
+        lines.append(f"{'  ' + name:<{label_w}} {mark[0]:<{COLUMN}} {mark[1]:<{COLUMN}}".rstrip())
+    return "\n".join(lines)

@@ -1,0 +1,78 @@
+"""`powerpeg run FILE`: one experiment on a backend, reports in DIR.
+
+Exit codes (DESIGN.md): 0 every assertion holds, 1 one fails (or the run
+aborted on a stop condition), 2 invalid file or usage, 3 infrastructure error.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from harness.backends.local import LocalBackend
+from harness.context import RunContext
+from harness.events import EventLog
+from harness.experiment.loader import ExperimentError, load
+from harness.experiment.model import Experiment
+from harness.faults.registry import FAULTS
+from harness.plan import fleet_spec
+from harness.report import RunRecord, write_all
+from harness.report.summary import render
+from harness.runner import Progress, Run, Runner, exit_code
+from harness.toxi import find_binary
+
+EXIT_INVALID = 2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, help="experiment YAML file")
+    parser.add_argument("--backend", choices=["local"], default="local", help="where the fleet runs (default local)")
+    parser.add_argument("--out", type=Path, help="report directory (default reports/<experiment>-<time>)")
+    parser.add_argument("--load-workers", type=int, help="Locust worker processes (overrides the file's load.workers)")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines, only the summary")
+
+
+def needs_toxiproxy(exp: Experiment) -> bool:
+    """Proxies only where a network fault needs them: on 2 cores a proxy hop in
+    every FIX message costs the runaway rate for nothing otherwise."""
+    return any("toxiproxy" in FAULTS[step.fault].requires for step in exp.method) and find_binary() is not None
+
+
+def default_out(exp: Experiment) -> Path:
+    return Path("reports") / f"{exp.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+async def run_experiment(exp: Experiment, *, out: Path, backend_name: str = "local", load_workers: int | None = None,
+                         quiet: bool = False, home: Path | None = None, log=None) -> RunRecord:
+    """Run one experiment and write its reports; the record comes back for callers (demo, game days, pytest)."""
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = RunContext.create(home=home, run_id=f"{exp.name}-{time.strftime('%H%M%S')}-{time.time_ns() % 10**6:06d}"[:64],
+                            log=log)
+    events = EventLog(out / "events.jsonl", run_id=ctx.run_id, experiment=exp.name)
+    write = (lambda _line: None) if quiet else (lambda line: print(line, flush=True))
+    run = Run(experiment=exp, backend=LocalBackend(ctx, keep_launcher=True), out_dir=out, events=events,
+              progress=Progress(write, every_s=1.0 if sys.stdout.isatty() else 2.0), load_workers=load_workers,
+              log=ctx.log)
+    try:
+        record = await Runner(run).execute(spec=fleet_spec(exp, toxiproxy=needs_toxiproxy(exp)))
+        write_all(out, record)
+    finally:
+        events.close()
+    return record
+
+
+async def cmd_run_async(args: argparse.Namespace, log=None) -> int:
+    try:
+        exp = load(args.file)
+    except ExperimentError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_INVALID
+    if args.load_workers is not None and not 0 <= args.load_workers <= 32:
+        print(f"powerpeg run: error: --load-workers must be between 0 and 32, got {args.load_workers}", file=sys.stderr)
+        return EXIT_INVALID
+    out = args.out or default_out(exp)
+    record = await run_experiment(exp, out=out, backend_name=args.backend, load_workers=args.load_workers,
+                                  quiet=args.quiet, log=log)
+    print(render(record, out))
+    return exit_code(record)

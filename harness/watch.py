@@ -1,0 +1,109 @@
+"""Live view of a run for the abort conditions and the progress line.
+
+Reads the exchange journal and the load's parents logs incrementally (file
+offsets; only new complete lines), and the firm's exposure and P&L from the
+exchange. Measurement proper happens once, at the end, in measure.py; this
+is the running estimate the stop conditions need every 100 ms.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class Tail:
+    """New complete JSON lines of a growing file, from where the last read stopped."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._offset = 0
+        self._partial = b""
+
+    def read_new(self) -> list[dict[str, Any]]:
+        try:
+            with self.path.open("rb") as fh:
+                fh.seek(self._offset)
+                chunk = fh.read()
+        except FileNotFoundError:
+            return []
+        self._offset += len(chunk)
+        data = self._partial + chunk
+        lines = data.split(b"\n")
+        self._partial = lines.pop()
+        out = []
+        for line in lines:
+            if line.strip():
+                try:
+                    out.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue  # a torn line from a crash: measurement reports on what is whole
+        return out
+
+
+@dataclass
+class LiveState:
+    """Running totals for the firm: excess shares, child order rate, exposure."""
+
+    firm: str
+    executed: dict[str, int] = field(default_factory=dict)
+    parent_qty: dict[str, int] = field(default_factory=dict)
+    excess_shares: int = 0
+    child_orders: int = 0
+    fills: int = 0
+    gross_usd: float = 0.0
+    loss_usd: float = 0.0
+    alerts: int = 0
+    pages: int = 0
+
+    def _excess_of(self, parent: str) -> int:
+        qty = self.parent_qty.get(parent)
+        return 0 if qty is None else max(0, self.executed.get(parent, 0) - qty)
+
+    def on_parent(self, record: dict[str, Any]) -> None:
+        parent = record["parent_id"]
+        before = self._excess_of(parent)
+        self.parent_qty[parent] = int(record["qty"])
+        self.excess_shares += self._excess_of(parent) - before
+
+    def on_journal(self, record: dict[str, Any]) -> None:
+        if record.get("firm") != self.firm:
+            return
+        kind = record.get("kind")
+        if kind == "accepted":
+            self.child_orders += 1
+        elif kind == "fill":
+            self.fills += 1
+            parent = (record.get("cl_ord_id") or "").rsplit(".", 1)[0]
+            before = self._excess_of(parent)
+            self.executed[parent] = self.executed.get(parent, 0) + int(record["exec_qty"])
+            self.excess_shares += self._excess_of(parent) - before
+
+
+class Watch:
+    """Feeds a LiveState from the journal, the parents logs and the exchange."""
+
+    def __init__(self, firm: str, journal: Path, parents_dir: Path | None) -> None:
+        self.state = LiveState(firm)
+        self._journal = Tail(journal)
+        self._parents_dir = parents_dir
+        self._parent_tails: dict[Path, Tail] = {}
+
+    def poll_files(self) -> None:
+        if self._parents_dir is not None and self._parents_dir.is_dir():
+            for path in self._parents_dir.glob("*.jsonl"):
+                tail = self._parent_tails.setdefault(path, Tail(path))
+                for rec in tail.read_new():
+                    self.state.on_parent(rec)
+        for rec in self._journal.read_new():
+            self.state.on_journal(rec)
+
+    def on_positions(self, positions: dict[str, Any]) -> None:
+        firm = positions.get("firms", {}).get(self.state.firm, {})
+        self.state.gross_usd = float(firm.get("gross_notional_usd", 0.0))
+        self.state.loss_usd = -float(firm.get("pnl_usd", 0.0))
+
+    def on_alerts(self, alerts: list[dict[str, Any]]) -> None:
+        self.state.alerts = len(alerts)
+        self.state.pages = sum(1 for a in alerts if a.get("channel") == "page" and a.get("delivered_ns"))
