@@ -39,6 +39,8 @@ class LiquidityHook(Protocol):
 
     def fair(self, symbol: str) -> float | None: ...
 
+    def settled(self, symbol: str) -> float | None: ...
+
 
 @dataclass(eq=False)
 class SessionState:
@@ -224,7 +226,8 @@ class Engine:
 
     # -- views --------------------------------------------------------------------------
     def mark(self, symbol: str) -> float:
-        fair = self.liquidity.fair(symbol) if self.liquidity is not None else None
+        """Marks for positions and P&L: the settled fair price (impact decayed)."""
+        fair = self.liquidity.settled(symbol) if self.liquidity is not None else None
         if fair is not None:
             return fair
         last = self.books[symbol].last

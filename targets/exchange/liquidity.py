@@ -73,6 +73,13 @@ class Liquidity:
         q = self.quoters.get(symbol)
         return None if q is None else q.fair / 100
 
+    def settled(self, symbol: str) -> float | None:
+        """The fair price without the transient impact of recent flow: where the
+        price goes back to once the flow stops. Positions are marked here, so a
+        runaway that pushed the price up is not credited with its own impact."""
+        q = self.quoters.get(symbol)
+        return None if q is None else max(q.base, float(q.step * (LEVELS + 2))) / 100
+
     def start(self) -> None:
         """Quote every book, then keep the random walk going."""
         if self.running:

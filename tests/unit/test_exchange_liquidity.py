@@ -83,6 +83,15 @@ async def test_runaway_loses_money_once_impact_decays(market) -> None:
     assert engine.positions_view()["firms"]["KNIGHT"]["pnl_usd"] < 0
 
 
+async def test_runaway_buyer_is_marked_below_its_own_impact(market) -> None:
+    """A one-way runaway buyer shows a loss at once: marks are the settled price, not its own impact."""
+    engine, liquidity = market
+    for i in range(100):
+        buy_market(engine, f"b{i}", 100)
+    view = engine.positions_view()
+    assert (True, True) == (view["marks"]["AAA"] < liquidity.fair("AAA"), view["firms"]["KNIGHT"]["pnl_usd"] < 0)
+
+
 async def test_market_maker_positions_offset_the_runaway(market) -> None:
     """What the runaway bought the market makers sold: positions sum to zero."""
     engine, _ = market
