@@ -162,7 +162,7 @@ class Runner:
             if resp.status != 200:
                 raise RuntimeError(f"exchange refused to schedule the open: {resp.status} {await resp.text()}")
         load_dir = run.out_dir / "load"
-        self.watch = Watch(exp.topology.firm, Path(run.topology.journal), load_dir / "parents")
+        self.watch = Watch(exp.topology.firm, f"{run.topology.exchange.admin}/journal", load_dir / "parents")
         if exp.load.users == 0:
             return
         async with self.http.get(f"{run.topology.exchange.admin}/symbols") as resp:
@@ -330,8 +330,8 @@ class Runner:
     async def _refresh(self, *, alerts: bool) -> None:
         run = self.run
         assert run.topology is not None and self.http is not None and self.watch is not None
-        self.watch.poll_files()
         try:
+            await self.watch.poll(self.http)
             async with self.http.get(f"{run.topology.exchange.admin}/positions") as resp:
                 self.watch.on_positions(await resp.json())
             if alerts:
@@ -390,9 +390,12 @@ class Runner:
             run.events.warning("evidence_read_failed", error=repr(exc))
             marks, alerts = {}, []
         await self._steady("after")
-        journal_path = Path(run.topology.journal)
-        if journal_path.exists():  # the state dir goes with the fleet; the report keeps the ground truth
-            shutil.copyfile(journal_path, run.out_dir / "exchange-journal.jsonl")
+        # the fleet's files go with it; the report keeps the ground truth
+        journal_path = run.out_dir / "exchange-journal.jsonl"
+        try:
+            await self._download(f"{run.topology.exchange.admin}/journal", journal_path)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            run.events.warning("journal_read_failed", error=repr(exc))
         logs = Path(run.topology.state_dir) / "logs"
         if logs.is_dir():  # component logs go with the fleet too; keep them for the post-mortem
             shutil.copytree(logs, run.out_dir / "logs", dirs_exist_ok=True)
@@ -400,6 +403,15 @@ class Runner:
         parents = run.load.parents() if run.load is not None else []
         return measure.Evidence(journal=journal, parents=parents, alerts=alerts, events=list(run.events.events),
                                 marks=marks, firm=run.topology.firm)
+
+    async def _download(self, url: str, path: Path) -> None:
+        assert self.http is not None
+        timeout = aiohttp.ClientTimeout(total=120)  # a runaway's journal can be large
+        async with self.http.get(url, timeout=timeout) as resp:
+            resp.raise_for_status()
+            with path.open("wb") as fh:
+                async for chunk in resp.content.iter_chunked(1 << 20):
+                    fh.write(chunk)
 
     async def _teardown(self) -> None:
         try:

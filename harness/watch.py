@@ -1,8 +1,9 @@
 """Live view of a run for the abort conditions and the progress line.
 
-Reads the exchange journal and the load's parents logs incrementally (file
-offsets; only new complete lines), and the firm's exposure and P&L from the
-exchange. Measurement proper happens once, at the end, in measure.py; this
+Reads the exchange journal (over HTTP, ``GET /journal?offset=``, so it works
+wherever the exchange runs) and the load's parents logs (local files)
+incrementally — only new complete lines — and the firm's exposure and P&L
+from the exchange. Measurement proper happens once, at the end, in measure.py; this
 is the running estimate the stop conditions need every 100 ms.
 """
 from __future__ import annotations
@@ -12,25 +13,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 
-class Tail:
-    """New complete JSON lines of a growing file, from where the last read stopped."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._offset = 0
+class _Lines:
+    """Complete JSON lines out of chunks; a torn last line waits for its end."""
+
+    def __init__(self) -> None:
+        self.offset = 0
         self._partial = b""
 
-    def read_new(self) -> list[dict[str, Any]]:
-        try:
-            with self.path.open("rb") as fh:
-                fh.seek(self._offset)
-                chunk = fh.read()
-        except FileNotFoundError:
-            return []
-        self._offset += len(chunk)
-        data = self._partial + chunk
-        lines = data.split(b"\n")
+    def feed(self, chunk: bytes) -> list[dict[str, Any]]:
+        self.offset += len(chunk)
+        lines = (self._partial + chunk).split(b"\n")
         self._partial = lines.pop()
         out = []
         for line in lines:
@@ -40,6 +35,37 @@ class Tail:
                 except json.JSONDecodeError:
                     continue  # a torn line from a crash: measurement reports on what is whole
         return out
+
+
+class Tail:
+    """New complete JSON lines of a growing local file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lines = _Lines()
+
+    def read_new(self) -> list[dict[str, Any]]:
+        try:
+            with self.path.open("rb") as fh:
+                fh.seek(self._lines.offset)
+                chunk = fh.read()
+        except FileNotFoundError:
+            return []
+        return self._lines.feed(chunk)
+
+
+class HttpTail:
+    """New complete JSON lines of the exchange journal, by byte offset."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._lines = _Lines()
+
+    async def read_new(self, http: aiohttp.ClientSession) -> list[dict[str, Any]]:
+        async with http.get(self.url, params={"offset": str(self._lines.offset)}) as resp:
+            resp.raise_for_status()
+            chunk = await resp.read()
+        return self._lines.feed(chunk)
 
 
 @dataclass
@@ -84,19 +110,19 @@ class LiveState:
 class Watch:
     """Feeds a LiveState from the journal, the parents logs and the exchange."""
 
-    def __init__(self, firm: str, journal: Path, parents_dir: Path | None) -> None:
+    def __init__(self, firm: str, journal_url: str, parents_dir: Path | None) -> None:
         self.state = LiveState(firm)
-        self._journal = Tail(journal)
+        self._journal = HttpTail(journal_url)
         self._parents_dir = parents_dir
         self._parent_tails: dict[Path, Tail] = {}
 
-    def poll_files(self) -> None:
+    async def poll(self, http: aiohttp.ClientSession) -> None:
         if self._parents_dir is not None and self._parents_dir.is_dir():
             for path in self._parents_dir.glob("*.jsonl"):
                 tail = self._parent_tails.setdefault(path, Tail(path))
                 for rec in tail.read_new():
                     self.state.on_parent(rec)
-        for rec in self._journal.read_new():
+        for rec in await self._journal.read_new(http):
             self.state.on_journal(rec)
 
     def on_positions(self, positions: dict[str, Any]) -> None:

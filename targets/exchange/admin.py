@@ -146,12 +146,17 @@ def build_app(exchange: "Exchange", token: str) -> web.Application:
 
     async def journal(req: web.Request) -> web.StreamResponse:
         follow = req.query.get("follow", "0") in ("1", "true", "yes")
+        offset_txt = req.query.get("offset", "0")
+        if not offset_txt.isdigit():
+            return json_error(400, "offset must be a byte offset (a whole number >= 0)", field="offset")
         jr = exchange.journal
         if not jr.closed:
             jr.flush()
         resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         await resp.prepare(req)
         with open(jr.path, "rb") as fh:
+            # readers that poll (the harness, every 100 ms) ask only for what is new
+            fh.seek(int(offset_txt))
             while True:
                 chunk = fh.read(JOURNAL_CHUNK)
                 if chunk:

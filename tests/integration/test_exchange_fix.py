@@ -266,6 +266,25 @@ async def test_journal_endpoint_streams_records(exchange: Exchange, symbol: str)
     assert '"cl_ord_id":"o1"' in text
 
 
+async def test_journal_endpoint_resumes_from_a_byte_offset(exchange: Exchange, symbol: str) -> None:
+    """GET /journal?offset=N returns only what was written after the N bytes already read."""
+    c = await RawClient.open(exchange.fix_port, "ROUTER-1")
+    c.order("o1", 1, 100, "10.00", symbol)
+    await c.expect(is_er("o1", "0"))
+    async with aiohttp.ClientSession() as http:
+        url = f"http://127.0.0.1:{exchange.admin_port}/journal"
+        async with http.get(url) as resp:
+            first = await resp.read()
+        c.order("o2", 1, 100, "10.00", symbol)
+        await c.expect(is_er("o2", "0"))
+        async with http.get(url, params={"offset": str(len(first))}) as resp:
+            rest = (await resp.read()).decode()
+        async with http.get(url, params={"offset": "-1"}) as resp:
+            bad = (resp.status, (await resp.json())["field"])
+    assert (True, False, True) == ('"cl_ord_id":"o2"' in rest, '"cl_ord_id":"o1"' in rest, rest.endswith("\n"))
+    assert (400, "offset") == bad
+
+
 async def test_clock_reschedule_needs_preopen(exchange: Exchange) -> None:
     """POST /clock when already open is a 409."""
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
