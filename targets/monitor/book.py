@@ -51,6 +51,7 @@ class Execution:
     qty: int
     last_qty: int = 0
     last_px_cents: int = 0
+    cum_qty: int = 0
 
     @property
     def parent_id(self) -> str:
@@ -65,6 +66,7 @@ class Execution:
         exec_type = fields.get(Tag.ExecType, "")
         try:
             qty = int(fields.get(Tag.OrderQty) or 0)
+            cum_qty = int(fields.get(Tag.CumQty) or 0)
             last_qty = int(fields.get(Tag.LastQty) or 0) if exec_type == EXEC_TRADE else 0
             last_px = price_to_cents(fields[Tag.LastPx]) if exec_type == EXEC_TRADE else 0
         except KeyError as exc:
@@ -84,6 +86,7 @@ class Execution:
             qty=qty,
             last_qty=last_qty,
             last_px_cents=last_px,
+            cum_qty=cum_qty,
         )
 
 
@@ -122,6 +125,10 @@ class Parent:
     qty: int
     registered_ns: int
     executed: int = 0
+    # shares in child orders: accepted child qty less what cancels gave back.
+    # Above the parent's qty the router has asked for more than it was given,
+    # whether or not it has filled yet: the earliest sign of a runaway.
+    committed: int = 0
 
 
 @dataclass(slots=True)
@@ -164,7 +171,10 @@ class Book:
     parents: dict[str, Parent] = field(default_factory=dict)
     # Executions seen for parents not (yet) registered: parent_id -> [shares, first_seen_ns].
     unregistered: dict[str, list[int]] = field(default_factory=dict)
+    # Child-order commitment of parents not (yet) registered: parent_id -> shares.
+    early_committed: dict[str, int] = field(default_factory=dict)
     overfilled: set[str] = field(default_factory=set)
+    overcommitted: set[str] = field(default_factory=set)
     messages: int = 0
     executions: int = 0
 
@@ -181,8 +191,11 @@ class Book:
             activity.orders += 1
             if kind == EXEC_REJECTED:
                 activity.rejects += 1
+            else:
+                self._commit(ex.parent_id, ex.qty)
         elif kind == EXEC_CANCELED:
             activity.cancels += 1
+            self._commit(ex.parent_id, -max(0, ex.qty - ex.cum_qty))
         elif kind == EXEC_TRADE:
             self.executions += 1
             self.fills.add(now_ns)
@@ -200,6 +213,15 @@ class Book:
         pos.fill(ex.side * ex.last_qty, ex.last_px_cents)
         self.gross_cents += abs(pos.shares) * pos.last_px_cents
         self.net_cents += pos.shares * pos.last_px_cents
+
+    def _commit(self, parent_id: str, shares: int) -> None:
+        parent = self.parents.get(parent_id)
+        if parent is None:
+            self.early_committed[parent_id] = self.early_committed.get(parent_id, 0) + shares
+            return
+        parent.committed += shares
+        if parent.committed > parent.qty:
+            self.overcommitted.add(parent_id)
 
     def _reconcile(self, ex: Execution, now_ns: int) -> None:
         parent = self.parents.get(ex.parent_id)
@@ -220,7 +242,10 @@ class Book:
         early = self.unregistered.pop(parent.parent_id, None)
         if early is not None:
             parent.executed += early[0]
+        parent.committed += self.early_committed.pop(parent.parent_id, 0)
         self.parents[parent.parent_id] = parent
+        if parent.committed > parent.qty:
+            self.overcommitted.add(parent.parent_id)
         if parent.executed > parent.qty:
             self.overfilled.add(parent.parent_id)
         return parent
@@ -260,6 +285,7 @@ class Book:
                 "registered": len(self.parents),
                 "over_filled": len(self.overfilled),
                 "over_filled_ids": sorted(self.overfilled)[:100],
+                "over_committed": len(self.overcommitted),
                 "unregistered": len(self.unregistered),
             },
             "messages": self.messages,

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Callable
 
-from .book import EXEC_TRADE, ORDER_EVENTS, Book, Execution
+from .book import EXEC_NEW, EXEC_TRADE, ORDER_EVENTS, Book, Execution
 
 RISK_KINDS = frozenset({
-    "gross_notional", "net_notional", "position", "child_rate", "fill_rate", "overfill", "unregistered",
+    "gross_notional", "net_notional", "position", "child_rate", "fill_rate", "overfill", "overcommit", "unregistered",
 })
 
 
@@ -124,6 +124,20 @@ def check_overfill(limits: Limits, book: Book, ex: Execution, now_ns: int) -> Vi
     return _violation("overfill", excess, limits.overfill_shares, text, ex)
 
 
+def check_overcommit(limits: Limits, book: Book, ex: Execution, now_ns: int) -> Violation | None:
+    """Child orders beyond the parent's quantity, filled or not (same tolerance as over-fill)."""
+    if ex.exec_type != EXEC_NEW:
+        return None
+    parent = book.parents.get(ex.parent_id)
+    if parent is None or parent.committed - parent.qty <= limits.overfill_shares:
+        return None
+    excess = parent.committed - parent.qty
+    text = (f"over-commit: parent {parent.parent_id} ({parent.router}, {parent.symbol} {parent.side} {parent.qty}) "
+            f"has {parent.committed} shares in child orders, {excess} beyond its quantity "
+            f"(allowed {limits.overfill_shares}); child {ex.cl_ord_id} via {ex.router}")
+    return _violation("overcommit", excess, limits.overfill_shares, text, ex)
+
+
 def check_unregistered(limits: Limits, book: Book, ex: Execution | None, now_ns: int) -> Violation | None:
     """Executions for a parent nobody registered, still unregistered after the grace period."""
     grace = limits.unregistered_grace_ms
@@ -140,6 +154,7 @@ def check_unregistered(limits: Limits, book: Book, ex: Execution | None, now_ns:
 
 
 CHECKS: tuple[Check, ...] = (
+    check_overcommit,
     check_overfill,
     check_unregistered,
     check_gross_notional,

@@ -28,7 +28,7 @@ _exec_ids = itertools.count(1)
 
 def er_fields(exec_type: str, cl_ord_id: str, *, symbol: str = "AAA", side: str = "buy", qty: int = 100,
               last_qty: int = 0, last_px: str = "10.00", router: str = "ROUTER-1", firm: str = "KNIGHT",
-              ) -> list[tuple[int, object]]:
+              cum_qty: int | None = None) -> list[tuple[int, object]]:
     status = {"0": "0", "F": "2", "4": "4", "8": "8"}[exec_type]
     fields: list[tuple[int, object]] = [
         (Tag.OrderID, f"O{cl_ord_id}"), (Tag.ExecID, f"E{next(_exec_ids)}"), (Tag.ClOrdID, cl_ord_id),
@@ -37,6 +37,8 @@ def er_fields(exec_type: str, cl_ord_id: str, *, symbol: str = "AAA", side: str 
     ]
     if exec_type == "F":
         fields += [(Tag.LastQty, last_qty), (Tag.LastPx, last_px)]
+    if cum_qty is not None:
+        fields.append((Tag.CumQty, cum_qty))
     return fields
 
 

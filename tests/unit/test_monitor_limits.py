@@ -87,6 +87,41 @@ def test_overfill_text_names_parent_router_and_excess() -> None:
     assert (True, True, 50) == ("router-2-000009" in violation.text, "router-2" in violation.text, violation.value)
 
 
+def test_overcommit_breaches_on_the_child_order_beyond_the_parent_before_any_fill() -> None:
+    """A 300-share parent breaches on the fourth 100-share child order accepted, fills or not."""
+    book = Book()
+    book.register(Parent("router-8-000001", "router-8", "AAA", "buy", 300, 0))
+    orders = [er("0", f"router-8-000001.{k}", qty=100) for k in range(6)]
+    assert 3 == _first_breach(Limits(), orders, "overcommit", book)
+
+
+def test_reslicing_after_an_unfilled_cancel_is_not_an_overcommit() -> None:
+    """A child cancelled unfilled gives its shares back, so slicing them again stays within the parent."""
+    book = Book()
+    book.register(Parent("router-1-000001", "router-1", "AAA", "buy", 100, 0))
+    messages = [er("0", "router-1-000001.1", qty=100), er("4", "router-1-000001.1", qty=100, cum_qty=0),
+                er("0", "router-1-000001.2", qty=100)]
+    assert None is _first_breach(Limits(), messages, "overcommit", book)
+
+
+def test_partly_filled_cancel_gives_back_only_its_unfilled_shares() -> None:
+    """A 100-share child that filled 60 then was cancelled leaves 60 committed: a new 50-share child breaches."""
+    book = Book()
+    book.register(Parent("router-1-000001", "router-1", "AAA", "buy", 100, 0))
+    messages = [er("0", "router-1-000001.1", qty=100), fill("router-1-000001.1", 60),
+                er("4", "router-1-000001.1", qty=100, cum_qty=60), er("0", "router-1-000001.2", qty=50)]
+    assert 3 == _first_breach(Limits(), messages, "overcommit", book)
+
+
+def test_commitment_before_registration_is_folded_in() -> None:
+    """Child orders seen before the parent's registration count once it is registered."""
+    book = Book()
+    for k in range(3):
+        book.apply(er("0", f"router-1-000001.{k}", qty=100), 0)
+    book.register(Parent("router-1-000001", "router-1", "AAA", "buy", 200, 0))
+    assert (300, {"router-1-000001"}) == (book.parents["router-1-000001"].committed, book.overcommitted)
+
+
 def test_limits_that_are_off_never_breach() -> None:
     """With no limits set, a large burst raises nothing but unregistered-parent checks."""
     book = Book()
