@@ -62,7 +62,7 @@ class Metrics:
 
     first_violation_at: int | None = None
     detected_at: int | None = None
-    detected_by: str | None = None  # "page" | "operator"
+    detected_by: str | None = None  # "page" | "phone" (escalation while the pager is down) | "operator"
     kill_issued_at: int | None = None
     contained_at: int | None = None
     contained_by: str | None = None  # "control" | "abort" | "end"
@@ -140,15 +140,19 @@ def _cents(price: Any) -> int:
     return round(float(price) * 100)
 
 
+# channels that wake a human: the pager, and the phone escalation used when the pager is down
+WAKE_CHANNELS = frozenset({"page", "phone"})
+
+
 def _detection(alerts: list[dict], timeline: _Events) -> tuple[int | None, str | None, str | None]:
     """(detected_at, detected_by, the paging source) — a page delivered or an operator's ack after the fault."""
     since = timeline.first_fault if timeline.first_fault is not None else timeline.method_start
-    page_at, page_source, ack_at = None, None, None
+    page_at, page_source, page_channel, ack_at = None, None, "page", None
     for alert in alerts:
         delivered, acked = alert.get("delivered_ns"), alert.get("acked_ns")
-        if alert.get("channel") == "page" and delivered is not None and (since is None or delivered >= since):
+        if alert.get("channel") in WAKE_CHANNELS and delivered is not None and (since is None or delivered >= since):
             if page_at is None or delivered < page_at:
-                page_at, page_source = delivered, alert.get("source")
+                page_at, page_source, page_channel = delivered, alert.get("source"), alert["channel"]
         # an ack is a human who saw an alert, whichever channel carried it
         if acked is not None and (since is None or acked >= since) and (ack_at is None or acked < ack_at):
             ack_at = acked
@@ -156,7 +160,7 @@ def _detection(alerts: list[dict], timeline: _Events) -> tuple[int | None, str |
         if (since is None or ts >= since) and (ack_at is None or ts < ack_at):
             ack_at = ts
     if page_at is not None and (ack_at is None or page_at <= ack_at):
-        return page_at, "page", page_source
+        return page_at, page_channel, page_source
     if ack_at is not None:
         return ack_at, "operator", None
     return None, None, None
@@ -391,7 +395,7 @@ def _marks(metrics: Metrics, timeline: _Events, page_source: str | None) -> list
     if metrics.first_violation_at is not None:
         marks.append(Mark(metrics.first_violation_at, "first_violation", "first violation"))
     if metrics.detected_at is not None:
-        how = f"page from {page_source}" if metrics.detected_by == "page" and page_source else metrics.detected_by
+        how = f"{metrics.detected_by} from {page_source}" if metrics.detected_by in WAKE_CHANNELS and page_source else metrics.detected_by
         marks.append(Mark(metrics.detected_at, "detected", f"detected ({how})"))
     if metrics.kill_issued_at is not None:
         marks.append(Mark(metrics.kill_issued_at, "kill", "kill switch"))

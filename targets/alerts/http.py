@@ -18,7 +18,7 @@ SINK_KEY = web.AppKey("sink", AlertSink)
 class AlertIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
     source: str = Field(min_length=1, max_length=200)
-    severity: Literal["page", "email"]
+    severity: Literal["page", "phone", "email"]
     text: str = Field(min_length=1, max_length=10_000)
     ts: int | None = Field(default=None, ge=0)
 

@@ -1,7 +1,9 @@
 """The alert sink's core: channels, routing by severity, delay, drop, ack.
 
-Two channels stand for the two ways a human hears about trouble: ``page``
-(the pager) and ``email`` (the mailbox). "Delivery" is the ``alert_delivered``
+Three channels stand for the ways a human hears about trouble: ``page``
+(the pager), ``phone`` (the out-of-band escalation: an on-call phone tree on
+another provider, so a pager blackout leaves it up) and ``email`` (the
+mailbox). "Delivery" is the ``alert_delivered``
 log line plus ``delivered_ns`` on the in-memory record; the measurement side
 reads ``detected_at`` from that field, so it must be stamped when delivery
 really happens (after any delay), never at receipt.
@@ -22,8 +24,8 @@ from typing import Any, Callable
 
 from prometheus_client import CollectorRegistry, Counter
 
-CHANNELS = ("page", "email")
-SEVERITIES = ("page", "email")
+CHANNELS = ("page", "phone", "email")
+SEVERITIES = ("page", "phone", "email")
 
 
 @dataclass

@@ -101,7 +101,9 @@ class Monitor:
             return  # switched off as a control: it sees, it does not tell
         self.spawn(self._send_alert(record, severity, violation.text, now_ns))
         if self.pipeline_down and severity == "page" and violation.kind in RISK_KINDS:
-            # The pager is believed dead: the mailbox may still reach someone.
+            # The pager is believed dead: escalate by phone (another provider),
+            # and the mailbox may still reach someone.
+            self.spawn(self._send_alert(record, "phone", f"[pager down] {violation.text}", now_ns, key="phone_alert"))
             self.spawn(self._send_alert(record, "email", f"[pager down] {violation.text}", now_ns, key="email_alert"))
 
     def clear(self, kind: str) -> None:

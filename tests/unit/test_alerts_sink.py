@@ -124,3 +124,11 @@ async def test_heartbeat_verdicts_follow_the_page_channel() -> None:
     sink.configure("page", {"downgrade_to": None, "enabled": False})
     off = sink.heartbeat_verdict().ack
     assert (True, False, False) == (up, downgraded, off)
+
+
+async def test_phone_severity_goes_to_the_phone_escalation() -> None:
+    """A phone-severity alert is delivered on the phone channel, even with the pager switched off."""
+    sink = _sink()
+    sink.configure("page", {"enabled": False})
+    alert = sink.submit(source="monitor", severity="phone", text="[pager down] over-fill")
+    assert ("phone", "delivered") == (alert.channel, alert.status)

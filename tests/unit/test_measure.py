@@ -122,6 +122,15 @@ def test_runaway_detected_and_killed_times():
     assert expected == {k: metrics.to_dict()[k] for k in expected}
 
 
+def test_phone_escalation_counts_as_detection_when_the_pager_is_off():
+    """With the pager blacked out, the monitor's phone escalation is what wakes a human: detection."""
+    tape = Tape()
+    normal_flow(tape)
+    runaway_flow(tape, by="monitor")
+    metrics = compute(evidence(tape, alerts=[page(2.6, channel="email"), page(3.3, channel="phone")]))
+    assert (at(3.3), "phone") == (metrics.detected_at, metrics.detected_by)
+
+
 def test_runaway_detected_and_killed_durations():
     """ttd = 3.2 − 2.5, ttk = 3.5 − 3.2, ttc = 3.5 − 2.5 seconds."""
     metrics = runaway_killed()

@@ -107,8 +107,8 @@ async def test_acked_heartbeat_restores_the_pipeline() -> None:
     assert (False, 0) == (monitor.pipeline_down, monitor.heartbeat_misses)
 
 
-async def test_risk_breach_while_pipeline_down_still_kills_and_emails() -> None:
-    """With the pager down, a risk breach still triggers the kill and also goes by email."""
+async def test_risk_breach_while_pipeline_down_still_kills_phones_and_emails() -> None:
+    """With the pager down, a risk breach still triggers the kill and also goes by phone and email."""
     async with FakeNeighbours() as fake:
         fake.heartbeat_status = 503
         monitor = fake.monitor(auto_kill=True)
@@ -119,4 +119,4 @@ async def test_risk_breach_while_pipeline_down_still_kills_and_emails() -> None:
         await monitor.drain()
         risk_alerts = sorted(a["severity"] for a in fake.posts("/alerts") if "over-fill" in a["text"])
         kills = fake.posts("/kill")
-    assert (["email", "page"], 1) == (risk_alerts, len(kills))
+    assert (["email", "page", "phone"], 1) == (risk_alerts, len(kills))
