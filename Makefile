@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TOXIPROXY_VERSION := v2.12.0
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test unit integration bench clean
+.PHONY: setup demo test unit integration bench clean images
 
 setup: $(STAMP) $(BIN)/toxiproxy-server-check
 
@@ -43,6 +43,13 @@ unit: setup
 
 integration: setup
 	$(BIN)/python -m pytest -q tests/integration
+
+# Images of the compose backend, built offline (compose/build-images.sh): a
+# local base image when BASE_IMAGE cannot be pulled, a host wheelhouse, and
+# every image; unchanged inputs are not rebuilt.
+BASE_IMAGE ?= python:3.11-slim
+images: setup
+	BASE_IMAGE=$(BASE_IMAGE) PY=$(BIN)/python bash compose/build-images.sh
 
 bench: setup
 	$(BIN)/python -m bench

@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(prog="python -m bench.fleet_executions")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--window", type=float, default=5.0)
-    parser.add_argument("--parents", type=int, default=40)
+    parser.add_argument("--parents", type=int, default=320, help="rlp parents over the 8 routers (router-8 runs 1/8 of them away)")
     args = parser.parse_args(argv)
     rates = []
     with tempfile.TemporaryDirectory(prefix="powerpeg-bench-") as home:

@@ -11,12 +11,14 @@ import json
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Any, Awaitable, Callable, NoReturn, Sequence
 
 from targets.common.log import configure
 
+from harness.backends import BACKENDS, attach_backend, make_backend
 from harness.backends.base import FleetError, FleetSpec, NoFleet
-from harness.backends.local import LocalBackend, cleanup
+from harness.backends.local import cleanup
 from harness.context import RunContext, powerpeg_home
 from harness.procs import StartError
 from harness.topology import render_table
@@ -59,7 +61,8 @@ def build_parser(parser_class: type[_Parser] = _Parser) -> argparse.ArgumentPars
     sub = parser.add_subparsers(dest="command", required=True, parser_class=parser_class)
 
     up = sub.add_parser("up", help="stand up a fleet")
-    up.add_argument("--backend", choices=["local"], default="local")
+    up.add_argument("--backend", choices=list(BACKENDS), default="local",
+                    help="local processes (default) or compose containers (needs `make images`)")
     up.add_argument("--routers", type=int, default=8, help="number of routers (default 8)")
     up.add_argument("--version", choices=["v1", "v2"], default="v2", help="router version (default v2)")
     up.add_argument("--firm", default="KNIGHT")
@@ -73,10 +76,13 @@ def build_parser(parser_class: type[_Parser] = _Parser) -> argparse.ArgumentPars
     sub.add_parser("down", help="stop the fleet")
     sub.add_parser("cleanup", help="remove whatever crashed runs left")
 
-    demo = sub.add_parser("demo", help="stand up a fleet, send a burst of orders, report, tear down")
-    demo.add_argument("--routers", type=int, default=8)
-    demo.add_argument("--parents", type=int, default=80)
-    demo.add_argument("--seed", type=int, default=7)
+    demo = sub.add_parser("demo", help="the Knight 2012 replay with and without controls, side by side")
+    demo.add_argument("--out", type=Path, help="report directory (default reports/demo-<time>)")
+    demo.add_argument("--burst", action="store_true",
+                      help="instead: stand up a fleet, send a burst of parent orders, report, tear down")
+    demo.add_argument("--routers", type=int, default=8, help="--burst: routers")
+    demo.add_argument("--parents", type=int, default=80, help="--burst: parent orders")
+    demo.add_argument("--seed", type=int, default=7, help="--burst: seed")
 
     validate = sub.add_parser("validate", help="check experiment files (schema and semantics); starts nothing")
     validate.add_argument("files", nargs="+", metavar="FILE")
@@ -117,14 +123,14 @@ def cmd_up(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     home = ctx.home
     try:
-        active = LocalBackend.attach(home)
+        active = attach_backend(home)
     except NoFleet:
         active = None
     if active is not None:
         return _fail(f"a fleet is already up (run {active.ctx.run_id}); `powerpeg down` first "
                      "(or `powerpeg cleanup` if it crashed)")
     print(f"starting fleet {ctx.run_id}: {spec.routers} routers ({spec.version}), state in {ctx.state_dir}")
-    backend = LocalBackend(ctx)
+    backend = make_backend(args.backend, ctx)
     try:
         topology = _run(lambda: backend.up(spec))
     except StartError as exc:
@@ -138,7 +144,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    backend = LocalBackend.attach(powerpeg_home(), log=_logger())
+    backend = attach_backend(powerpeg_home(), log=_logger())
     topology = backend.topology()
     if args.json:
         print(json.dumps(topology.status_json(), indent=2))
@@ -151,7 +157,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_down(_args: argparse.Namespace) -> int:
-    backend = LocalBackend.attach(powerpeg_home(), log=_logger())
+    backend = attach_backend(powerpeg_home(), log=_logger())
     stopped = _run(backend.down)
     for component, outcome in stopped:
         print(f"stopped {component}: {outcome}")
@@ -160,13 +166,21 @@ def cmd_down(_args: argparse.Namespace) -> int:
 
 
 def cmd_cleanup(_args: argparse.Namespace) -> int:
-    removed = _run(lambda: cleanup(powerpeg_home(), log=_logger()))
+    from harness.backends.compose import cleanup as compose_cleanup  # noqa: PLC0415
+
+    home, log = powerpeg_home(), _logger()
+    # containers first: they are found by label, whatever the state files say
+    removed = _run(lambda: compose_cleanup(home, log=log)) + _run(lambda: cleanup(home, log=log))
     print("\n".join(removed) if removed else "nothing to clean")
     return EXIT_OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from harness.demo import run_demo  # noqa: PLC0415 - only the demo needs it
+    if not args.burst:
+        from harness.replay import run_replay  # noqa: PLC0415
+
+        return _run(lambda: run_replay(out=args.out, log=_logger()))
+    from harness.demo import run_demo  # noqa: PLC0415 - only the burst needs it
 
     spec = FleetSpec(routers=args.routers, toxiproxy=False)
     try:

@@ -50,6 +50,11 @@ class EventLog:
             wrapper_class=structlog.BoundLogger,
         ).bind(component="harness", instance="runner", run_id=run_id, experiment=experiment)
 
+    @property
+    def logger(self) -> Any:
+        """A structlog logger into this event log (faults log through it)."""
+        return self._log
+
     def emit(self, event: str, **fields: Any) -> dict[str, Any]:
         self._log.info(event, **fields)
         return self.events[-1]

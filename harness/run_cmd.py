@@ -6,11 +6,12 @@ aborted on a stop condition), 2 invalid file or usage, 3 infrastructure error.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from pathlib import Path
 
-from harness.backends.local import LocalBackend
+from harness.backends import BACKENDS, make_backend
 from harness.context import RunContext
 from harness.events import EventLog
 from harness.experiment.loader import ExperimentError, load
@@ -27,7 +28,8 @@ EXIT_INVALID = 2
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="experiment YAML file")
-    parser.add_argument("--backend", choices=["local"], default="local", help="where the fleet runs (default local)")
+    parser.add_argument("--backend", choices=list(BACKENDS), default="local",
+                        help="where the fleet runs: local processes (default) or compose containers")
     parser.add_argument("--out", type=Path, help="report directory (default reports/<experiment>-<time>)")
     parser.add_argument("--load-workers", type=int, help="Locust worker processes (overrides the file's load.workers)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines, only the summary")
@@ -47,11 +49,13 @@ async def run_experiment(exp: Experiment, *, out: Path, backend_name: str = "loc
                          quiet: bool = False, home: Path | None = None, log=None) -> RunRecord:
     """Run one experiment and write its reports; the record comes back for callers (demo, game days, pytest)."""
     out.mkdir(parents=True, exist_ok=True)
+    for leftover in ("load", "logs"):  # an earlier run into the same DIR must not leak into this one's evidence
+        shutil.rmtree(out / leftover, ignore_errors=True)
     ctx = RunContext.create(home=home, run_id=f"{exp.name}-{time.strftime('%H%M%S')}-{time.time_ns() % 10**6:06d}"[:64],
                             log=log)
     events = EventLog(out / "events.jsonl", run_id=ctx.run_id, experiment=exp.name)
     write = (lambda _line: None) if quiet else (lambda line: print(line, flush=True))
-    run = Run(experiment=exp, backend=LocalBackend(ctx, keep_launcher=True), out_dir=out, events=events,
+    run = Run(experiment=exp, backend=make_backend(backend_name, ctx, keep_launcher=True), out_dir=out, events=events,
               progress=Progress(write, every_s=1.0 if sys.stdout.isatty() else 2.0), load_workers=load_workers,
               log=ctx.log)
     try:

@@ -39,6 +39,7 @@ WARMUP_S = 1.5  # load runs this long before the method's time zero
 WATCH_INTERVAL_S = 0.1
 SETTLE_S = 0.5  # after an abort or the end, before evidence is read
 ABORT_BY = "powerpeg-abort"
+BLIND_LIMIT_S = 2.0  # the stop conditions may go unread this long before the run is an error
 
 
 @dataclass
@@ -107,6 +108,7 @@ class Runner:
         self.http: aiohttp.ClientSession | None = None
         self.watch: Watch | None = None
         self._aborted = asyncio.Event()
+        self._blind_since: float | None = None
 
     # -- the whole run -------------------------------------------------------
     async def execute(self, *, spec: Any) -> RunRecord:
@@ -220,7 +222,7 @@ class Runner:
         run = self.run
         assert run.topology is not None and self.http is not None
         return FaultContext(backend=run.backend, topology=run.topology, http=self.http,
-                            log=run.events, load=run.control)
+                            log=run.events.logger, load=run.control)
 
     async def _method(self) -> None:
         run, exp = self.run, self.exp
@@ -239,7 +241,8 @@ class Runner:
                 t.cancel()
             results = await asyncio.gather(*tasks, during_task, return_exceptions=True)
         for res in results:
-            if isinstance(res, FaultError):
+            # a fault task that failed in any way fails the run, loudly
+            if isinstance(res, Exception) and not isinstance(res, asyncio.CancelledError):
                 raise res
         if exp.duration > exp.abort.max_duration and not run.abort["triggered"]:
             await self._abort(f"max_duration {exp.abort.max_duration:g}s reached")
@@ -338,8 +341,22 @@ class Runner:
                 async with self.http.get(f"{run.topology.alerts.admin}/alerts") as resp:
                     body = await resp.json()
                 self.watch.on_alerts(body if isinstance(body, list) else body.get("alerts", []))
+            self._blind_since = None
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             run.events.warning("watch_read_failed", error=repr(exc))
+            now = time.monotonic()
+            self._blind_since = self._blind_since or now
+            # the stop conditions are blind: unless a fault means to take the
+            # exchange or the alert sink away, this is the harness's failure
+            if now - self._blind_since > BLIND_LIMIT_S and not self._faulted({"exchange", "alerts"}):
+                raise RuntimeError(
+                    f"the fleet stopped answering for {now - self._blind_since:.1f}s ({exc!r}); "
+                    "see logs/ in the report directory") from exc
+
+    def _faulted(self, components: set[str]) -> bool:
+        """Is one of these components the target of a fault injected and not reverted?"""
+        return any(sf.injected_ns is not None and sf.reverted_ns is None
+                   and any(c in sf.fault.target() for c in components) for sf in self.run.faults)
 
     def _abort_reason(self) -> str | None:
         a, live = self.exp.abort, self.watch.state  # type: ignore[union-attr]
@@ -390,15 +407,18 @@ class Runner:
             run.events.warning("evidence_read_failed", error=repr(exc))
             marks, alerts = {}, []
         await self._steady("after")
+        logs = Path(run.topology.state_dir) / "logs"
+        if logs.is_dir():  # component logs go with the fleet too; keep them for the post-mortem
+            shutil.copytree(logs, run.out_dir / "logs", dirs_exist_ok=True)
         # the fleet's files go with it; the report keeps the ground truth
         journal_path = run.out_dir / "exchange-journal.jsonl"
         try:
             await self._download(f"{run.topology.exchange.admin}/journal", journal_path)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            # no ground truth, no measurement: an infrastructure error, never a pass
             run.events.warning("journal_read_failed", error=repr(exc))
-        logs = Path(run.topology.state_dir) / "logs"
-        if logs.is_dir():  # component logs go with the fleet too; keep them for the post-mortem
-            shutil.copytree(logs, run.out_dir / "logs", dirs_exist_ok=True)
+            run.error = run.error or f"could not read the exchange journal: {exc!r}"
+            return None
         journal = _read_jsonl(journal_path)
         parents = run.load.parents() if run.load is not None else []
         return measure.Evidence(journal=journal, parents=parents, alerts=alerts, events=list(run.events.events),

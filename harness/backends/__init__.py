@@ -1,16 +1,48 @@
-"""Where a fleet runs. ``local``: processes on loopback (the default)."""
+"""Where a fleet runs. ``local``: processes on loopback (the default);
+``compose``: containers through Docker Compose (compose/docker-compose.yml)."""
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from harness.backends.base import Backend, FleetError, FleetSpec, NoFleet
+from harness.state import FleetState, read_current
 
-__all__ = ["Backend", "FleetError", "FleetSpec", "NoFleet", "get_backend"]
+__all__ = ["Backend", "FleetError", "FleetSpec", "NoFleet", "attach_backend", "get_backend", "make_backend"]
 
-BACKENDS = ("local",)
+BACKENDS = ("local", "compose")
 
 
-def get_backend(name: str, ctx):  # noqa: ANN001, ANN201 - thin factory
+def make_backend(name: str, ctx, *, keep_launcher: bool = False) -> Backend:  # noqa: ANN001 - RunContext
+    """The backend called ``name`` for a new run. ``keep_launcher`` is the
+    local backend's long-lived fork server (the runner); compose has none."""
     if name == "local":
         from harness.backends.local import LocalBackend  # noqa: PLC0415
 
-        return LocalBackend(ctx)
+        return LocalBackend(ctx, keep_launcher=keep_launcher)
+    if name == "compose":
+        from harness.backends.compose import ComposeBackend  # noqa: PLC0415
+
+        return ComposeBackend(ctx)
     raise ValueError(f"unknown backend {name!r}; known: {', '.join(BACKENDS)}")
+
+
+def get_backend(name: str, ctx):  # noqa: ANN001, ANN201 - kept for existing callers
+    return make_backend(name, ctx)
+
+
+def attach_backend(home: Path, run_id: str | None = None, log: Any = None) -> Backend:
+    """The backend of the active run (or of ``run_id``), whichever kind it is; NoFleet if none."""
+    from harness.backends.local import LocalBackend  # noqa: PLC0415
+
+    run_id = run_id or read_current(home)
+    if run_id is None:
+        raise NoFleet(f"no fleet is up (nothing in {home / 'current'}); start one with `powerpeg up`")
+    state_file = home / "runs" / run_id / "state.json"
+    if state_file.exists():
+        state = FleetState.load(state_file)
+        if state.topology is not None and state.topology.backend == "compose":
+            from harness.backends.compose import ComposeBackend  # noqa: PLC0415
+
+            return ComposeBackend.attach(home, run_id, log=log)
+    return LocalBackend.attach(home, run_id, log=log)

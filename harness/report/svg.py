@@ -110,7 +110,7 @@ def timeline(series: Series | None, marks: list[Mark], title: str = "timeline") 
         svg.append(f'<text x="{WIDTH / 2}" y="{height / 2}" class="t" text-anchor="middle">no timeline data</text></svg>')
         return "\n".join(svg)
     rate, exposure = series.child_orders_per_s, series.exposure_usd
-    rel = sorted(((m.ts_ns - t0) / 1e9, m) for m in marks) if marks else []
+    rel = sorted((((m.ts_ns - t0) / 1e9, m) for m in marks), key=lambda pair: pair[0]) if marks else []
     span = max(len(rate), len(exposure)) * series.bucket_s
     frame = _Frame(min([0.0] + [t for t, _ in rel]), max([span] + [t for t, _ in rel]))
     top1, top2 = header, header + PANEL_H + GAP

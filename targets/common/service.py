@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import hmac
 import json
 import os
@@ -132,6 +133,8 @@ async def start_http(app: web.Application, host: str, port: int) -> tuple[web.Ap
 
 def run(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     """Run ``main(stop_event)`` on uvloop when present; SIGTERM/SIGINT set the event."""
+    # a hard crash (segfault in a C extension) still leaves a Python trace in the log
+    faulthandler.enable()
     try:
         import uvloop  # noqa: PLC0415
 

@@ -46,6 +46,7 @@ class RouterConfig:
     child_qty: int = 100
     max_working_children: int = 1
     powerpeg_working: int = 1
+    powerpeg_interval_ms: float = 20.0
     flags: tuple[tuple[str, Any], ...] = ()
     max_child_qty: int | None = None
     price_collar_pct: float | None = None
@@ -95,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--child-qty", type=int, default=100)
     p.add_argument("--max-working-children", type=int, default=1)
     p.add_argument("--powerpeg-working", type=int, default=1, help="v1 Power Peg children in flight per parent")
+    p.add_argument("--powerpeg-interval-ms", type=float, default=20.0,
+                   help="v1 Power Peg: least time between two children of one parent (0 = FIX round-trip speed)")
     p.add_argument("--flag", action="append", default=[], metavar="NAME=VALUE")
     p.add_argument("--max-child-qty", type=int)
     p.add_argument("--price-collar-pct", type=float)
@@ -120,6 +123,8 @@ def from_args(args: argparse.Namespace) -> RouterConfig:
     for name in ("child-qty", "max-working-children", "powerpeg-working", "fix-heartbeat-s",
                  "max-child-qty", "price-collar-pct", "max-parent-notional", "max-child-rate"):
         _positive(name, getattr(args, name.replace("-", "_")))
+    if args.powerpeg_interval_ms < 0:
+        raise ConfigError(f"--powerpeg-interval-ms must be >= 0, got {args.powerpeg_interval_ms}")
     flags = dict(FLAG_DEFAULTS)
     for item in args.flag:
         name, sep, raw = item.partition("=")
@@ -134,6 +139,7 @@ def from_args(args: argparse.Namespace) -> RouterConfig:
         monitor=args.monitor.rstrip("/") if args.monitor else None,
         warning_severity=args.warning_severity, child_qty=args.child_qty,
         max_working_children=args.max_working_children, powerpeg_working=args.powerpeg_working,
+        powerpeg_interval_ms=args.powerpeg_interval_ms,
         flags=tuple(flags.items()), max_child_qty=args.max_child_qty,
         price_collar_pct=args.price_collar_pct, max_parent_notional=args.max_parent_notional,
         reject_duplicates=args.reject_duplicates, max_child_rate=args.max_child_rate,

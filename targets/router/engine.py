@@ -75,7 +75,8 @@ class Router:
         self.child_checks = [c for c in self.checks if type(c).check_child is not Check.check_child]
         self.gateway = Gateway(cfg, self, log)
         self.slicer = Slicer(self, cfg.child_qty, cfg.max_working_children)
-        self.powerpeg = PowerPeg(self, cfg.child_qty, cfg.powerpeg_working) if cfg.version == "v1" else None
+        self.powerpeg = (PowerPeg(self, cfg.child_qty, cfg.powerpeg_working, cfg.powerpeg_interval_ms / 1000)
+                         if cfg.version == "v1" else None)
         self._seq = 0
         # parent ids must stay unique across restarts (a deploy restarts the
         # router): measurement keys on them, and a reused id would merge two parents

@@ -211,3 +211,13 @@ def test_run_record_without_metrics_still_reports(tmp_path: Path):
     write_all(tmp_path, run(status="error", metrics=None, assertions=[], error="fleet did not start"))
     doc = json.loads((tmp_path / "journal.json").read_text())
     assert (None, 0, "fleet did not start") == (doc["metrics"]["ttd_s"], doc["metrics"]["excess_shares"], doc["error"])
+
+
+def test_html_draws_marks_at_the_same_instant(tmp_path: Path):
+    """Two marks at the very same nanosecond (kill and contained) both make it onto the picture."""
+    m = metrics()
+    same = m.marks[0].ts_ns
+    m.marks += [Mark(same, "kill", "kill @same"), Mark(same, "contained", "contained @same")]
+    write_all(tmp_path, run(metrics=m))
+    page = (tmp_path / "report.html").read_text()
+    assert (True, True) == ("kill @same" in page, "contained @same" in page)

@@ -164,7 +164,7 @@ async def test_price_collar_lets_near_limit_through(launch, exchange, http) -> N
 
 async def test_child_rate_halts_a_power_peg_router_and_pages(launch, exchange, world, http) -> None:
     """Power Peg children pass the rate check too: over it the router halts and pages."""
-    rr = await launch(version="v1", max_child_rate=50, alerts=world.url, warning_severity="off")
+    rr = await launch(version="v1", max_child_rate=50, alerts=world.url, warning_severity="off", powerpeg_interval_ms=0)
     _, body = await post_order(http, rr, rlp=True, limit_price=None)
     await wait_until(lambda: rr.router.halted)
     await wait_until(lambda: bool(world.alerts))
@@ -174,7 +174,7 @@ async def test_child_rate_halts_a_power_peg_router_and_pages(launch, exchange, w
 
 async def test_halted_by_rate_stays_halted_until_resume(launch, exchange, world, http) -> None:
     """After a throttle halt new parents get 503 until POST /resume."""
-    rr = await launch(version="v1", max_child_rate=20)
+    rr = await launch(version="v1", max_child_rate=20, powerpeg_interval_ms=0)
     await post_order(http, rr, rlp=True, limit_price=None)
     await wait_until(lambda: rr.router.halted)
     refused, _ = await post_order(http, rr)

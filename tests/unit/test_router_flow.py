@@ -1,6 +1,8 @@
 """Router order flow over a real FIX session to an in-test fake exchange."""
 from __future__ import annotations
 
+import asyncio
+
 from targets.fix.codec import Tag
 
 from .test_router_fakes import (  # noqa: F401 - fixtures
@@ -147,6 +149,16 @@ async def test_router_rlp_flag_sends_every_v1_parent_to_power_peg(launch, exchan
     view = await order_view(http, rr, body["parent_id"])
     rr.router.halt("test over")
     assert ("powerpeg", True) == (view["path"], view["rlp"])
+
+
+async def test_power_peg_paces_each_parent_by_the_interval(launch, exchange, http) -> None:
+    """--powerpeg-interval-ms 100: one parent sends a child at most every 100 ms, and keeps sending."""
+    rr = await launch(version="v1", powerpeg_interval_ms=100)
+    await post_order(http, rr, rlp=True, limit_price=None)
+    await asyncio.sleep(0.55)
+    sent = len(exchange.orders)
+    rr.router.halt("test over")
+    assert 2 <= sent <= 7, sent
 
 
 async def test_power_peg_paces_by_powerpeg_working(launch, exchange, http) -> None:

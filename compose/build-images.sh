@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# `make images`: every image of the compose backend, offline.
+#   1. the base image (BASE_IMAGE, or powerpeg-base:bookworm from debootstrap)
+#   2. a wheelhouse on the host (`pip wheel`): dependencies pinned to the
+#      venv's versions, rebuilt only when those change; the project wheel,
+#      rebuilt only when its sources change
+#   3. powerpeg-targets, powerpeg-router:v1/:v2, powerpeg-toxiproxy,
+#      powerpeg-locust, each installed with `pip install --no-index`
+# Each image carries a hash of what it was built from; an image whose hash
+# matches is not rebuilt, so a second run with nothing changed takes seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BASE_IMAGE="${BASE_IMAGE:-python:3.11-slim}"
+FALLBACK_BASE="powerpeg-base:bookworm"
+PY="${PY:-.venv/bin/python}"
+CTX=build/compose-context
+TOXIPROXY_OFFICIAL="${TOXIPROXY_OFFICIAL:-ghcr.io/shopify/toxiproxy:2.12.0}"
+
+docker info >/dev/null 2>&1 || { echo "images: no Docker engine answers (compose/ensure-docker.sh starts one)" >&2; exit 3; }
+started=$(date +%s)
+
+base=$(compose/base-image.sh "$BASE_IMAGE" "$FALLBACK_BASE")
+base_id=$(docker image inspect -f '{{.Id}}' "$base")
+echo "images: base $base"
+
+mkdir -p "$CTX/wheels/deps" "$CTX/wheels/project"
+cp compose/Dockerfile.* compose/entrypoint.py compose/http-ok.sh compose/requirements-targets.txt "$CTX/"
+chmod +x "$CTX/http-ok.sh"
+
+# dependencies, pinned to what the host venv runs (and tests against)
+"$PY" -m pip freeze --exclude-editable | grep -v '^powerpeg[= @]' > "$CTX/constraints.txt.new"
+deps_key=$(cat "$CTX/constraints.txt.new" pyproject.toml compose/requirements-targets.txt | sha256sum | cut -c1-16)
+if [ "$(cat "$CTX/wheels/deps/.key" 2>/dev/null)" != "$deps_key" ]; then
+  echo "images: wheelhouse (dependencies)"
+  rm -rf "$CTX/wheels/deps" && mkdir -p "$CTX/wheels/deps"
+  "$PY" -m pip wheel -q --wheel-dir "$CTX/wheels/deps" -c "$CTX/constraints.txt.new" . \
+    -r compose/requirements-targets.txt >"$CTX/pip.log" 2>&1 || { cat "$CTX/pip.log" >&2; exit 1; }
+  rm -f "$CTX"/wheels/deps/powerpeg-*.whl
+  echo "$deps_key" > "$CTX/wheels/deps/.key"
+fi
+mv "$CTX/constraints.txt.new" "$CTX/constraints.txt"
+
+# the project: its sources, hashed (committed or not)
+src_key=$( (find harness targets -type f \( -name '*.py' -o -name '*.csv' \) -print0 | sort -z \
+           | xargs -0 sha256sum; sha256sum pyproject.toml) | sha256sum | cut -c1-16)
+if [ "$(cat "$CTX/wheels/project/.key" 2>/dev/null)" != "$src_key" ]; then
+  echo "images: wheelhouse (project)"
+  rm -rf "$CTX/wheels/project" && mkdir -p "$CTX/wheels/project"
+  "$PY" -m pip wheel -q --no-deps --wheel-dir "$CTX/wheels/project" . >"$CTX/pip.log" 2>&1 \
+    || { cat "$CTX/pip.log" >&2; exit 1; }
+  echo "$src_key" > "$CTX/wheels/project/.key"
+fi
+
+# toxiproxy-server: the official image's binary where it can be pulled, else the local one
+if timeout 20 docker pull -q "$TOXIPROXY_OFFICIAL" >/dev/null 2>&1; then
+  cid=$(docker create "$TOXIPROXY_OFFICIAL")
+  docker cp "$cid:/toxiproxy" "$CTX/toxiproxy-server.new" && docker rm "$cid" >/dev/null
+  mv "$CTX/toxiproxy-server.new" "$CTX/toxiproxy-server"
+else
+  binary=$(command -v .venv/bin/toxiproxy-server toxiproxy-server 2>/dev/null | head -1 || true)
+  [ -n "$binary" ] || { echo "images: no toxiproxy-server binary (make setup builds it with Go) and $TOXIPROXY_OFFICIAL cannot be pulled" >&2; exit 3; }
+  cmp -s "$binary" "$CTX/toxiproxy-server" 2>/dev/null || cp -L "$binary" "$CTX/toxiproxy-server"
+fi
+
+# build IMAGE DOCKERFILE [docker build args...]: skipped when its inputs are unchanged
+build() {
+  local image=$1 dockerfile=$2; shift 2
+  local key
+  key=$( (echo "$base_id $*"; cd "$CTX" && cat "$dockerfile" entrypoint.py http-ok.sh requirements-targets.txt \
+          constraints.txt wheels/deps/.key wheels/project/.key; sha256sum toxiproxy-server) | sha256sum | cut -c1-16)
+  if [ "$(docker image inspect -f '{{index .Config.Labels "powerpeg.inputs"}}' "$image" 2>/dev/null)" = "$key" ]; then
+    echo "images: $image up to date"
+    return
+  fi
+  echo "images: building $image"
+  docker build -q -f "$CTX/$dockerfile" --build-arg "BASE_IMAGE=$base" --label "powerpeg.inputs=$key" \
+    --label powerpeg.image=1 -t "$image" "$@" "$CTX" >"$CTX/build.log" 2>&1 || { cat "$CTX/build.log" >&2; exit 1; }
+}
+
+build powerpeg-targets:latest Dockerfile.targets --target targets
+build powerpeg-router:v1 Dockerfile.targets --target router --build-arg ROUTER_VERSION=v1
+build powerpeg-router:v2 Dockerfile.targets --target router --build-arg ROUTER_VERSION=v2
+build powerpeg-toxiproxy:latest Dockerfile.toxiproxy
+build powerpeg-locust:latest Dockerfile.locust
+echo "images: done in $(( $(date +%s) - started )) s"

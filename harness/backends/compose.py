@@ -1,0 +1,391 @@
+"""The compose backend: the same fleet as local, one container per component
+(compose/docker-compose.yml), up and down through Docker Compose; faults on
+containers through the Docker SDK; network faults through the toxiproxy
+container's API, published on 127.0.0.1.
+
+Start order mirrors local: alerts, exchange and toxiproxy; then the proxies;
+then the monitor and the routers. State-file discipline mirrors local too:
+the state file (with the compose project and its variables in
+``compose.json``) is written before anything starts, so `down` and `cleanup`
+find the run from another process, and every container, network and volume
+carries the run's labels, so `cleanup` finds them even without a state file.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from harness import procs, toxi
+from harness.backends import compose_docker as dk
+from harness.backends.base import VERSIONS, Backend, FleetError, FleetSpec, NoFleet
+from harness.backends.compose_env import (
+    COMPOSE_FILE,
+    ComposePlan,
+    HostPorts,
+    check_spec,
+    router_image,
+)
+from harness.backends.teardown import remove_run
+from harness.context import RunContext
+from harness.state import FleetState, clear_current, read_current, write_current
+from harness.topology import RouterEndpoints, Topology
+
+HEALTH_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class ComposeRecord:
+    """What `down` needs to run Compose again for this run (compose.json)."""
+
+    project: str
+    file: str
+    env: dict[str, str]
+    ports: HostPorts
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"project": self.project, "file": self.file, "env": self.env,
+                                   "ports": self.ports.to_json()}, indent=2))
+        tmp.chmod(0o600)  # the environment holds the token
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> "ComposeRecord":
+        data = json.loads(path.read_text())
+        return cls(data["project"], data["file"], dict(data["env"]), HostPorts.from_json(data["ports"]))
+
+
+class ComposeBackend(Backend):
+    name = "compose"
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+
+    # -- state ------------------------------------------------------------
+    @property
+    def record_file(self) -> Path:
+        return self.ctx.state_dir / "compose.json"
+
+    @classmethod
+    def attach(cls, home: Path, run_id: str | None = None, log: Any = None) -> "ComposeBackend":
+        run_id = run_id or read_current(home)
+        if run_id is None:
+            raise NoFleet(f"no fleet is up (nothing in {home / 'current'}); start one with `powerpeg up`")
+        ctx = RunContext(run_id=run_id, home=home, token="", log=log)
+        backend = cls(ctx)
+        ctx.token = backend.topology().token
+        return backend
+
+    def _state(self) -> FleetState:
+        if not self.ctx.state_file.exists():
+            raise NoFleet(f"no fleet is up for run {self.ctx.run_id}")
+        return FleetState.load(self.ctx.state_file)
+
+    def topology(self) -> Topology:
+        state = self._state()
+        if state.topology is None:
+            raise NoFleet(f"run {self.ctx.run_id} never finished starting; run `powerpeg cleanup`")
+        return state.topology
+
+    def _log(self, event: str, **kw: Any) -> None:
+        if self.ctx.log is not None:
+            self.ctx.log.info(event, backend=self.name, **kw)
+
+    # -- up / down --------------------------------------------------------
+    async def up(self, spec: FleetSpec) -> Topology:
+        try:
+            check_spec(spec)
+        except ValueError as exc:
+            raise FleetError(str(exc)) from None
+        if self.ctx.state_file.exists():
+            raise FleetError(f"run {self.ctx.run_id} already exists at {self.ctx.state_dir}")
+        plan = ComposePlan(run_id=self.ctx.run_id, home=str(self.ctx.home.resolve()), token=self.ctx.token,
+                           spec=spec, ports=HostPorts.allocate(spec.router_ids()))
+        engine = await asyncio.to_thread(dk.client)
+        try:
+            missing = await asyncio.to_thread(dk.missing_images, engine, plan.images())
+            if missing:
+                raise dk.DockerUnavailable(f"Docker image{'s' if len(missing) > 1 else ''} missing: "
+                                           f"{', '.join(missing)}; build them with `make images`")
+            await asyncio.to_thread(dk.compose_command)
+        finally:
+            engine.close()
+        self.ctx.logs_dir.mkdir(parents=True, exist_ok=True)
+        state = FleetState(run_id=self.ctx.run_id, topology=None, created_ns=time.time_ns())
+        state.save(self.ctx.state_file)
+        record = ComposeRecord(plan.project, str(COMPOSE_FILE), plan.environment(), plan.ports)
+        # saved before Compose runs: a crash from here on is found by `down`/`cleanup`
+        record.save(self.record_file)
+        started = time.monotonic()
+        try:
+            topology = await self._start(plan, record)
+        except BaseException:
+            await asyncio.shield(self._teardown(record, keep_logs=True))
+            raise
+        state.topology = topology
+        state.save(self.ctx.state_file)
+        write_current(self.ctx.home, self.ctx.run_id)
+        self._log("fleet_up", routers=spec.routers, seconds=round(time.monotonic() - started, 3))
+        return topology
+
+    async def _start(self, plan: ComposePlan, record: ComposeRecord) -> Topology:
+        topology = plan.topology(str(self.ctx.state_dir), logs={})
+        async with aiohttp.ClientSession() as session:
+            await self._compose(record, "up", "--detach", "--no-deps", *plan.first_services())
+            waits = [self._wait_health(session, "alerts", topology.alerts.admin),
+                     self._wait_health(session, "exchange", topology.exchange.admin)]
+            if plan.toxiproxy:
+                waits.append(self._create_proxies(session, plan, topology))
+            await asyncio.gather(*waits)
+            await self._compose(record, "up", "--detach", "--no-deps", *plan.second_services())
+            await asyncio.gather(self._wait_health(session, "monitor", topology.monitor.admin),
+                                 *(self._wait_health(session, r.id, r.admin) for r in topology.routers))
+        engine = await asyncio.to_thread(dk.client)
+        try:
+            names = {c.labels.get("com.docker.compose.service"): c.name
+                     for c in await asyncio.to_thread(dk.containers, engine, dk.run_filter(self.ctx.run_id))}
+        finally:
+            engine.close()
+        return dataclasses.replace(topology, logs={svc: f"docker logs {name}" for svc, name in names.items()})
+
+    async def _compose(self, record: ComposeRecord, *args: str) -> str:
+        return await dk.compose(record.project, record.file, record.env, *args)
+
+    async def _wait_health(self, session: aiohttp.ClientSession, component: str, admin: str) -> None:
+        """/health → 200 through the published port, or StartError with the container's log."""
+        deadline = time.monotonic() + HEALTH_TIMEOUT_S
+        last = "no answer"
+        while time.monotonic() < deadline:
+            try:
+                async with session.get(admin + "/health", timeout=aiohttp.ClientTimeout(total=2)) as resp:
+                    if resp.status == 200:
+                        self._log("ready", target=component, admin=admin)
+                        return
+                    last = f"HTTP {resp.status}"
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                last = type(exc).__name__
+            state = await asyncio.to_thread(self._container_status, component)
+            if state not in ("running", "created", "restarting"):
+                break
+            await asyncio.sleep(0.1)
+        raise procs.StartError(component, f"not healthy at {admin}/health ({last})",
+                               await asyncio.to_thread(self.logs, component, 30))
+
+    def _container_status(self, component: str) -> str:
+        engine = dk.client()
+        try:
+            return dk.service_container(engine, self.ctx.run_id, component).status
+        except FleetError:
+            return "missing"
+        finally:
+            engine.close()
+
+    async def _create_proxies(self, session: aiohttp.ClientSession, plan: ComposePlan, topology: Topology) -> None:
+        assert topology.toxiproxy is not None
+        client = toxi.ToxiproxyClient(topology.toxiproxy.api, session)
+        deadline = time.monotonic() + HEALTH_TIMEOUT_S
+        while True:
+            try:
+                await client.version()
+                break
+            except (aiohttp.ClientError, asyncio.TimeoutError, toxi.ToxiproxyError):
+                if time.monotonic() > deadline:
+                    raise procs.StartError("toxiproxy", f"API not answering at {topology.toxiproxy.api}",
+                                           await asyncio.to_thread(self.logs, "toxiproxy", 30)) from None
+                await asyncio.sleep(0.1)
+        for proxy in plan.proxies():
+            await client.create_proxy(proxy.name, proxy.upstream, listen=proxy.listen)
+
+    async def _teardown(self, record: ComposeRecord, *, keep_logs: bool = False) -> list[tuple[str, str]]:
+        """Compose down (volumes too), then remove by label whatever is left
+        (a container recreated by a deploy, a half-finished `up`)."""
+        outcomes: list[tuple[str, str]] = []
+        if keep_logs:
+            await asyncio.to_thread(self._save_logs)
+        try:
+            await self._compose(record, "down", "--volumes", "--remove-orphans", "--timeout", str(STOP_TIMEOUT_S))
+            outcomes.append((record.project, "compose down"))
+        except FleetError as exc:
+            outcomes.append((record.project, f"compose down failed: {exc}"))
+        engine = await asyncio.to_thread(dk.client)
+        try:
+            removed = await asyncio.to_thread(dk.remove_resources, engine, dk.run_filter(self.ctx.run_id))
+        finally:
+            engine.close()
+        outcomes += [(what, "removed") for what in removed]
+        if keep_logs:
+            self.ctx.state_file.unlink(missing_ok=True)
+            self.record_file.unlink(missing_ok=True)
+            clear_current(self.ctx.home, self.ctx.run_id)
+        else:
+            remove_run(self.ctx, self.ctx.run_id)
+        return outcomes
+
+    def _save_logs(self) -> None:
+        """A failed start keeps each container's output, like local keeps its log files."""
+        try:
+            engine = dk.client()
+        except FleetError:
+            return
+        try:
+            for container in dk.containers(engine, dk.run_filter(self.ctx.run_id)):
+                service = container.labels.get("com.docker.compose.service", container.name)
+                self.ctx.log_path(service).write_bytes(container.logs(tail=200))
+        finally:
+            engine.close()
+
+    async def down(self) -> list[tuple[str, str]]:
+        if not self.record_file.exists():
+            raise NoFleet(f"no fleet is up for run {self.ctx.run_id}")
+        return await self._teardown(ComposeRecord.load(self.record_file))
+
+    # -- observing --------------------------------------------------------
+    async def health(self) -> dict[str, str]:
+        topology = self.topology()
+        targets = {name: url + "/health" for name, url in topology.admin_urls().items()}
+        if topology.toxiproxy is not None:
+            targets["toxiproxy"] = topology.toxiproxy.api + "/version"
+        async with aiohttp.ClientSession() as session:
+            answers = await asyncio.gather(*(_probe(session, url) for url in targets.values()))
+        result = dict(zip(targets, answers))
+        for component, status in (await asyncio.to_thread(self._statuses)).items():
+            if component in result and status != "running":
+                # what the faults read: a killed container is "not running", like a killed process
+                result[component] = "paused" if status == "paused" else "not running"
+        return result
+
+    def _statuses(self) -> dict[str, str]:
+        engine = dk.client()
+        try:
+            return {c.labels.get("com.docker.compose.service", c.name): c.status
+                    for c in dk.containers(engine, dk.run_filter(self.ctx.run_id))}
+        finally:
+            engine.close()
+
+    def logs(self, component: str, lines: int = 50) -> str:
+        engine = dk.client()
+        try:
+            container = dk.service_container(engine, self.ctx.run_id, component)
+            return container.logs(tail=lines).decode(errors="replace").rstrip()
+        except FleetError:
+            return ""
+        finally:
+            engine.close()
+
+    # -- faults (Docker SDK, on this run's containers only) ---------------
+    async def _act(self, component: str, action: str) -> None:
+        def act() -> None:
+            engine = dk.client()
+            try:
+                container = dk.service_container(engine, self.ctx.run_id, component)
+                if action == "kill":
+                    container.kill()
+                elif action == "pause":
+                    container.pause()
+                elif action == "resume":
+                    container.unpause()
+                elif action == "restart":
+                    container.restart(timeout=STOP_TIMEOUT_S)
+            except Exception as exc:  # docker.errors.APIError: not running, already paused, ...
+                if isinstance(exc, FleetError):
+                    raise
+                raise FleetError(f"{action} {component}: {exc}") from None
+            finally:
+                engine.close()
+
+        await asyncio.to_thread(act)
+        self._log("container_" + action, target=component)
+
+    async def kill(self, component: str) -> None:
+        await self._act(component, "kill")
+
+    async def pause(self, component: str) -> None:
+        await self._act(component, "pause")
+
+    async def resume(self, component: str) -> None:
+        await self._act(component, "resume")
+
+    async def restart(self, component: str) -> None:
+        await self._act(component, "restart")
+        await self._after_start(component)
+
+    async def _after_start(self, component: str) -> None:
+        topology = self.topology()
+        async with aiohttp.ClientSession() as session:
+            if component == "toxiproxy":
+                assert topology.toxiproxy is not None
+                plan_proxies = [(p.name, p.upstream, "0.0.0.0:" + p.listen.rsplit(":", 1)[1])
+                                for p in topology.toxiproxy.proxies]
+                client = toxi.ToxiproxyClient(topology.toxiproxy.api, session)
+                deadline = time.monotonic() + HEALTH_TIMEOUT_S
+                while True:
+                    try:
+                        await client.version()
+                        break
+                    except (aiohttp.ClientError, asyncio.TimeoutError, toxi.ToxiproxyError):
+                        if time.monotonic() > deadline:
+                            raise FleetError("toxiproxy did not come back after a restart") from None
+                        await asyncio.sleep(0.1)
+                for name, upstream, listen in plan_proxies:
+                    await client.create_proxy(name, upstream, listen=listen)
+            else:
+                await self._wait_health(session, component, topology.admin_urls()[component])
+
+    async def deploy(self, router_id: str, version: str) -> None:
+        """Recreate the router's container from powerpeg-router:<version>: the
+        tag is the artifact; address, flags and labels stay."""
+        if version not in VERSIONS:
+            raise ValueError(f"version must be one of {', '.join(VERSIONS)}, got {version!r}")
+        self.topology().router(router_id)  # KeyError for a router this fleet does not have
+
+        def recreate() -> None:
+            engine = dk.client()
+            try:
+                old = dk.service_container(engine, self.ctx.run_id, router_id)
+                dk.recreate(engine, old, router_image(version))
+            finally:
+                engine.close()
+
+        await asyncio.to_thread(recreate)
+        await self._after_start(router_id)
+        state = self._state()
+        assert state.topology is not None
+        routers = tuple(dataclasses.replace(r, version=version) if r.id == router_id else r
+                        for r in state.topology.routers)
+        state.topology = dataclasses.replace(state.topology, routers=routers)
+        state.save(self.ctx.state_file)
+        self._log("deployed", target=router_id, version=version)
+
+
+async def cleanup(home: Path, *, log: Any = None) -> list[str]:
+    """Remove every container, network and volume labelled with this home
+    (crashed runs, SIGKILLed CLIs); nothing when no engine answers."""
+    if not dk.engine_answers():
+        return []
+    engine = await asyncio.to_thread(dk.client)
+    try:
+        removed = await asyncio.to_thread(dk.remove_resources, engine, dk.home_filter(str(home.resolve())))
+    finally:
+        engine.close()
+    if log is not None and removed:
+        log.info("compose_cleanup", removed=len(removed))
+    return [f"docker: removed {what}" for what in removed]
+
+
+async def _probe(session: aiohttp.ClientSession, url: str) -> str:
+    try:
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=2)) as resp:
+            return "ok" if resp.status == 200 else f"HTTP {resp.status}"
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        return f"down ({type(exc).__name__})"
+
+
+__all__ = ["ComposeBackend", "cleanup"]

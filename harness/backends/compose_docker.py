@@ -1,0 +1,178 @@
+"""The Docker side of the compose backend: the engine (Docker SDK), the
+Compose command (v2 `docker compose`, else v1 `docker-compose`), and finding
+or removing a run's containers, networks and volumes by label.
+
+Everything here filters on powerpeg labels: nothing else on the host is
+ever touched.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import shutil
+import subprocess
+from typing import Any
+
+from harness.backends.base import FleetError
+from harness.backends.compose_env import LABEL_HOME, LABEL_RUN
+
+COMPOSE_TIMEOUT_S = 120.0
+MISSING_ENGINE = "Docker engine not available"
+
+
+class DockerUnavailable(FleetError):
+    """No engine answers, no Compose, or an image is missing (exit 3)."""
+
+
+def client() -> Any:
+    """A Docker SDK client to an engine that answers, or DockerUnavailable."""
+    try:
+        import docker  # noqa: PLC0415 - the local backend never needs it
+
+        engine = docker.from_env(timeout=30)
+        engine.ping()
+    except Exception as exc:  # DockerException, connection refused, socket missing
+        raise DockerUnavailable(f"{MISSING_ENGINE} ({type(exc).__name__}: {exc}); "
+                                "start one with compose/ensure-docker.sh") from None
+    return engine
+
+
+def engine_answers() -> bool:
+    try:
+        client().close()
+    except DockerUnavailable:
+        return False
+    return True
+
+
+@functools.cache
+def compose_command() -> tuple[str, ...]:
+    """Compose v2 where present (what users have), else Debian's v1."""
+    docker_cli = shutil.which("docker")
+    if docker_cli is not None:
+        probe = subprocess.run([docker_cli, "compose", "version"], capture_output=True, timeout=30, check=False)
+        if probe.returncode == 0:
+            return (docker_cli, "compose")
+    v1 = shutil.which("docker-compose")
+    if v1 is not None:
+        return (v1,)
+    raise DockerUnavailable("Docker Compose not found: neither `docker compose` (v2) nor `docker-compose` (v1)")
+
+
+def missing_images(engine: Any, images: list[str]) -> list[str]:
+    import docker.errors  # noqa: PLC0415
+
+    missing = []
+    for image in images:
+        try:
+            engine.images.get(image)
+        except docker.errors.ImageNotFound:
+            missing.append(image)
+    return missing
+
+
+async def compose(project: str, file: str, env: dict[str, str], *args: str,
+                  timeout: float = COMPOSE_TIMEOUT_S) -> str:
+    """Run one Compose command for this project; its output, or FleetError with it."""
+    argv = [*compose_command(), "--project-name", project, "--file", file, *args]
+    proc = await asyncio.create_subprocess_exec(
+        *argv, env={**os.environ, **env}, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+    except BaseException:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        raise
+    text = out.decode(errors="replace")
+    if proc.returncode != 0:
+        raise FleetError(f"`{' '.join(argv[:len(compose_command())])} {' '.join(args)}` failed "
+                         f"(exit {proc.returncode}):\n{text[-2000:]}")
+    return text
+
+
+def run_filter(run_id: str) -> dict[str, list[str]]:
+    return {"label": [f"{LABEL_RUN}={run_id}"]}
+
+
+def home_filter(home: str) -> dict[str, list[str]]:
+    return {"label": [f"{LABEL_HOME}={home}"]}
+
+
+def containers(engine: Any, filters: dict[str, list[str]]) -> list[Any]:
+    return engine.containers.list(all=True, filters=filters)
+
+
+def service_container(engine: Any, run_id: str, service: str) -> Any:
+    """The container of one service of this run (never another run's)."""
+    found = engine.containers.list(all=True, filters={
+        "label": [f"{LABEL_RUN}={run_id}", f"com.docker.compose.service={service}"]})
+    if not found:
+        raise FleetError(f"no container for {service} in run {run_id}")
+    return found[0]
+
+
+def remove_resources(engine: Any, filters: dict[str, list[str]]) -> list[str]:
+    """Remove every container, network and volume matching ``filters``:
+    what was removed, one line each."""
+    import docker.errors  # noqa: PLC0415
+
+    removed: list[str] = []
+    for container in containers(engine, filters):
+        try:
+            container.remove(force=True, v=True)
+            removed.append(f"container {container.name}")
+        except docker.errors.NotFound:
+            pass
+    for network in engine.networks.list(filters=filters):
+        try:
+            network.remove()
+            removed.append(f"network {network.name}")
+        except docker.errors.NotFound:
+            pass
+    for volume in engine.volumes.list(filters=filters):
+        try:
+            volume.remove(force=True)
+            removed.append(f"volume {volume.name}")
+        except docker.errors.NotFound:
+            pass
+    return removed
+
+
+def leftovers(engine: Any, filters: dict[str, list[str]]) -> list[str]:
+    """Containers, networks and volumes still matching ``filters``."""
+    return ([f"container {c.name}" for c in containers(engine, filters)]
+            + [f"network {n.name}" for n in engine.networks.list(filters=filters)]
+            + [f"volume {v.name}" for v in engine.volumes.list(filters=filters)])
+
+
+def recreate(engine: Any, old: Any, image: str) -> Any:
+    """Replace a container by one from ``image`` with the same name, command,
+    run environment, labels, published ports and network aliases, so Compose
+    still owns it and every peer still reaches it at the same address.
+
+    The image's own environment (PATH, the baked-in router version) is not
+    copied over: it must come from the new image."""
+    api = engine.api
+    attrs = old.attrs
+    config, host = attrs["Config"], attrs["HostConfig"]
+    image_env = set(engine.images.get(config["Image"]).attrs["Config"].get("Env") or [])
+    env = [e for e in config.get("Env") or [] if e not in image_env]
+    networks = attrs["NetworkSettings"]["Networks"]
+    name = attrs["Name"].lstrip("/")
+    ports = [int(p.split("/")[0]) for p in (host.get("PortBindings") or {})]
+    bindings = {int(p.split("/")[0]): [(b["HostIp"], int(b["HostPort"])) for b in v]
+                for p, v in (host.get("PortBindings") or {}).items()}
+    endpoints = {net: api.create_endpoint_config(aliases=list(info.get("Aliases") or []))
+                 for net, info in networks.items()}
+    old.remove(force=True, v=False)
+    created = api.create_container(
+        image, command=config.get("Cmd"), environment=env, labels=config.get("Labels") or {}, name=name,
+        ports=ports, healthcheck=config.get("Healthcheck"),
+        host_config=api.create_host_config(port_bindings=bindings, binds=host.get("Binds") or None,
+                                           mounts=None),
+        networking_config=api.create_networking_config(endpoints),
+    )
+    api.start(created["Id"])
+    return engine.containers.get(created["Id"])

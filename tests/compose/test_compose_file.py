@@ -1,0 +1,93 @@
+"""compose/docker-compose.yml and the mapping of a FleetSpec onto it (no engine needed)."""
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from harness.backends.base import FleetSpec
+from harness.backends.compose_env import COMPOSE_FILE, ComposePlan, HostPorts, project_name
+
+SERVICES = {"exchange", "monitor", "alerts", "toxiproxy", "locust-master", "locust-worker",
+            *(f"router-{i}" for i in range(1, 9))}
+
+
+def _file() -> dict:
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+def _plan(**spec) -> ComposePlan:
+    fleet = FleetSpec(**{"routers": 2, **spec})
+    return ComposePlan("Run.1", "/home", "tok", fleet, HostPorts.allocate(fleet.router_ids()))
+
+
+def test_file_is_compose_spec_without_version_key() -> None:
+    """The file has no `version:` key (Compose spec)."""
+    assert "version" not in _file()
+
+
+def test_file_has_every_service() -> None:
+    """exchange, router-1..8, monitor, alerts, toxiproxy, locust-master/worker are services."""
+    assert SERVICES == set(_file()["services"])
+
+
+def test_locust_services_are_under_the_load_profile() -> None:
+    """Only the Locust services belong to a profile, and it is `load`."""
+    profiles = {name: svc.get("profiles") for name, svc in _file()["services"].items() if svc.get("profiles")}
+    assert {"locust-master": ["load"], "locust-worker": ["load"]} == profiles
+
+
+def test_every_service_has_a_healthcheck() -> None:
+    """Each service declares a healthcheck test."""
+    assert [] == [name for name, svc in _file()["services"].items() if not svc.get("healthcheck", {}).get("test")]
+
+
+def test_published_ports_bind_loopback_only() -> None:
+    """Every published port starts with 127.0.0.1."""
+    ports = [p for svc in _file()["services"].values() for p in svc.get("ports", [])]
+    assert [] == [p for p in ports if not p.startswith("127.0.0.1:")]
+
+
+def test_containers_networks_and_volumes_carry_the_run_label() -> None:
+    """powerpeg.run_id labels every service, the network and the volume."""
+    data = _file()
+    labelled = [svc["labels"] for svc in data["services"].values()]
+    labelled += [net["labels"] for net in data["networks"].values()] + [v["labels"] for v in data["volumes"].values()]
+    assert [] == [labels for labels in labelled if "powerpeg.run_id" not in labels]
+
+
+def test_project_name_is_derived_from_the_run_id() -> None:
+    """Upper case and dots become a valid compose project name."""
+    assert "powerpeg-knight_12-3-x" == project_name("Knight_12.3-x")
+
+
+def test_routers_dial_the_exchange_through_their_proxy() -> None:
+    """With toxiproxy, router-2's --exchange is its proxy in the toxiproxy container."""
+    args = json.loads(_plan().environment()["PP_ROUTER_2_ARGS"])
+    assert "toxiproxy:20002" == args[args.index("--exchange") + 1]
+
+
+def test_routers_dial_the_exchange_directly_without_toxiproxy() -> None:
+    """Without toxiproxy, routers dial the exchange service."""
+    args = json.loads(_plan(toxiproxy=False).environment()["PP_ROUTER_1_ARGS"])
+    assert "exchange:9878" == args[args.index("--exchange") + 1]
+
+
+def test_router_version_selects_the_image_tag() -> None:
+    """A per-router version is that router's image tag variable."""
+    env = _plan(version="v2", versions={"router-1": "v1"}).environment()
+    assert ("v1", "v2") == (env["PP_ROUTER_1_VERSION"], env["PP_ROUTER_2_VERSION"])
+
+
+def test_topology_endpoints_are_on_loopback() -> None:
+    """Every URL of the topology points at 127.0.0.1."""
+    topology = _plan().topology("/state", {})
+    urls = [*topology.admin_urls().values(), topology.exchange.fix, topology.exchange.dropcopy,
+            topology.toxiproxy.api, *(r.orders for r in topology.routers)]
+    assert [] == [u for u in urls if "127.0.0.1:" not in u]
+
+
+def test_topology_names_the_toxiproxy_proxies_like_local() -> None:
+    """Proxies are router-N->exchange, exchange->monitor and ->alerts."""
+    names = [p.name for p in _plan().topology("/state", {}).toxiproxy.proxies]
+    assert ["router-1->exchange", "router-2->exchange", "exchange->monitor", "->alerts"] == names

@@ -1,0 +1,45 @@
+"""Experiments on compose end to end: `powerpeg run FILE --backend compose`."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+from harness.backends import compose_docker as dk
+from harness import procs
+from tests.compose.kit import EXPERIMENTS, ROOT, env, powerpeg, run, wait_for_event
+
+
+def test_knight_controls_passes_on_compose(engine, tmp_path) -> None:
+    """knight-2012-controls on compose: exit 0, contained by control, TTD and TTK within 250 ms, nothing left."""
+    r = run(EXPERIMENTS / "knight-2012-controls.yaml", tmp_path / "out", tmp_path / "home", "--backend", "compose")
+    m = r.metrics
+    assert (0, "passed", "control", "compose") == (r.code, r.journal["status"], m["contained_by"],
+                                                   r.journal["backend"]), r.stdout
+    assert m["ttd_s"] <= 0.25 and m["ttk_s"] <= 0.25, m
+    assert [] == dk.leftovers(engine, dk.run_filter(r.run_id()))
+
+
+def test_exchange_disconnect_passes_through_the_toxiproxy_container(engine, tmp_path) -> None:
+    """exchange-disconnect on compose: the proxy cut is applied, the run passes, nothing is left."""
+    r = run(EXPERIMENTS / "exchange-disconnect.yaml", tmp_path / "out", tmp_path / "home", "--backend", "compose")
+    assert (0, True) == (r.code, "faults: network router-2->exchange down" in r.stdout), r.stdout
+    assert [] == dk.leftovers(engine, dk.run_filter(r.run_id()))
+
+
+def test_cleanup_after_a_sigkilled_run_removes_its_containers(engine, tmp_path) -> None:
+    """SIGKILL `powerpeg run` mid-method; `powerpeg cleanup` leaves no container, network or volume."""
+    home, out = tmp_path / "home", tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(EXPERIMENTS / "exchange-latency.yaml"),
+                             "--backend", "compose", "--out", str(out), "--quiet"], env=env(home), cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        run_id = wait_for_event(out, "method_start", timeout=90)["run_id"]
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its Locust: a crash leaves only the containers
+        proc.wait()
+    before = dk.leftovers(engine, dk.run_filter(run_id))
+    cleaned = powerpeg("cleanup", home=home)
+    assert (True, 0, [], []) == (bool(before), cleaned.returncode, dk.leftovers(engine, dk.run_filter(run_id)),
+                                 procs.run_processes(run_id)), cleaned.stdout

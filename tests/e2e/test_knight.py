@@ -1,0 +1,76 @@
+"""The Knight 2012 replay end to end: each bundled experiment gives its expected verdict."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.measure import Evidence, compute
+from tests.e2e.runs import EXPERIMENTS, Result, alive, run
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("home")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, home) -> dict[str, Result]:
+    out = tmp_path_factory.mktemp("reports")
+    return {name: run(EXPERIMENTS / f"{name}.yaml", out / name, home)
+            for name in ("knight-2012-controls", "knight-2012", "knight-2012-rollback")}
+
+
+def test_controls_pass_with_ttd_and_ttk_within_250ms(runs) -> None:
+    """knight-2012-controls: exit 0, detected and killed by the monitor within 250 ms each."""
+    r = runs["knight-2012-controls"]
+    m = r.metrics
+    assert (0, "passed", "control") == (r.code, r.journal["status"], m["contained_by"]), r.stdout
+    assert m["ttd_s"] <= 0.25 and m["ttk_s"] <= 0.25, m
+
+
+def test_knight_as_it_happened_is_not_detected_and_hits_the_cap(runs) -> None:
+    """knight-2012: exit 1, not detected, contained only by the harness's stop condition."""
+    r = runs["knight-2012"]
+    m = r.metrics
+    assert (1, "aborted", None, "abort") == (r.code, r.journal["status"], m["detected_at"], m["contained_by"]), r.stdout
+    assert m["excess_shares"] > 0 and m["loss_usd"] > 0
+    [ttd] = [a for a in r.journal["assertions"] if a["name"] == "ttd_max"]
+    assert (False, True) == (ttd["passed"], "not detected" in ttd["message"])
+
+
+def _excess_within(r: Result, window_s: float) -> tuple[int, float]:
+    """Excess shares executed within ``window_s`` of the first violation, and the run's own span."""
+    journal = [json.loads(x) for x in (r.out / "exchange-journal.jsonl").read_text().splitlines() if x.strip()]
+    parents = [json.loads(x) for f in sorted((r.out / "load" / "parents").glob("*.jsonl"))
+               for x in f.read_text().splitlines() if x.strip()]
+    m = r.metrics
+    cut = m["first_violation_at"] + int(window_s * 1e9)
+    early = compute(Evidence(journal=[rec for rec in journal if rec["ts_ns"] <= cut], parents=parents,
+                             alerts=[], events=r.events(), marks={}, firm="KNIGHT"))
+    return early.excess_shares, (m["contained_at"] - m["first_violation_at"]) / 1e9
+
+
+def test_rollback_makes_it_worse_over_the_same_window(runs) -> None:
+    """knight-2012-rollback: over the same window after the first violation, more excess than knight-2012."""
+    plain, rollback = runs["knight-2012"], runs["knight-2012-rollback"]
+    _, span_plain = _excess_within(plain, 1e9)
+    _, span_rollback = _excess_within(rollback, 1e9)
+    window = min(span_plain, span_rollback)
+    assert window > 2.0, f"the runs contained too early to compare ({span_plain:.1f}s, {span_rollback:.1f}s)"
+    assert _excess_within(rollback, window)[0] > _excess_within(plain, window)[0]
+
+
+def test_reports_are_written(runs) -> None:
+    """Every run leaves journal.json, events.jsonl, junit.xml and a self-contained report.html."""
+    for r in runs.values():
+        html = (r.out / "report.html").read_text()
+        names = {p.name for p in r.out.iterdir()}
+        assert {"journal.json", "events.jsonl", "junit.xml", "report.html"} <= names
+        assert "<svg" in html and "http://" not in html.replace("http://www.w3.org", "")
+
+
+def test_nothing_is_left_running(runs) -> None:
+    """After each run, no process of that run is alive."""
+    assert {} == {name: alive(r.run_id()) for name, r in runs.items() if alive(r.run_id())}
