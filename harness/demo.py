@@ -9,7 +9,7 @@ import asyncio
 import json
 import random
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 

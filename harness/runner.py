@@ -30,7 +30,7 @@ from harness.load.config import LoadConfig, SymbolRef, router_targets
 from harness.load.control import LoadControl
 from harness.load.runner import LoadRunner
 from harness import measure, probes
-from harness.report import RunRecord, write_all
+from harness.report import RunRecord
 from harness.topology import Topology
 from harness.verdict import evaluate
 from harness.watch import Watch

@@ -10,6 +10,8 @@ import abc
 import re
 from dataclasses import dataclass, field
 
+from harness.context import RunContext
+from harness.state import FleetState
 from harness.topology import Topology
 
 VERSIONS = ("v1", "v2")
@@ -72,9 +74,24 @@ class FleetSpec:
 
 
 class Backend(abc.ABC):
-    """Stand up, change and tear down one fleet."""
+    """Stand up, change and tear down one fleet. Every backend records its
+    fleet in the run's state file (``ctx.state_file``), which is what lets
+    ``status``, ``down`` and ``cleanup`` find it from another process."""
 
     name: str
+    ctx: RunContext
+
+    def _state(self) -> FleetState:
+        if not self.ctx.state_file.exists():
+            raise NoFleet(f"no fleet is up for run {self.ctx.run_id}")
+        return FleetState.load(self.ctx.state_file)
+
+    def topology(self) -> Topology:
+        """Endpoints of the fleet that is up (NoFleet if none)."""
+        state = self._state()
+        if state.topology is None:
+            raise NoFleet(f"run {self.ctx.run_id} never finished starting; run `powerpeg cleanup`")
+        return state.topology
 
     @abc.abstractmethod
     async def up(self, spec: FleetSpec) -> Topology:
@@ -83,10 +100,6 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     async def down(self) -> list[tuple[str, str]]:
         """Stop what `up` started, in reverse order: (component, outcome) pairs."""
-
-    @abc.abstractmethod
-    def topology(self) -> Topology:
-        """Endpoints of the fleet that is up (NoFleet if none)."""
 
     @abc.abstractmethod
     async def health(self) -> dict[str, str]:

@@ -34,7 +34,7 @@ from harness.backends.compose_env import (
 from harness.backends.teardown import remove_run
 from harness.context import RunContext
 from harness.state import FleetState, clear_current, read_current, write_current
-from harness.topology import RouterEndpoints, Topology
+from harness.topology import Topology
 
 HEALTH_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 5
@@ -83,17 +83,6 @@ class ComposeBackend(Backend):
         backend = cls(ctx)
         ctx.token = backend.topology().token
         return backend
-
-    def _state(self) -> FleetState:
-        if not self.ctx.state_file.exists():
-            raise NoFleet(f"no fleet is up for run {self.ctx.run_id}")
-        return FleetState.load(self.ctx.state_file)
-
-    def topology(self) -> Topology:
-        state = self._state()
-        if state.topology is None:
-            raise NoFleet(f"run {self.ctx.run_id} never finished starting; run `powerpeg cleanup`")
-        return state.topology
 
     def _log(self, event: str, **kw: Any) -> None:
         if self.ctx.log is not None:

@@ -159,17 +159,6 @@ class LocalBackend(Backend):
         ctx.token = state.topology.token
         return cls(ctx)
 
-    def _state(self) -> FleetState:
-        if not self.ctx.state_file.exists():
-            raise NoFleet(f"no fleet is up for run {self.ctx.run_id}")
-        return FleetState.load(self.ctx.state_file)
-
-    def topology(self) -> Topology:
-        state = self._state()
-        if state.topology is None:
-            raise NoFleet(f"run {self.ctx.run_id} never finished starting")
-        return state.topology
-
     # -- up / down --------------------------------------------------------
     async def up(self, spec: FleetSpec) -> Topology:
         spec.validate()

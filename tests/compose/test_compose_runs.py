@@ -8,7 +8,7 @@ import sys
 
 from harness.backends import compose_docker as dk
 from harness import procs
-from tests.compose.kit import EXPERIMENTS, ROOT, env, powerpeg, run, wait_for_event
+from tests.e2e.runs import EXPERIMENTS, ROOT, env, powerpeg, run, wait_for_event
 
 
 def test_knight_controls_passes_on_compose(engine, tmp_path) -> None:

@@ -1,4 +1,4 @@
-"""Helpers for end-to-end runs: `powerpeg run` as a real subprocess."""
+"""Helpers for end-to-end runs (tests/e2e, tests/compose): `powerpeg run` as a real subprocess."""
 from __future__ import annotations
 
 import json
@@ -41,7 +41,7 @@ def env(home: Path) -> dict[str, str]:
     return {**os.environ, "POWERPEG_HOME": str(home)}
 
 
-def powerpeg(*args: str, home: Path, timeout: float = 180) -> subprocess.CompletedProcess:
+def powerpeg(*args: str, home: Path, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "harness.cli", *args], env=env(home), cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -56,7 +56,7 @@ def start(file: Path, out: Path, home: Path) -> subprocess.Popen:
                             env=env(home), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def wait_for_event(out: Path, event: str, timeout: float = 60) -> dict[str, Any]:
+def wait_for_event(out: Path, event: str, timeout: float = 90) -> dict[str, Any]:
     """Poll the run's events.jsonl until ``event`` appears."""
     path = out / "events.jsonl"
     deadline = time.monotonic() + timeout

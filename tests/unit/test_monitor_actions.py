@@ -4,7 +4,7 @@ import asyncio
 from targets.monitor.book import Parent
 from targets.monitor.limits import Limits
 
-from .test_monitor_fakes import FakeNeighbours, fill, make_monitor
+from .test_monitor_fakes import FakeNeighbours, fill
 
 
 def _overfill(monitor, parent: str = "router-1-000001", fills: int = 3) -> None:
