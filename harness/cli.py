@@ -27,7 +27,7 @@ EXIT_OK = 0
 EXIT_INVALID = 2
 EXIT_INFRA = 3
 # commands about an experiment file: a usage error there is exit 2, like an invalid file
-FILE_COMMANDS = frozenset({"validate", "schema", "run"})
+FILE_COMMANDS = frozenset({"validate", "schema", "run", "gameday"})
 
 
 class _Parser(argparse.ArgumentParser):
@@ -90,6 +90,12 @@ def build_parser(parser_class: type[_Parser] = _Parser) -> argparse.ArgumentPars
 
     from harness.run_cmd import add_arguments  # noqa: PLC0415 - keeps `powerpeg up` start-up light
     add_arguments(sub.add_parser("run", help="run one experiment and write its reports"))
+    from harness.gameday.runner import add_arguments as add_gameday  # noqa: PLC0415
+
+    add_gameday(sub.add_parser("gameday", help="run a suite of experiments; or --history: the trend across game days"))
+    from harness.ui.command import add_arguments as add_ui  # noqa: PLC0415
+
+    add_ui(sub.add_parser("ui", help="a game day in the Locust web UI: the Chaos tab and the KILL SWITCH"))
     return parser
 
 
@@ -222,9 +228,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _run(lambda: cmd_run_async(args, log=_logger()))
 
 
+def cmd_gameday(args: argparse.Namespace) -> int:
+    from harness.gameday.runner import cmd_gameday_async  # noqa: PLC0415
+
+    return _run(lambda: cmd_gameday_async(args, log=_logger()))
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from harness.ui.command import cmd_ui_async  # noqa: PLC0415
+
+    # not _run: the game day handles SIGTERM itself (it ends the run, it does not cancel it)
+    return asyncio.run(cmd_ui_async(args, log=_logger()))
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "up": cmd_up, "status": cmd_status, "down": cmd_down, "cleanup": cmd_cleanup, "demo": cmd_demo,
-    "validate": cmd_validate, "schema": cmd_schema, "run": cmd_run,
+    "validate": cmd_validate, "schema": cmd_schema, "run": cmd_run, "gameday": cmd_gameday,
+    "ui": cmd_ui,
 }
 
 
@@ -242,7 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (StartError, FleetError) as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
-        if args.command == "run":
+        if args.command in ("run", "gameday"):
             print("powerpeg: interrupted; rolled back, torn down and reported", file=sys.stderr)
         return _fail("interrupted; everything started was stopped")
     except asyncio.CancelledError:

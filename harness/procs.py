@@ -120,9 +120,13 @@ def reserve_port(host: str = "127.0.0.1") -> socket.socket:
     return sock
 
 
-def spawn(argv: Sequence[str], *, env: dict[str, str], log_path: Path, cwd: Path | None = None) -> subprocess.Popen:
+def spawn(argv: Sequence[str], *, env: dict[str, str], log_path: Path, cwd: Path | None = None,
+          nice: int = 0) -> subprocess.Popen:
     """Start a detached process (own session: it outlives the CLI and gets
-    no terminal Ctrl-C) with stdout+stderr appended to ``log_path``."""
+    no terminal Ctrl-C) with stdout+stderr appended to ``log_path``.
+    ``nice`` lowers its CPU priority (the load generator's, so that on a small
+    machine it does not starve the system under test of the CPU it needs to
+    detect and kill)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         return subprocess.Popen(
@@ -134,6 +138,7 @@ def spawn(argv: Sequence[str], *, env: dict[str, str], log_path: Path, cwd: Path
             stderr=subprocess.STDOUT,
             start_new_session=True,
             close_fds=True,
+            preexec_fn=(lambda: os.nice(nice)) if nice else None,
         )
 
 

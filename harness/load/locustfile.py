@@ -25,6 +25,10 @@ from harness.load.config import CONFIG_ENV, LoadConfig
 from harness.load.control import ControlPoller
 from harness.load.orders import Broker, user_number
 
+if os.environ.get("POWERPEG_CHAOS_API"):
+    # `powerpeg ui`: the Chaos tab and the /chaos/* control API on Locust's web app
+    import harness.load.chaos_web  # noqa: F401
+
 
 class LoadSession:
     """This process's part of the load: config, live knobs, parents log."""

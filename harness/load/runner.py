@@ -34,6 +34,10 @@ LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 STOP_TIMEOUT_S = 2
 STOP_GRACE_S = STOP_TIMEOUT_S + 3.0
 
+# Locust is the harness's tool, not the system under test: on a 2-core machine
+# it must not take the CPU the monitor and the exchange need to detect and kill
+LOAD_NICE = 10
+
 
 class LoadError(Exception):
     """Locust did not start (the message holds the end of its log)."""
@@ -93,8 +97,12 @@ class LoadRunner:
     """
 
     def __init__(self, config: LoadConfig, out_dir: Path, log: Any, *, python: str = sys.executable,
-                 start_timeout: float = 30.0) -> None:
+                 start_timeout: float = 30.0, web_port: int | None = None,
+                 extra_env: dict[str, str] | None = None) -> None:
         self.config = config
+        # web mode (`powerpeg ui`): Locust's web UI on 127.0.0.1:web_port instead of --headless
+        self.web_port = web_port
+        self.extra_env = dict(extra_env or {})
         self.out_dir = Path(out_dir)
         self.log = log.bind(component="load")
         self.python = python
@@ -117,7 +125,9 @@ class LoadRunner:
         cfg = self.config
         base = [self.python, "-m", "locust", "-f", str(LOCUSTFILE), "--loglevel", "WARNING"]
         # whole seconds, rounded up: the bound must never cut the run short
-        run = ["--headless", "-u", str(cfg.users), "-r", f"{cfg.spawn_rate:g}", "--host", "http://127.0.0.1",
+        mode = (["--headless"] if self.web_port is None
+                else ["--web-host", "127.0.0.1", "--web-port", str(self.web_port), "--autostart"])
+        run = [*mode, "-u", str(cfg.users), "-r", f"{cfg.spawn_rate:g}", "--host", "http://127.0.0.1",
                "--csv", str(self.csv_prefix), "--only-summary", "--run-time", f"{int(-(-cfg.run_time // 1))}s",
                "--stop-timeout", str(STOP_TIMEOUT_S)]
         if cfg.workers == 0:
@@ -136,6 +146,7 @@ class LoadRunner:
         env[CONFIG_ENV] = str(self.config_path)
         # the token reaches Locust in the config file (mode 0600), not the environment
         env.pop(TOKEN_ENV, None)
+        env.update(self.extra_env)
         return env
 
     async def start(self) -> None:
@@ -155,7 +166,7 @@ class LoadRunner:
         try:
             for name, argv in self.commands(port):
                 log_path = self.out_dir / f"{name}.log"
-                popen = procs.spawn(argv, env=env, log_path=log_path)
+                popen = procs.spawn(argv, env=env, log_path=log_path, nice=LOAD_NICE)
                 ident = procs.ProcIdentity.of(popen.pid) or procs.ProcIdentity(popen.pid, 0)
                 self.procs.append(LocustProc(name, popen, ident, log_path))
             await self._wait_ready()

@@ -1,0 +1,187 @@
+"""The CI resilience suite: experiment files as pytest items, and a fleet fixture.
+
+``pytest --powerpeg experiments/`` collects every experiment YAML file as one
+test item, runs it on ``--powerpeg-backend`` (default local) into
+``--powerpeg-out`` (default a pytest tmp dir), fails it with its failed
+assertions (one line each), and records ``ttd_s``, ``ttk_s``, ``ttc_s``,
+``excess_shares`` and ``loss_usd`` as JUnit properties. Without
+``--powerpeg`` no YAML file is collected: a normal run is unchanged.
+
+``powerpeg_fleet`` (async factory) gives hand-written tests a real local fleet,
+torn down after the test.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import yaml
+
+from harness.experiment.loader import ExperimentError, load
+from harness.experiment.model import Experiment
+
+PROPERTIES = ("ttd_s", "ttk_s", "ttc_s", "excess_shares", "loss_usd")
+SUFFIXES = (".yaml", ".yml")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("powerpeg", "powerpeg chaos experiments")
+    group.addoption("--powerpeg", action="store_true", default=False,
+                    help="collect experiment YAML files as test items and run them")
+    group.addoption("--powerpeg-backend", choices=("local", "compose"), default="local",
+                    help="where each experiment's fleet runs (default local)")
+    group.addoption("--powerpeg-out", type=Path, default=None,
+                    help="report directory, one subdirectory per experiment (default a tmp dir)")
+
+
+def _is_suite(path: Path) -> bool:
+    """A game-day suite (top-level ``experiments:`` list) sits next to experiments but is not one."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and isinstance(data.get("experiments"), list) and "name" not in data
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if not parent.config.getoption("powerpeg") or file_path.suffix not in SUFFIXES or _is_suite(file_path):
+        return None
+    return ExperimentFile.from_parent(parent, path=file_path)
+
+
+class ExperimentFile(pytest.File):
+    def collect(self):
+        try:
+            experiment: Experiment | None = load(self.path)
+            issues: list[str] = []
+        except ExperimentError as exc:
+            experiment, issues = None, [str(issue) for issue in exc.errors]
+        name = experiment.name if experiment is not None else self.path.stem
+        yield ExperimentItem.from_parent(self, name=name, experiment=experiment, issues=issues)
+
+
+class ExperimentFailed(Exception):
+    """The run's verdict was not ``passed``; ``lines`` say why, one per failed assertion."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+class ExperimentItem(pytest.Item):
+    def __init__(self, *, experiment: Experiment | None, issues: list[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.experiment = experiment
+        self.issues = issues
+
+    def _out_dir(self) -> Path:
+        configured = self.config.getoption("powerpeg_out")
+        if configured is not None:
+            return Path(configured) / self.name
+        return self.config._tmp_path_factory.mktemp(f"powerpeg-{self.name}"[:40], numbered=True)  # type: ignore[attr-defined]
+
+    def runtest(self) -> None:
+        from harness.run_cmd import run_experiment  # noqa: PLC0415 - the run machinery only when items run
+
+        if self.experiment is None:
+            raise ExperimentFailed(["invalid experiment file:", *self.issues])
+        out = self._out_dir()
+        record = asyncio.run(run_experiment(self.experiment, out=out, backend_name=self.config.getoption("powerpeg_backend"),
+                                            quiet=True))
+        metrics = record.metrics.to_dict()
+        for key in PROPERTIES:
+            self.user_properties.append((key, "" if metrics[key] is None else metrics[key]))  # null: not measured
+        self.user_properties.append(("status", record.status))
+        self.user_properties.append(("report", str(out / "report.html")))
+        if record.status == "passed":
+            return
+        lines = [f"{record.experiment}: {record.status.upper()} (report: {out / 'report.html'})"]
+        lines += [f"{a.name}: {a.message}" for a in record.failed_assertions()]
+        if record.status == "aborted":
+            lines.append(f"aborted by the harness: {record.abort.reason}")
+        if record.error:
+            lines.append(f"error: {record.error}")
+        raise ExperimentFailed(lines)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None) -> str:  # type: ignore[override]
+        if isinstance(excinfo.value, ExperimentFailed):
+            return "\n".join(excinfo.value.lines)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"experiment {self.name}"
+
+
+# --- the fleet fixture ----------------------------------------------------------------------------
+
+
+@dataclass
+class Fleet:
+    """A running local fleet for a hand-written test: topology, token and helpers."""
+
+    topology: Any
+    backend: Any
+    sent: list[str] = field(default_factory=list)
+
+    @property
+    def token(self) -> str:
+        return self.topology.token
+
+    def _session(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(headers={"Authorization": f"Bearer {self.token}"},
+                                     timeout=aiohttp.ClientTimeout(total=10))
+
+    async def send_parent(self, router: str = "router-1", *, symbol: str, side: str = "buy", qty: int = 100,
+                          **extra: Any) -> str:
+        """POST one parent order to ``router``; returns its parent_id (AssertionError unless 202)."""
+        order = {"symbol": symbol, "side": side, "qty": qty,
+                 "client_order_id": f"pp-{time.time_ns()}", **extra}
+        async with self._session() as session:
+            async with session.post(self.topology.router(router).orders, json=order) as resp:
+                body = await resp.json(content_type=None)
+                assert 202 == resp.status, f"POST /orders on {router} -> {resp.status} {body}"
+        self.sent.append(body["parent_id"])
+        return body["parent_id"]
+
+    async def symbols(self) -> list[str]:
+        """The symbols the exchange lists (parents for any other symbol get 422)."""
+        async with self._session() as session:
+            async with session.get(f"{self.topology.exchange.admin}/symbols") as resp:
+                assert 200 == resp.status, f"GET /symbols -> {resp.status}"
+                return [row["symbol"] for row in await resp.json()]
+
+    async def journal(self) -> list[dict[str, Any]]:
+        """The exchange journal, as the exchange serves it."""
+        async with self._session() as session:
+            async with session.get(f"{self.topology.exchange.admin}/journal") as resp:
+                assert 200 == resp.status, f"GET /journal -> {resp.status}"
+                text = await resp.text()
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def powerpeg_fleet(tmp_path_factory: pytest.TempPathFactory):
+    """``fleet = await powerpeg_fleet(routers=2, version="v2", ...)`` (FleetSpec arguments); torn down after the test."""
+    from harness.backends.base import FleetSpec  # noqa: PLC0415
+    from harness.backends.local import LocalBackend  # noqa: PLC0415
+    from harness.context import RunContext  # noqa: PLC0415
+
+    home = tmp_path_factory.mktemp("powerpeg-home")
+    backends: list[Any] = []
+
+    async def start(**spec: Any) -> Fleet:
+        spec.setdefault("routers", 2)
+        spec.setdefault("toxiproxy", False)
+        backend = LocalBackend(RunContext.create(home=home))
+        backends.append(backend)
+        return Fleet(topology=await backend.up(FleetSpec(**spec)), backend=backend)
+
+    yield start
+    for backend in backends:
+        asyncio.run(backend.down())

@@ -1,0 +1,87 @@
+"""`powerpeg ui [FILE] [--backend] [--port]`: a game day in the Locust web UI.
+
+Stands the fleet up as `powerpeg run` does, starts Locust with its web UI
+and the Chaos tab on 127.0.0.1, serves the control API, and runs until
+Ctrl-C or SIGTERM (or ``--max-duration``). Then it reverts every injected
+fault, stops Locust, tears the fleet down and writes the report, which says
+which of TTD and TTK a person made and which the controls did.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from harness.backends import BACKENDS, make_backend
+from harness.context import RunContext
+from harness.events import EventLog
+from harness.experiment.loader import ExperimentError, load
+from harness.plan import fleet_spec
+from harness.report import write_all
+from harness.report.summary import render
+from harness.run_cmd import needs_toxiproxy
+from harness.runner import Progress, Run, exit_code
+from harness.ui.api import make_app, serve
+from harness.ui.controller import ActionError, ChaosRunner, attribution
+
+DEFAULT_FILE = Path("experiments/knight-2012-controls.yaml")
+DEFAULT_PORT = 8089
+DEFAULT_MAX_DURATION_S = 3600.0  # a forgotten game day still ends, and so does its load
+EXIT_INVALID = 2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, nargs="?", default=DEFAULT_FILE,
+                        help=f"experiment YAML file (default {DEFAULT_FILE})")
+    parser.add_argument("--backend", choices=list(BACKENDS), default="local")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="Locust web UI port on 127.0.0.1 (default 8089)")
+    parser.add_argument("--out", type=Path, help="report directory (default reports/ui-<experiment>-<time>)")
+    parser.add_argument("--max-duration", type=float, default=DEFAULT_MAX_DURATION_S,
+                        help="seconds: the game day ends by itself after this (default 3600)")
+
+
+async def cmd_ui_async(args: argparse.Namespace, log: Any = None) -> int:
+    try:
+        exp = load(args.file)
+    except ExperimentError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_INVALID
+    if exp.load.users < 1:
+        print("powerpeg ui: error: the experiment's load has 0 users; the web UI needs a load", file=sys.stderr)
+        return EXIT_INVALID
+    out = args.out or Path("reports") / f"ui-{exp.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = RunContext.create(run_id=f"ui-{exp.name}-{time.strftime('%H%M%S')}"[:64], log=log)
+    events = EventLog(out / "events.jsonl", run_id=ctx.run_id, experiment=exp.name)
+    run = Run(experiment=exp, backend=make_backend(args.backend, ctx, keep_launcher=True), out_dir=out,
+              events=events, progress=Progress(lambda line: print(line, flush=True), every_s=5.0), log=ctx.log)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # Ctrl-C and SIGTERM end the game day the ordinary way: the run goes on to
+    # roll back, collect, tear down and measure (a cancel would mark it an error)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    controller = ChaosRunner(run, web_port=args.port, max_duration_s=args.max_duration, stop=stop)
+    api, api_port = await serve(make_app(controller, ctx.token, action_error=ActionError))
+    controller.api_url = f"http://127.0.0.1:{api_port}"
+    print(f"[powerpeg] run {ctx.run_id}; admin token for the Chaos tab: {ctx.token}", flush=True)
+    try:
+        record = await controller.execute(spec=fleet_spec(exp, toxiproxy=needs_toxiproxy(exp)))
+    finally:
+        await api.cleanup()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        events.close()
+    write_all(out, record)
+    who = attribution(record.metrics, list(events.events))
+    (out / "ui.json").write_text(json.dumps({"run_id": ctx.run_id, "ttd": who["ttd"], "ttk": who["ttk"],
+                                             "detected_by": record.metrics.detected_by if record.metrics else None},
+                                            indent=2))
+    print(render(record, out))
+    print(f"  TTD: {who['ttd'] or 'none'} · TTK: {who['ttk'] or 'none'} (human = an operator's Ack / KILL)")
+    return exit_code(record)
