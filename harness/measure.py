@@ -114,7 +114,12 @@ class _Events:
                 label = " ".join(str(p) for p in (verb, event.get("kind", ""), event.get("target", "")) if p)
                 out.marks.append(Mark(ts, name, label))
                 if name == "fault_injected":
-                    out.first_fault = ts if out.first_fault is None else min(out.first_fault, ts)
+                    # a fault counts from when its injection began: a deploy that
+                    # restarts containers takes seconds, and what it sets off
+                    # (a runaway on the missed router) can start before it is done
+                    began = event.get("started_ns")
+                    began = int(began) if isinstance(began, int) and not isinstance(began, bool) else ts
+                    out.first_fault = began if out.first_fault is None else min(out.first_fault, began)
             elif name in ("abort_triggered", "abort_kill"):
                 if out.abort_at is None or ts < out.abort_at:
                     out.abort_at = ts

@@ -39,7 +39,8 @@ WARMUP_S = 1.5  # load runs this long before the method's time zero
 WATCH_INTERVAL_S = 0.1
 SETTLE_S = 0.5  # after an abort or the end, before evidence is read
 ABORT_BY = "powerpeg-abort"
-BLIND_LIMIT_S = 2.0  # the stop conditions may go unread this long before the run is an error
+BLIND_LIMIT_S = 2.0
+LOG_LINES = 200_000  # per component, when the backend keeps the logs (containers)  # the stop conditions may go unread this long before the run is an error
 
 
 @dataclass
@@ -260,6 +261,7 @@ class Runner:
         await self._wait_until(run.method_start_ns + int(sf.at_s * 1e9))
         if self._aborted.is_set():
             return
+        started_ns = time.time_ns()
         try:
             await sf.fault.inject(self._fault_ctx())
         except FaultError as exc:
@@ -267,7 +269,7 @@ class Runner:
             run.events.warning("fault_failed", step=sf.index, kind=sf.step.fault, error=str(exc))
             raise
         sf.injected_ns = run.events.emit("fault_injected", step=sf.index, kind=sf.step.fault,
-                                         target=sf.fault.target())["ts_ns"]
+                                         target=sf.fault.target(), started_ns=started_ns)["ts_ns"]
         run.progress.phase(f"+{(sf.injected_ns - run.method_start_ns) / 1e9:.1f}s injected {sf.step.fault} {sf.fault.target()}")
         if sf.step.duration is not None:
             await asyncio.sleep(sf.step.duration)
@@ -408,8 +410,13 @@ class Runner:
             marks, alerts = {}, []
         await self._steady("after")
         logs = Path(run.topology.state_dir) / "logs"
-        if logs.is_dir():  # component logs go with the fleet too; keep them for the post-mortem
+        if logs.is_dir() and any(logs.iterdir()):  # component logs go with the fleet too; keep them for the post-mortem
             shutil.copytree(logs, run.out_dir / "logs", dirs_exist_ok=True)
+        else:  # containers: ask the backend
+            (run.out_dir / "logs").mkdir(exist_ok=True)
+            for component in run.topology.admin_urls():
+                text = await asyncio.to_thread(run.backend.logs, component, LOG_LINES)
+                (run.out_dir / "logs" / f"{component}.log").write_text(text + "\n")
         # the fleet's files go with it; the report keeps the ground truth
         journal_path = run.out_dir / "exchange-journal.jsonl"
         try:

@@ -8,7 +8,7 @@ from targets.common import log as logsetup
 from targets.common.service import read_token, run, start_http, write_ready_file
 
 from .actions import Actions
-from .checks import heartbeat_loop, version_loop
+from .checks import heartbeat_loop, kill_path_loop, version_loop
 from .config import build_parser, from_args
 from .core import Monitor
 from .dropcopy import DropCopyClient
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> None:
                           exchange_admin=cfg.exchange_admin, routers=cfg.routers)
         monitor = Monitor(cfg, actions=actions, log=log)
         runner, port = await start_http(build_app(monitor, token), args.host, args.admin_port)
-        loops = [version_loop(monitor, stop), heartbeat_loop(monitor, stop)]
+        loops = [version_loop(monitor, stop), heartbeat_loop(monitor, stop), kill_path_loop(monitor, stop)]
         if cfg.dropcopy is not None:
             loops.append(DropCopyClient(monitor, *cfg.dropcopy).run(stop))
         else:

@@ -1,5 +1,5 @@
-"""The monitor's periodic checks: fleet version drift and the alert-pipeline
-heartbeat. Each has a one-shot function (what tests drive) and a loop that
+"""The monitor's periodic checks: fleet version drift, the alert-pipeline
+heartbeat and the kill path. Each has a one-shot function (what tests drive) and a loop that
 runs it on its interval until stopped.
 """
 from __future__ import annotations
@@ -29,6 +29,23 @@ async def heartbeat_once(monitor: Monitor, seq: int, timeout_s: float) -> None:
     monitor.on_heartbeat(acked, reason)
 
 
+async def probe_kill_path_once(monitor: Monitor, timeout_s: float) -> dict[str, str]:
+    """GET /health on the exchange admin and every router: what the kill would call.
+
+    A kill switch nobody exercised is a kill switch that may not work. The probe
+    also keeps those connections (and their name lookups) warm, so the kill
+    itself does not pay a first connect when it matters: measured on containers,
+    a cold kill took ~250 ms more than a warm one.
+    """
+    actions = monitor.actions
+    targets = ([actions.exchange_admin] if actions.exchange_admin else []) + list(actions.routers)
+    results = await asyncio.gather(*(actions.router_health(url, timeout_s) for url in targets))
+    state = {url: "ok" if r.get("status") == 200 else (r.get("error") or f"HTTP {r.get('status')}")
+             for url, r in zip(targets, results)}
+    monitor.kill_path = state
+    return state
+
+
 async def _every(interval_s: float, stop: asyncio.Event, step) -> None:
     loop = asyncio.get_running_loop()
     while not stop.is_set():
@@ -47,6 +64,12 @@ async def version_loop(monitor: Monitor, stop: asyncio.Event) -> None:
         return
     interval_s = monitor.cfg.version_check_ms / 1000
     await _every(interval_s, stop, lambda: poll_versions_once(monitor, timeout_s=max(interval_s, 0.2)))
+
+
+async def kill_path_loop(monitor: Monitor, stop: asyncio.Event, interval_s: float = 2.0) -> None:
+    if monitor.actions.exchange_admin is None and not monitor.actions.routers:
+        return
+    await _every(interval_s, stop, lambda: probe_kill_path_once(monitor, timeout_s=1.0))
 
 
 async def heartbeat_loop(monitor: Monitor, stop: asyncio.Event) -> None:

@@ -35,6 +35,7 @@ class Monitor:
         self._last_record: dict[str, dict[str, Any]] = {}
         self.kill: dict[str, Any] | None = None
         self.pipeline_down = False
+        self.kill_path: dict[str, str] = {}  # url -> "ok" or what is wrong (checks.probe_kill_path_once)
         self.heartbeat_misses = 0
         self.fleet: dict[str, dict[str, Any]] = {}
         self.dropcopy = "down"
@@ -187,6 +188,7 @@ class Monitor:
             "killed": self.kill is not None,
             "kill": self.kill,
             "pipeline": "down" if self.pipeline_down else "up",
+            "kill_path": dict(self.kill_path),
             "dropcopy": self.dropcopy,
             "fleet": self.fleet,
             "ignored": dict(self.ignored),

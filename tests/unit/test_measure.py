@@ -131,6 +131,17 @@ def test_phone_escalation_counts_as_detection_when_the_pager_is_off():
     assert (at(3.3), "phone") == (metrics.detected_at, metrics.detected_by)
 
 
+def test_detection_counts_from_when_the_fault_began_injecting():
+    """A page during a slow inject (a deploy still restarting containers) is detection of that fault."""
+    tape = Tape()
+    normal_flow(tape)
+    runaway_flow(tape, by="monitor")
+    slow_inject = [{"event": "method_start", "ts_ns": at(0)},
+                   {"event": "fault_injected", "ts_ns": at(3.5), "started_ns": at(1.0), "kind": "partial_deploy"}]
+    metrics = compute(evidence(tape, alerts=[page(3.2)], events=slow_inject))
+    assert at(3.2) == metrics.detected_at
+
+
 def test_runaway_detected_and_killed_durations():
     """ttd = 3.2 − 2.5, ttk = 3.5 − 3.2, ttc = 3.5 − 2.5 seconds."""
     metrics = runaway_killed()

@@ -1,6 +1,6 @@
 """Fleet version drift and the alert-pipeline heartbeat."""
 from targets.monitor.book import Parent
-from targets.monitor.checks import heartbeat_once, poll_versions_once
+from targets.monitor.checks import heartbeat_once, poll_versions_once, probe_kill_path_once
 from targets.monitor.core import describe_versions
 
 from .test_monitor_fakes import FakeNeighbours, fill, make_monitor
@@ -120,3 +120,11 @@ async def test_risk_breach_while_pipeline_down_still_kills_phones_and_emails() -
         risk_alerts = sorted(a["severity"] for a in fake.posts("/alerts") if "over-fill" in a["text"])
         kills = fake.posts("/kill")
     assert (["email", "page", "phone"], 1) == (risk_alerts, len(kills))
+
+
+async def test_kill_path_probe_reaches_exchange_and_every_router() -> None:
+    """The kill-path probe calls /health on the exchange admin and each router, and records the outcome."""
+    async with FakeNeighbours() as fake:
+        monitor = fake.monitor(routers=fake.router_urls(2))
+        state = await probe_kill_path_once(monitor, timeout_s=1)
+    assert (1, 3, {"ok"}) == (fake.exchange_probes, len(state), set(state.values()))

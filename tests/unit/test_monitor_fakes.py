@@ -58,6 +58,7 @@ class FakeNeighbours:
         self.requests: list[tuple[str, Any, int]] = []
         self.versions = versions or {}
         self.heartbeat_status = 200
+        self.exchange_probes = 0
         self.arrived = asyncio.Event()
         app = web.Application()
         app.router.add_post("/alerts", self._alerts)
@@ -65,6 +66,7 @@ class FakeNeighbours:
         app.router.add_post("/kill", self._ok)
         app.router.add_post("/{router}/halt", self._ok)
         app.router.add_get("/{router}/health", self._health)
+        app.router.add_get("/health", self._exchange_health)
         self.server = TestServer(app, host="127.0.0.1", port=0)
         self.monitors: list[Monitor] = []
 
@@ -111,6 +113,10 @@ class FakeNeighbours:
     async def _health(self, request: web.Request) -> web.Response:
         rid = request.match_info["router"]
         return web.json_response({"status": "ok", "id": rid, "version": self.versions.get(rid, "v2"), "halted": False})
+
+    async def _exchange_health(self, request: web.Request) -> web.Response:
+        self.exchange_probes += 1
+        return web.json_response({"status": "ok", "comp_id": "EXCHANGE"})
 
     def posts(self, path: str) -> list[Any]:
         return [body for p, body, _ in self.requests if p == path]
