@@ -2,6 +2,8 @@
 the backend see it."""
 from __future__ import annotations
 
+import asyncio
+
 from pathlib import Path
 
 import aiohttp
@@ -63,7 +65,14 @@ async def test_pause_stops_the_process(ctx) -> None:
     fault = Pause(Pause.Params(target="router-1"))
     try:
         await fault.inject(ctx)
-        assert "T" == _proc_state(_pid(ctx, "router-1"))
+        # SIGSTOP is delivered when the target is next scheduled: poll briefly
+        state = _proc_state(_pid(ctx, "router-1"))
+        for _ in range(100):
+            if state == "T":
+                break
+            await asyncio.sleep(0.02)
+            state = _proc_state(_pid(ctx, "router-1"))
+        assert "T" == state
     finally:
         await fault.revert(ctx)
 
@@ -74,7 +83,8 @@ async def test_pause_revert_lets_it_run_again(ctx) -> None:
     await fault.inject(ctx)
     await fault.revert(ctx)
     await fault.revert(ctx)
-    assert (False, "ok") == (_proc_state(_pid(ctx, "router-1")) == "T", await _health(ctx, "router-1"))
+    health = await _health(ctx, "router-1")  # answering at all means SIGCONT has landed
+    assert ("ok", False) == (health, _proc_state(_pid(ctx, "router-1")) == "T")
 
 
 async def test_restart_brings_up_a_new_healthy_process(ctx) -> None:
