@@ -7,8 +7,11 @@ loop-bound resources between calls, so each can run in its own
 from __future__ import annotations
 
 import abc
+import asyncio
 import re
 from dataclasses import dataclass, field
+
+import aiohttp
 
 from harness.context import RunContext
 from harness.state import FleetState
@@ -128,3 +131,12 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def logs(self, component: str, lines: int = 50) -> str:
         """The last lines of a component's output."""
+
+
+async def probe_health(session: aiohttp.ClientSession, url: str) -> str:
+    """One component's health answer for `status`: "ok", "HTTP n" or "down (why)"."""
+    try:
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=2)) as resp:
+            return "ok" if resp.status == 200 else f"HTTP {resp.status}"
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        return f"down ({type(exc).__name__})"

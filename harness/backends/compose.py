@@ -23,7 +23,7 @@ import aiohttp
 
 from harness import procs, toxi
 from harness.backends import compose_docker as dk
-from harness.backends.base import VERSIONS, Backend, FleetError, FleetSpec, NoFleet
+from harness.backends.base import VERSIONS, Backend, FleetError, FleetSpec, NoFleet, probe_health
 from harness.backends.compose_env import (
     COMPOSE_FILE,
     ComposePlan,
@@ -243,7 +243,7 @@ class ComposeBackend(Backend):
         if topology.toxiproxy is not None:
             targets["toxiproxy"] = topology.toxiproxy.api + "/version"
         async with aiohttp.ClientSession() as session:
-            answers = await asyncio.gather(*(_probe(session, url) for url in targets.values()))
+            answers = await asyncio.gather(*(probe_health(session, url) for url in targets.values()))
         result = dict(zip(targets, answers))
         for component, status in (await asyncio.to_thread(self._statuses)).items():
             if component in result and status != "running":
@@ -369,12 +369,6 @@ async def cleanup(home: Path, *, log: Any = None) -> list[str]:
     return [f"docker: removed {what}" for what in removed]
 
 
-async def _probe(session: aiohttp.ClientSession, url: str) -> str:
-    try:
-        async with session.get(url, timeout=aiohttp.ClientTimeout(total=2)) as resp:
-            return "ok" if resp.status == 200 else f"HTTP {resp.status}"
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-        return f"down ({type(exc).__name__})"
 
 
 __all__ = ["ComposeBackend", "cleanup"]

@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 
 from harness import procs, toxi
-from harness.backends.base import VERSIONS, Backend, FleetError, FleetSpec, NoFleet
+from harness.backends.base import VERSIONS, Backend, FleetError, FleetSpec, NoFleet, probe_health
 from harness.context import RunContext
 from harness.backends.teardown import STOP_GRACE_S, cleanup, remove_run, stop_processes
 from harness.state import FleetState, ProcessRecord, clear_current, read_current, write_current
@@ -317,7 +317,7 @@ class LocalBackend(Backend):
         if topology.toxiproxy is not None:
             targets["toxiproxy"] = topology.toxiproxy.api + "/version"
         async with aiohttp.ClientSession() as session:
-            answers = await asyncio.gather(*(_probe(session, url) for url in targets.values()))
+            answers = await asyncio.gather(*(probe_health(session, url) for url in targets.values()))
         result = dict(zip(targets, answers))
         for record in state.processes:
             if not record.ident.alive():
@@ -408,11 +408,5 @@ async def _gather_or_fail(aws: list) -> list:
         raise
 
 
-async def _probe(session: aiohttp.ClientSession, url: str) -> str:
-    try:
-        async with session.get(url, timeout=aiohttp.ClientTimeout(total=2)) as resp:
-            return "ok" if resp.status == 200 else f"HTTP {resp.status}"
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-        return f"down ({type(exc).__name__})"
 
 __all__ = ["LocalBackend", "cleanup"]
