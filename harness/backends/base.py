@@ -140,3 +140,13 @@ async def probe_health(session: aiohttp.ClientSession, url: str) -> str:
             return "ok" if resp.status == 200 else f"HTTP {resp.status}"
     except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
         return f"down ({type(exc).__name__})"
+
+
+async def probe_topology(topology: Topology) -> dict[str, str]:
+    """component → health answer for every endpoint of a fleet (toxiproxy by its /version)."""
+    targets = {name: url + "/health" for name, url in topology.admin_urls().items()}
+    if topology.toxiproxy is not None:
+        targets["toxiproxy"] = topology.toxiproxy.api + "/version"
+    async with aiohttp.ClientSession() as session:
+        answers = await asyncio.gather(*(probe_health(session, url) for url in targets.values()))
+    return dict(zip(targets, answers))

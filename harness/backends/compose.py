@@ -23,7 +23,7 @@ import aiohttp
 
 from harness import procs, toxi
 from harness.backends import compose_docker as dk
-from harness.backends.base import VERSIONS, Backend, FleetError, FleetSpec, NoFleet, probe_health
+from harness.backends.base import VERSIONS, Backend, FleetError, FleetSpec, NoFleet, probe_topology
 from harness.backends.compose_env import (
     COMPOSE_FILE,
     ComposePlan,
@@ -239,12 +239,7 @@ class ComposeBackend(Backend):
     # -- observing --------------------------------------------------------
     async def health(self) -> dict[str, str]:
         topology = self.topology()
-        targets = {name: url + "/health" for name, url in topology.admin_urls().items()}
-        if topology.toxiproxy is not None:
-            targets["toxiproxy"] = topology.toxiproxy.api + "/version"
-        async with aiohttp.ClientSession() as session:
-            answers = await asyncio.gather(*(probe_health(session, url) for url in targets.values()))
-        result = dict(zip(targets, answers))
+        result = await probe_topology(topology)
         for component, status in (await asyncio.to_thread(self._statuses)).items():
             if component in result and status != "running":
                 # what the faults read: a killed container is "not running", like a killed process

@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 
 from harness import procs, toxi
-from harness.backends.base import VERSIONS, Backend, FleetError, FleetSpec, NoFleet, probe_health
+from harness.backends.base import VERSIONS, Backend, FleetError, FleetSpec, NoFleet, probe_topology
 from harness.context import RunContext
 from harness.backends.teardown import STOP_GRACE_S, cleanup, remove_run, stop_processes
 from harness.state import FleetState, ProcessRecord, clear_current, read_current, write_current
@@ -313,12 +313,7 @@ class LocalBackend(Backend):
     async def health(self) -> dict[str, str]:
         topology = self.topology()
         state = self._state()
-        targets = {name: url + "/health" for name, url in topology.admin_urls().items()}
-        if topology.toxiproxy is not None:
-            targets["toxiproxy"] = topology.toxiproxy.api + "/version"
-        async with aiohttp.ClientSession() as session:
-            answers = await asyncio.gather(*(probe_health(session, url) for url in targets.values()))
-        result = dict(zip(targets, answers))
+        result = await probe_topology(topology)
         for record in state.processes:
             if not record.ident.alive():
                 result[record.component] = "not running"
