@@ -11,6 +11,7 @@ lists) because a runaway router sends tens of thousands of orders a second.
 from __future__ import annotations
 
 import time
+from itertools import islice
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
@@ -26,6 +27,11 @@ from .symbols import Symbol
 
 MM_FIRM = "MM"
 ER = "8"
+EXEC_ORDER_STATUS = "I"
+# Accepted orders remembered per session for OrderStatusRequest, so a client
+# that lost its connection can learn what filled while it was away. Bounded:
+# the oldest tenth is forgotten when a session passes the limit.
+ORDER_MEMORY = 200_000
 
 
 class Sender(Protocol):
@@ -51,6 +57,7 @@ class SessionState:
     cod: bool
     sender: Sender | None = None
     working: dict[str, Order] = field(default_factory=dict)  # by ClOrdID
+    orders: dict[str, Order] = field(default_factory=dict)  # accepted, recent first-in, by ClOrdID
     peer: str = ""
 
 
@@ -143,6 +150,11 @@ class Engine:
         ts = self.now()
         self.journal.append(journal_record(order, "accepted", ts, "new"))
         st.working[cl_ord_id] = order
+        orders = st.orders
+        orders[cl_ord_id] = order
+        if len(orders) > ORDER_MEMORY:
+            for old in list(islice(orders, ORDER_MEMORY // 10)):
+                del orders[old]
         self._report(order, EXEC_NEW, STATUS_NEW, 0, None, None, ts)
         if not self.is_open:
             order.queued = True
@@ -160,6 +172,21 @@ class Engine:
             return f"order {orig_cl_ord_id} is {order.symbol} side {order.side}, not {symbol} side {side}"
         self.cancel_order(order, "user", cl_ord_id=cl_ord_id, orig_cl_ord_id=orig_cl_ord_id)
         return None
+
+    def order_status(self, st: SessionState, cl_ord_id: str) -> tuple[Order, str] | None:
+        """A session's order by ClOrdID and its OrdStatus now; None when unknown (or forgotten)."""
+        order = st.working.get(cl_ord_id) or st.orders.get(cl_ord_id)
+        if order is None:
+            return None
+        if not order.done:
+            return order, STATUS_PARTIAL if order.cum_qty else STATUS_NEW
+        return order, STATUS_FILLED if order.cum_qty >= order.qty else STATUS_CANCELED
+
+    def status_report_body(self, order: Order, status: str) -> str:
+        """An ExecutionReport (150=I) answering an OrderStatusRequest: never journaled or copied."""
+        self._exec_seq += 1
+        return exec_report_body(order, "E%d" % self._exec_seq, EXEC_ORDER_STATUS, status, 0, None, None,
+                                None, None, utc_timestamp())
 
     def cancel_order(
         self, order: Order, reason: str, *, cl_ord_id: str | None = None, orig_cl_ord_id: str | None = None,

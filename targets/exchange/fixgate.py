@@ -14,10 +14,10 @@ from targets.fix.codec import FixMessage, MsgType, Tag
 from targets.fix.session import REJECT_REQUIRED_TAG_MISSING, REJECT_VALUE_INCORRECT, FixSession
 
 from .book import BUY, DAY, IOC, LIMIT, MARKET, SELL
-from .engine import MM_FIRM, Engine
+from .engine import ER, EXEC_ORDER_STATUS, MM_FIRM, Engine
 from .reports import parse_cents
 
-ORDER_ENTRY_TYPES = frozenset({MsgType.NewOrderSingle, MsgType.OrderCancelRequest})
+ORDER_ENTRY_TYPES = frozenset({MsgType.NewOrderSingle, MsgType.OrderCancelRequest, MsgType.OrderStatusRequest})
 DROPCOPY_TYPES: frozenset[str] = frozenset()  # a drop copy only listens
 COD_TAG = 8013
 MAX_QTY = 100_000_000
@@ -44,7 +44,7 @@ class ExchangeSession(FixSession):
 
 
 class OrderEntry:
-    """Order-entry sessions: NewOrderSingle and OrderCancelRequest."""
+    """Order-entry sessions: NewOrderSingle, OrderCancelRequest and OrderStatusRequest."""
 
     def __init__(self, engine: Engine, *, allow: frozenset[str] = frozenset(), cod_default: bool = True, log: Any = None) -> None:
         self.engine = engine
@@ -74,10 +74,13 @@ class OrderEntry:
         return None
 
     def on_message(self, session: FixSession, msg: FixMessage) -> None:
-        if msg.msg_type == MsgType.NewOrderSingle:
+        mtype = msg.msg_type
+        if mtype == MsgType.NewOrderSingle:
             self._new_order(session, msg)
-        else:
+        elif mtype == MsgType.OrderCancelRequest:
             self._cancel(session, msg)
+        else:
+            self._status(session, msg)
 
     def on_close(self, session: FixSession, graceful: bool) -> None:
         st = session.attrs.get("state")
@@ -143,6 +146,25 @@ class OrderEntry:
                 (Tag.Text, refusal),
             ])
         return None
+
+    def _status(self, session: FixSession, msg: FixMessage) -> None:
+        """OrderStatusRequest: the order's state now (150=I); unknown → 39=8 with 103=5."""
+        f = msg.fields
+        st = session.attrs["state"]
+        if len(f[Tag.ClOrdID]) > MAX_ID_LEN or not f[Tag.ClOrdID].isascii():
+            return self._refuse(session, msg, st.firm, Tag.ClOrdID, f"tag 11 must be ASCII of at most {MAX_ID_LEN} characters")
+        if f[Tag.Side] not in SIDES:
+            return self._refuse(session, msg, st.firm, Tag.Side, f"Side(54) must be 1 (buy) or 2 (sell), got {f[Tag.Side]!r}")
+        found = self.engine.order_status(st, f[Tag.ClOrdID])
+        if found is not None:
+            session.send_body(ER, self.engine.status_report_body(*found))
+            return
+        session.send(MsgType.ExecutionReport, [
+            (Tag.OrderID, "NONE"), (Tag.ExecID, "NONE"), (Tag.ClOrdID, f[Tag.ClOrdID]),
+            (Tag.Symbol, f[Tag.Symbol]), (Tag.Side, f[Tag.Side]), (Tag.ExecType, EXEC_ORDER_STATUS),
+            (Tag.OrdStatus, "8"), (Tag.OrdRejReason, "5"), (Tag.CumQty, 0), (Tag.LeavesQty, 0),
+            (Tag.AvgPx, "0"), (Tag.Text, f"unknown order {f[Tag.ClOrdID]}"),
+        ])
 
     def _refuse(self, session: FixSession, msg: FixMessage, firm: str, tag: int, text: str) -> None:
         self.engine.count_reject(firm)

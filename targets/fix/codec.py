@@ -73,6 +73,7 @@ class MsgType:
     Logon = "A"
     NewOrderSingle = "D"
     OrderCancelRequest = "F"
+    OrderStatusRequest = "H"
 
 
 class FixError(Exception):

@@ -26,6 +26,7 @@ BODY_REQUIRED: dict[str, tuple[int, ...]] = {
     MsgType.Logon: (Tag.EncryptMethod, Tag.HeartBtInt),
     MsgType.NewOrderSingle: (Tag.ClOrdID, Tag.Symbol, Tag.Side, Tag.TransactTime, Tag.OrderQty, Tag.OrdType),
     MsgType.OrderCancelRequest: (Tag.OrigClOrdID, Tag.ClOrdID, Tag.Symbol, Tag.Side, Tag.TransactTime),
+    MsgType.OrderStatusRequest: (Tag.ClOrdID, Tag.Symbol, Tag.Side),
     MsgType.ExecutionReport: (Tag.OrderID, Tag.ExecID, Tag.ExecType, Tag.OrdStatus, Tag.Symbol, Tag.Side),
     MsgType.OrderCancelReject: (Tag.OrderID, Tag.ClOrdID, Tag.OrigClOrdID, Tag.OrdStatus, Tag.CxlRejResponseTo),
     MsgType.TestRequest: (Tag.TestReqID,),

@@ -5,6 +5,13 @@ turns ExecutionReports into fills and child ends for the parent's strategy,
 and keeps the session up: on a drop it reconnects with backoff as a new
 session (sequence numbers reset, 141=Y on Logon).
 
+Children that were working when the session dropped are *in doubt*: fills
+may have happened whose reports never arrived. They keep counting as
+working (so the slicer does not re-send their quantity) until the next
+logon, where an OrderStatusRequest (35=H) per child learns the cumulative
+quantity and whether the order still works. Ending them on the drop instead
+would re-slice quantity that had already filled: an over-fill.
+
 The child path is the hot path of a runaway (thousands of children a
 second), so it does no logging and no validation objects per message.
 """
@@ -24,10 +31,16 @@ if TYPE_CHECKING:
 
 # OrdStatus values after which an order no longer works at the exchange.
 TERMINAL_STATUS = frozenset({"2", "3", "4", "8", "C"})
+EXEC_ORDER_STATUS = "I"
+UNKNOWN_ORDER = "5"  # OrdRejReason: the venue never accepted (or forgot) it
+# A venue that never answers a status request must not freeze the parents:
+# after this long the children still in doubt are given up as lost.
+STATUS_TIMEOUT_S = 5.0
 KNOWN_TYPES = frozenset({MsgType.ExecutionReport, MsgType.OrderCancelReject})
 
-# The router forgets working children when the session drops, so it asks the
-# venue to cancel them then (cancel-on-disconnect), whatever the venue default.
+# The router cannot manage working children while the session is down, so it
+# asks the venue to cancel them then (cancel-on-disconnect), whatever the
+# venue default; what filled before the cancel it learns after the next logon.
 LOGON_FIELDS: list[tuple[int, object]] = [(Tag.ResetSeqNumFlag, "Y"), (8013, "Y")]
 
 BACKOFF_FIRST_S = 0.05
@@ -55,6 +68,8 @@ class Gateway:
         self.unknown_reports = 0
         self.cancel_rejects = 0
         self.stopping = False
+        self.in_doubt: dict[str, Child] = {}  # working when the session dropped; asked after logon
+        self.status_asked = 0
 
     # -- sending (hot path) --------------------------------------------------
     def send_new(self, child: Child) -> None:
@@ -107,8 +122,12 @@ class Gateway:
         if child is None or child.done:
             self.unknown_reports += 1
             return
+        exec_type = f[Tag.ExecType]
+        if exec_type == EXEC_ORDER_STATUS:
+            self._status(child, f)
+            return
         parent = child.parent
-        filled = f[Tag.ExecType] == "F"
+        filled = exec_type == "F"
         if filled:
             qty = int(f[Tag.LastQty])
             if qty > 0:
@@ -133,17 +152,74 @@ class Gateway:
         elif filled:
             parent.strategy.on_fill(parent, child)
 
+    def _status(self, child: Child, f: dict[int, str]) -> None:
+        """An answer to our OrderStatusRequest: catch up on fills, end the child if it ended."""
+        self.in_doubt.pop(child.cl_ord_id, None)
+        parent = child.parent
+        status = f[Tag.OrdStatus]
+        missed = int(f.get(Tag.CumQty) or 0) - child.filled
+        if missed > 0:
+            record_fill(child, missed)
+            stats = self.router.stats
+            stats.fills += 1
+            stats.filled_qty += missed
+            self.log.warning("fills_recovered", cl_ord_id=child.cl_ord_id, qty=missed, status=status)
+        if status in TERMINAL_STATUS:
+            self.children.pop(child.cl_ord_id, None)
+            end_child(child)
+            # Unknown at the venue: it never arrived, so nothing was rejected.
+            unknown = status == "8" and f.get(Tag.OrdRejReason) == UNKNOWN_ORDER
+            reject = None if unknown or status != "8" else (f.get(Tag.Text) or "rejected by exchange")
+            if unknown and parent.active:
+                parent.strategy.pump(parent)
+            else:
+                parent.strategy.on_child_end(parent, child, reject)
+            return
+        child.leaves = int(f.get(Tag.LeavesQty) or child.leaves)
+        if not parent.active or self.router.halted:
+            self.send_cancel(child)  # halted while we were away
+        elif missed > 0:
+            parent.strategy.on_fill(parent, child)
+
+    def _ask_status(self) -> None:
+        """After a logon: one OrderStatusRequest per child left in doubt by the drop."""
+        session = self.session
+        if session is None or not self.in_doubt:
+            return
+        for child in self.in_doubt.values():
+            parent = child.parent
+            self.children[child.cl_ord_id] = child
+            session.send(MsgType.OrderStatusRequest, [
+                (Tag.ClOrdID, child.cl_ord_id), (Tag.Symbol, parent.symbol), (Tag.Side, SIDE_FIX[parent.side]),
+            ])
+        self.status_asked += len(self.in_doubt)
+        self.log.info("status_requested", children=len(self.in_doubt))
+        asyncio.get_running_loop().call_later(STATUS_TIMEOUT_S, self._give_up_doubt, session)
+
+    def _give_up_doubt(self, session: FixSession) -> None:
+        if session is not self.session or not self.in_doubt:
+            return
+        lost = list(self.in_doubt.values())
+        self.in_doubt.clear()
+        self.log.warning("status_unanswered", children=len(lost), timeout_s=STATUS_TIMEOUT_S)
+        for child in lost:
+            self.children.pop(child.cl_ord_id, None)
+            end_child(child)
+            if child.parent.active:
+                child.parent.strategy.pump(child.parent)
+
     def on_close(self, session: FixSession, graceful: bool) -> None:
         if session is not self.session:
             return  # a session that never became ours (failed logon)
         self.session = None
         self.up = False
-        lost = {id(c): c for c in self.children.values()}
+        for child in self.children.values():
+            if not child.done:
+                child.cancel_id = None  # a cancel in flight may be lost too; re-sent if still needed
+                self.in_doubt[child.cl_ord_id] = child
         self.children.clear()
-        for child in lost.values():
-            end_child(child)  # cancel-on-disconnect took them off the book
         if not self.stopping:
-            self.log.warning("fix_down", graceful=graceful, lost_children=len(lost))
+            self.log.warning("fix_down", graceful=graceful, in_doubt=len(self.in_doubt))
         self.router.on_fix_down()
 
     # -- connection management ----------------------------------------------
@@ -176,6 +252,7 @@ class Gateway:
             self.logons += 1
             self.log.info("fix_logged_on", exchange=f"{cfg.exchange_host}:{cfg.exchange_port}",
                           comp_id=cfg.comp_id, logons=self.logons)
+            self._ask_status()
             self.router.on_fix_up()
             await _wait_any(session.closed_event, stop)
         await self.close()

@@ -216,6 +216,46 @@ async def test_drop_without_logout_cancels_working_orders(exchange: Exchange, sy
     assert ["disconnect"] == [r["reason"] for r in read_records(exchange.journal.path) if r["kind"] == "canceled"]
 
 
+async def test_order_status_after_a_reconnect_reports_fills_and_the_disconnect_cancel(exchange: Exchange, symbol: str) -> None:
+    """35=H from a new connection: 150=I 39=4 with CumQty 40 (the rest cancelled on disconnect); unknown 39=8 103=5."""
+    seller = await RawClient.open(exchange.fix_port, "ROUTER-1")
+    buyer = await RawClient.open(exchange.fix_port, "ROUTER-2")
+    seller.order("s1", 2, 100, "10.00", symbol)
+    await seller.expect(is_er("s1", "0"))
+    buyer.order("b1", 1, 40, "10.00", symbol)
+    await buyer.expect(is_er("b1", "F"))
+    seller.close()  # gone without Logout: the exchange cancels the 60 left
+    for _ in range(100):
+        if exchange.engine.sessions["ROUTER-1"].sender is None:
+            break
+        await asyncio.sleep(0.01)
+    back = await RawClient.open(exchange.fix_port, "ROUTER-1")
+    back.send("H", [(11, "s1"), (55, symbol), (54, 2)])
+    back.send("H", [(11, "never-sent"), (55, symbol), (54, 2)])
+    known = await back.expect(is_er("s1", "I"))
+    unknown = await back.expect(is_er("never-sent", "I"))
+    assert (("4", "40", "0"), ("8", "5", "0")) == ((known[39], known[14], known[151]), (unknown[39], unknown[103], unknown[14]))
+
+
+async def test_order_status_of_a_working_order_says_it_works(exchange: Exchange, symbol: str) -> None:
+    """A resting order partly filled: 150=I 39=1 with CumQty and LeavesQty; nothing is journaled for it."""
+    seller = await RawClient.open(exchange.fix_port, "ROUTER-1")
+    buyer = await RawClient.open(exchange.fix_port, "ROUTER-2")
+    seller.order("s1", 2, 100, "10.00", symbol)
+    await seller.expect(is_er("s1", "0"))
+    buyer.order("b1", 1, 30, "10.00", symbol)
+    await seller.expect(is_er("s1", "F"))
+    before = len(_records(exchange))
+    seller.send("H", [(11, "s1"), (55, symbol), (54, 2)])
+    er = await seller.expect(is_er("s1", "I"))
+    assert ("1", "30", "70", before) == (er[39], er[14], er[151], len(_records(exchange)))
+
+
+def _records(exchange: Exchange) -> list[dict]:
+    exchange.journal.flush()
+    return read_records(exchange.journal.path)
+
+
 async def test_cod_off_on_logon_keeps_orders(exchange: Exchange, symbol: str) -> None:
     """Logon with 8013=N: a drop leaves the orders working."""
     c = await RawClient.open(exchange.fix_port, "ROUTER-1", logon_extra=[(8013, "N")])

@@ -43,7 +43,9 @@ class FakeExchange:
 
     ``fill(order_qty) -> qty`` decides the execution at arrival: the rest of
     an IOC is canceled, the rest of a DAY order rests. ``reject_text`` set →
-    every new order is rejected with that text (e.g. a kill switch).
+    every new order is rejected with that text (e.g. a kill switch). Like
+    the real exchange it cancels resting orders when a session drops without
+    Logout and answers OrderStatusRequest from what it remembers in ``known``.
     """
 
     def __init__(self, comp_id: str = "EXCHANGE") -> None:
@@ -58,14 +60,18 @@ class FakeExchange:
         self.logouts = 0
         self.sessions: list[FixSession] = []
         self.resting: dict[str, tuple[FixMessage, int]] = {}
+        self.known: dict[str, tuple[FixMessage, int, str]] = {}  # ClOrdID → (order, cum, OrdStatus)
+        self.status_requests: list[FixMessage] = []
+        self.answer_status = True
+        self.cod = True  # cancel-on-disconnect
         self._ids = itertools.count(1)
         self.server: asyncio.AbstractServer | None = None
         self.port = 0
 
-    async def start(self) -> "FakeExchange":
+    async def start(self, port: int = 0) -> "FakeExchange":
         loop = asyncio.get_running_loop()
         self.server = await loop.create_server(
-            lambda: FixSession(self, comp_id=self.comp_id, role="acceptor"), "127.0.0.1", 0)
+            lambda: FixSession(self, comp_id=self.comp_id, role="acceptor"), "127.0.0.1", port, reuse_address=True)
         self.port = self.server.sockets[0].getsockname()[1]
         return self
 
@@ -91,12 +97,44 @@ class FakeExchange:
     def on_close(self, session: FixSession, graceful: bool) -> None:
         if session.logout_received:
             self.logouts += 1
+        elif self.cod and session in self.sessions:  # cancel-on-disconnect (the router asks for it)
+            for cl_ord_id, (order, filled) in list(self.resting.items()):
+                self.known[cl_ord_id] = (order, filled, "4")
+            self.resting.clear()
 
     def on_message(self, session: FixSession, msg: FixMessage) -> None:
         if msg.msg_type == MsgType.NewOrderSingle:
             self._new(session, msg)
         elif msg.msg_type == MsgType.OrderCancelRequest:
             self._cancel(session, msg)
+        elif msg.msg_type == MsgType.OrderStatusRequest:
+            self._status(session, msg)
+
+    def _status(self, session: FixSession, req: FixMessage) -> None:
+        self.status_requests.append(req)
+        if not self.answer_status:
+            return
+        known = self.known.get(req[Tag.ClOrdID])
+        if known is None:
+            session.send(MsgType.ExecutionReport, [
+                (Tag.OrderID, "NONE"), (Tag.ExecID, next(self._ids)), (Tag.ClOrdID, req[Tag.ClOrdID]),
+                (Tag.Symbol, req[Tag.Symbol]), (Tag.Side, req[Tag.Side]), (Tag.ExecType, "I"), (Tag.OrdStatus, "8"),
+                (Tag.OrdRejReason, "5"), (Tag.CumQty, 0), (Tag.LeavesQty, 0), (Tag.Text, "unknown order")])
+            return
+        order, cum, status = known
+        leaves = int(order[Tag.OrderQty]) - cum if status in ("0", "1") else 0
+        self._report(session, order, "I", status, cum=cum, leaves=leaves)
+
+    def fill_silently(self) -> None:
+        """Fill every resting order in full, its reports lost on the wire (then drop the session)."""
+        for cl_ord_id, (order, _) in list(self.resting.items()):
+            self.known[cl_ord_id] = (order, int(order[Tag.OrderQty]), "2")
+        self.resting.clear()
+
+    def forget(self, cl_ord_id: str) -> None:
+        """As if the order never arrived (lost in flight)."""
+        self.resting.pop(cl_ord_id, None)
+        self.known.pop(cl_ord_id, None)
 
     def _report(self, session: FixSession, order: FixMessage, exec_type: str, status: str, *,
                 cl_ord_id: str | None = None, last_qty: int = 0, cum: int = 0, leaves: int = 0,
@@ -120,14 +158,17 @@ class FakeExchange:
             return
         self._report(session, order, "0", "0", leaves=qty)
         filled = min(qty, self.fill(qty))
+        cl_ord_id = order[Tag.ClOrdID]
+        self.known[cl_ord_id] = (order, filled, "2" if filled == qty else "1" if filled else "0")
         if filled:
             status = "2" if filled == qty else "1"
             self._report(session, order, "F", status, last_qty=filled, cum=filled, leaves=qty - filled)
         if filled < qty:
             if order.get(Tag.TimeInForce) == "3":
+                self.known[cl_ord_id] = (order, filled, "4")
                 self._report(session, order, "4", "4", cum=filled, text="ioc remainder canceled")
             else:
-                self.resting[order[Tag.ClOrdID]] = (order, filled)
+                self.resting[cl_ord_id] = (order, filled)
 
     def _cancel(self, session: FixSession, req: FixMessage) -> None:
         self.cancels.append(req)
@@ -138,6 +179,7 @@ class FakeExchange:
                 (Tag.OrdStatus, "8"), (Tag.CxlRejResponseTo, "1"), (Tag.Text, "unknown order")])
             return
         order, filled = resting
+        self.known[req[Tag.OrigClOrdID]] = (order, filled, "4")
         self._report(session, order, "4", "4", cl_ord_id=req[Tag.ClOrdID], orig=req[Tag.OrigClOrdID],
                      cum=filled, text="canceled by user")
 
@@ -147,6 +189,7 @@ class FakeExchange:
         for cl_ord_id, (order, filled) in list(self.resting.items()):
             qty = int(order[Tag.OrderQty])
             self._report(session, order, "F", "2", last_qty=qty - filled, cum=qty, leaves=0)
+            self.known[cl_ord_id] = (order, qty, "2")
             del self.resting[cl_ord_id]
 
 

@@ -256,6 +256,84 @@ async def test_parent_waits_while_fix_is_down_then_completes(launch, exchange, h
     assert ("filled", 100, 2) == (parent.state, parent.filled_qty, len(exchange.orders))
 
 
+async def test_fills_lost_with_the_session_are_recovered_not_resliced(launch, exchange, http) -> None:
+    """A child filled while its reports were lost: after the reconnect the router asks (35=H),
+    counts the fill and sends nothing more — re-slicing it would over-fill."""
+    exchange.fill = lambda qty: 0
+    rr = await launch(child_qty=100)
+    _, body = await post_order(http, rr, qty=100)
+    parent = rr.router.parents[body["parent_id"]]
+    await wait_until(lambda: len(exchange.orders) == 1)
+    exchange.fill_silently()
+    exchange.drop_sessions()
+    await wait_until(lambda: parent.state != "working")
+    asked = [m[Tag.ClOrdID] for m in exchange.status_requests]
+    assert (["%s.1" % parent.parent_id], "filled", 100, 1) == (asked, parent.state, parent.filled_qty, len(exchange.orders))
+
+
+async def test_partly_filled_child_canceled_by_disconnect_is_resliced_for_the_rest(launch, exchange, http) -> None:
+    """30 of 100 filled, the rest cancelled on disconnect: after the reconnect only 70 more go out."""
+    exchange.fill = lambda qty: 30
+    rr = await launch(child_qty=100)
+    _, body = await post_order(http, rr, qty=100)
+    parent = rr.router.parents[body["parent_id"]]
+    await wait_until(lambda: parent.filled_qty == 30)
+    exchange.fill = lambda qty: qty
+    exchange.drop_sessions()
+    await wait_until(lambda: parent.state != "working")
+    assert ([100, 70], "filled", 100) == (qtys(exchange), parent.state, parent.filled_qty)
+
+
+async def test_child_unknown_at_the_venue_is_sent_again(launch, exchange, http) -> None:
+    """A child the venue never saw (lost in flight) is answered 39=8 103=5: the parent re-sends it."""
+    exchange.fill = lambda qty: 0
+    rr = await launch(child_qty=100)
+    _, body = await post_order(http, rr, qty=100)
+    parent = rr.router.parents[body["parent_id"]]
+    await wait_until(lambda: len(exchange.orders) == 1)
+    exchange.forget(f"{parent.parent_id}.1")
+    exchange.fill = lambda qty: qty
+    exchange.drop_sessions()
+    await wait_until(lambda: parent.state != "working")
+    assert ([100, 100], "filled", 100) == (qtys(exchange), parent.state, parent.filled_qty)
+
+
+async def test_children_in_doubt_are_given_up_when_the_venue_never_answers(launch, exchange, http, monkeypatch) -> None:
+    """A venue that ignores 35=H cannot freeze a parent: after the timeout the child counts as lost."""
+    monkeypatch.setattr("targets.router.gateway.STATUS_TIMEOUT_S", 0.3)
+    exchange.fill = lambda qty: 0
+    exchange.answer_status = False
+    rr = await launch(child_qty=100)
+    _, body = await post_order(http, rr, qty=100)
+    parent = rr.router.parents[body["parent_id"]]
+    await wait_until(lambda: len(exchange.orders) == 1)
+    exchange.fill = lambda qty: qty
+    exchange.drop_sessions()
+    await wait_until(lambda: len(exchange.status_requests) == 1)
+    held = (len(exchange.orders), parent.state)
+    await wait_until(lambda: parent.state != "working")
+    assert ((1, "working"), "filled", 2) == (held, parent.state, len(exchange.orders))
+
+
+async def test_halt_while_disconnected_cancels_what_still_works_after_reconnect(launch, exchange, http) -> None:
+    """Halted while the session was down: a child the venue still works (no cancel-on-disconnect
+    there) is cancelled once the status answer says so."""
+    exchange.fill = lambda qty: 0
+    rr = await launch(child_qty=100)
+    _, body = await post_order(http, rr, qty=100)
+    await wait_until(lambda: len(exchange.orders) == 1)
+    exchange.cod = False  # this venue keeps orders across a drop
+    exchange.server.close()
+    await exchange.server.wait_closed()
+    exchange.drop_sessions()
+    await wait_until(lambda: not rr.router.gateway.up)
+    resp = await http.post(f"{rr.base_url}/halt", headers=AUTH)
+    assert 200 == resp.status
+    await exchange.start(exchange.port)
+    await wait_until(lambda: exchange.cancels, timeout=5.0)
+    assert [f"{body['parent_id']}.1"] == [m[Tag.OrigClOrdID] for m in exchange.cancels]
+
+
 async def test_health_reports_fix_down_when_exchange_is_gone(launch, exchange, http) -> None:
     """With the exchange unreachable /health says "fix": "down" and still answers 200."""
     rr = await launch()
