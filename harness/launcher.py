@@ -50,8 +50,13 @@ def _child(request: dict) -> None:
     code = 1
     try:
         os.setsid()
-        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE):
+        for sig in (signal.SIGCHLD, signal.SIGTERM):
             signal.signal(sig, signal.SIG_DFL)
+        # As in an exec'd interpreter (which ignores SIGPIPE at startup): a
+        # write to a peer that went away must raise BrokenPipeError, not kill
+        # the service without a word. With SIG_DFL here the exchange died
+        # silently when routers restarted under load.
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         log_fd = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         null_fd = os.open(os.devnull, os.O_RDONLY)

@@ -85,3 +85,33 @@ async def test_missing_module_fails_in_its_own_log(env, tmp_path):
         assert (1, True, 0) == (code, "No module named" in (tmp_path / "bad.log").read_text(), await wait_exit(good))
     finally:
         await server.close()
+
+
+PIPE_MODULE = '''
+import socket, sys, time
+a, b = socket.socketpair()
+b.close()
+time.sleep(0.05)
+try:
+    for _ in range(3):
+        a.send(b"x" * 1024)
+except BrokenPipeError:
+    print("broken pipe raised", flush=True)
+    sys.exit(5)
+sys.exit(0)
+'''
+
+
+async def test_forked_service_survives_writing_to_a_dead_peer(env, tmp_path):
+    """Like an exec'd Python, a forked service ignores SIGPIPE: writing to a socket whose peer
+    went away raises BrokenPipeError instead of killing the process without a word (the exchange
+    died that way when routers restarted under load)."""
+    (tmp_path / "pp_pipe_service.py").write_text(PIPE_MODULE)
+    server = await ForkServer.start(python=sys.executable, env=env, log_path=tmp_path / "launcher.log", timeout=30)
+    try:
+        proc = await server.spawn("pp_pipe_service", [], log_path=tmp_path / "svc.log",
+                                  exit_file=tmp_path / "svc.exit")
+        code = await wait_exit(proc)
+    finally:
+        await server.close()
+    assert (5, "broken pipe raised\n") == (code, (tmp_path / "svc.log").read_text())
