@@ -119,10 +119,12 @@ class OrderEntry:
                 return self._refuse(session, msg, firm, Tag.Price, f"Price(44) must be > 0 on a 0.01 tick, got {price_txt[:20]!r}")
         cl_ord_id = f[Tag.ClOrdID]
         symbol = f[Tag.Symbol]
-        # Echoed back in reports and the journal: keep them short and ASCII.
-        for tag, value in ((Tag.ClOrdID, cl_ord_id), (Tag.Account, firm), (Tag.Symbol, symbol)):
-            if len(value) > MAX_ID_LEN or not value.isascii():
-                return self._refuse(session, msg, st.comp_id, tag, f"tag {tag} must be ASCII of at most {MAX_ID_LEN} characters")
+        # Echoed back in reports and the journal: keep them short and ASCII
+        # (one test for the usual case, then find which one is wrong).
+        if max(len(cl_ord_id), len(firm), len(symbol)) > MAX_ID_LEN or not (cl_ord_id + firm + symbol).isascii():
+            for tag, value in ((Tag.ClOrdID, cl_ord_id), (Tag.Account, firm), (Tag.Symbol, symbol)):
+                if len(value) > MAX_ID_LEN or not value.isascii():
+                    return self._refuse(session, msg, st.comp_id, tag, f"tag {tag} must be ASCII of at most {MAX_ID_LEN} characters")
         self.engine.new_order(st, cl_ord_id, firm, symbol, side, qty, price, ord_type, tif)
         return None
 

@@ -19,7 +19,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
+# orjson, not json: serialising every order's record with the standard
+# library was a tenth of the exchange's CPU at a runaway's rate (about 7 µs
+# a record against under 1 µs). Output is compact UTF-8 JSON, one per line.
+from orjson import dumps as _dumps
 
 
 class Journal:
@@ -29,7 +32,7 @@ class Journal:
         self.max_records = max_records
         self.records_written = 0
         self._buf: list[dict[str, Any]] = []
-        self._file = open(self.path, "a", encoding="ascii", buffering=1 << 16)  # noqa: SIM115
+        self._file = open(self.path, "ab", buffering=1 << 16)  # noqa: SIM115
         self._timer: asyncio.TimerHandle | None = None
         self._waiters: list[asyncio.Future] = []
         self._closed = False
@@ -55,8 +58,8 @@ class Journal:
             self._timer = None
         if self._buf:
             buf, self._buf = self._buf, []
-            self._file.write("\n".join(map(_dumps, buf)))
-            self._file.write("\n")
+            self._file.write(b"\n".join(map(_dumps, buf)))
+            self._file.write(b"\n")
             self._file.flush()
             self.records_written += len(buf)
         waiters, self._waiters = self._waiters, []
@@ -87,5 +90,5 @@ class Journal:
 
 def read_records(path: Path) -> list[dict[str, Any]]:
     """Every record of a journal file (for tests and offline measurement)."""
-    with open(path, encoding="ascii") as fh:
+    with open(path, encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]

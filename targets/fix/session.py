@@ -20,6 +20,7 @@ from .codec import BadChecksum, FixMessage, FixParser, Garbled, MsgType, Tag, en
 
 # Tags every message must carry beyond 8/9/10 (checked by the framer).
 HEADER_REQUIRED = (Tag.MsgType, Tag.SenderCompID, Tag.TargetCompID, Tag.MsgSeqNum, Tag.SendingTime)
+_HEADER_SET = frozenset(HEADER_REQUIRED)  # one C-level subset test when all are there (the usual case)
 
 # Body tags required per application message type (FIX 4.4).
 BODY_REQUIRED: dict[str, tuple[int, ...]] = {
@@ -155,8 +156,9 @@ class FixSession(asyncio.Protocol):
             return
         data = ("35=%s\x0149=%s\x0156=%s\x0134=%d\x0152=%s\x01%s" % (
             msg_type, self.comp_id, self.peer_comp_id, self.out_seq, sending_time or utc_timestamp(), body)).encode("ascii")
-        msg = b"8=FIX.4.4\x019=%d\x01%b" % (len(data), data)
-        self._queue(b"%b10=%03d\x01" % (msg, sum(msg) & 0xFF))
+        head = b"8=FIX.4.4\x019=%d\x01" % len(data)
+        # CheckSum is a byte sum: add the parts instead of summing a joined copy
+        self._queue(b"%b%b10=%03d\x01" % (head, data, (sum(head) + sum(data)) & 0xFF))
 
     def _queue(self, data: bytes) -> None:
         self.out_seq += 1
@@ -208,7 +210,7 @@ class FixSession(asyncio.Protocol):
     # -- receiving ------------------------------------------------------------
     def _dispatch(self, msg: FixMessage) -> None:
         fields = msg.fields
-        for tag in HEADER_REQUIRED:
+        for tag in () if fields.keys() >= _HEADER_SET else HEADER_REQUIRED:
             if tag not in fields:
                 if tag == Tag.MsgSeqNum or not self.logged_on:
                     self.logout(f"Required tag missing: {tag}")

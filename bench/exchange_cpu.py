@@ -1,0 +1,109 @@
+"""Exchange CPU per order, in process: the order-entry path without sockets.
+
+``exchange_throughput`` measures the real thing (a subprocess, TCP, a
+client on the other core) but on a 2-core machine its runs spread widely.
+This one feeds pre-encoded NewOrderSingles straight into the exchange's
+order-entry session (FIX framing, session checks, gate, engine, book,
+journal, report encoding) with a transport that only keeps the bytes, and
+times it with ``time.process_time``: the CPU one order costs, which is what
+an optimisation changes. Its reciprocal is the ceiling of the socket
+benchmark on one core.
+
+    python -m bench.exchange_cpu [--orders 50000] [--repeats 7]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import structlog
+
+from targets.exchange.config import Config
+from targets.exchange.server import Exchange
+from targets.fix.codec import encode
+
+COMP = "EXCHANGE"
+
+
+class KeepTransport(asyncio.Transport):
+    """Accepts writes and keeps only a byte count (the reports are built all the same)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = 0
+        self._closing = False
+
+    def writelines(self, data) -> None:  # noqa: ANN001
+        for chunk in data:
+            self.written += len(chunk)
+
+    def write(self, data) -> None:  # noqa: ANN001
+        self.written += len(data)
+
+    def is_closing(self) -> bool:
+        return self._closing
+
+    def close(self) -> None:
+        self._closing = True
+
+    def abort(self) -> None:
+        self._closing = True
+
+    def get_extra_info(self, name, default=None):  # noqa: ANN001
+        return ("127.0.0.1", 1) if name == "peername" else default
+
+
+def payload(comp_id: str, n: int, symbols: list[str]) -> list[bytes]:
+    """Logon, then ``n`` resting limit buys, cut into 64 KB reads as a socket would deliver them."""
+    msgs = [encode("A", comp_id, COMP, 1, [(98, 0), (108, 30)])]
+    for i in range(n):
+        px = "%d.%02d" % (1, i % 100)  # below every reference price: the orders rest
+        msgs.append(encode("D", comp_id, COMP, i + 2, [
+            (11, f"c{i}"), (1, "BENCH"), (55, symbols[i % len(symbols)]), (54, 1), (38, 100), (40, 2), (44, px),
+            (60, "20240101-00:00:00.000")]))
+    data = b"".join(msgs)
+    return [data[i:i + 65536] for i in range(0, len(data), 65536)]
+
+
+async def one_run(n: int, workdir: Path, run: int) -> float:
+    config = Config(journal=workdir / f"journal-{run}.ndjson", liquidity=False)
+    exchange = Exchange(config, "bench", structlog.get_logger())
+    exchange.engine.is_open = True
+    session = exchange._session(exchange.order_entry, frozenset({"D", "F", "H"}))
+    transport = KeepTransport()
+    session.connection_made(transport)
+    chunks = payload(f"BENCH-{run}", n, list(exchange.engine.books))
+    start = time.process_time()
+    for chunk in chunks:
+        session.data_received(chunk)
+        session._flush()
+    exchange.journal.flush()
+    elapsed = time.process_time() - start
+    accepted = sum(len(st.working) for st in exchange.engine.sessions.values())
+    if accepted != n:
+        raise RuntimeError(f"{accepted} of {n} orders accepted")
+    exchange.journal.close()
+    if session._hb_task is not None:
+        session._hb_task.cancel()
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.exchange_cpu")
+    p.add_argument("--orders", type=int, default=50_000)
+    p.add_argument("--repeats", type=int, default=7)
+    args = p.parse_args(argv)
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
+    with tempfile.TemporaryDirectory(prefix="powerpeg-bench-") as tmp:
+        times = [asyncio.run(one_run(args.orders, Path(tmp), r)) for r in range(args.repeats)]
+    med = statistics.median(times)
+    print(f"exchange_cpu: median {med / args.orders * 1e6:.1f} µs CPU per order = {args.orders / med:,.0f} orders/s "
+          f"on one core, over {args.repeats} runs of {args.orders} (best {args.orders / min(times):,.0f})", flush=True)
+
+
+if __name__ == "__main__":
+    main()
