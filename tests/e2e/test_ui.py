@@ -89,18 +89,18 @@ def request(method: str, url: str, token: str | None = None, body: dict | None =
         return exc.code, exc.read().decode()
 
 
-def start_gameday(tmp: Path) -> GameDay:
+def start_gameday(tmp: Path, *extra: str) -> GameDay:
     tmp.mkdir(parents=True, exist_ok=True)
     exp = tmp / "ui-gameday.yaml"
     exp.write_text(EXPERIMENT)
     port = free_port()
     env = {**os.environ, "POWERPEG_HOME": str(tmp / "home"), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "ui", str(exp), "--port", str(port),
-                             "--out", str(tmp / "out"), "--max-duration", "180"],
+                             "--out", str(tmp / "out"), "--max-duration", "180", *extra],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     gd = GameDay(proc, port, tmp / "home", tmp / "out")
     threading.Thread(target=lambda: gd.lines.extend(iter(proc.stdout.readline, "")), daemon=True).start()
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 150
     while not any("Ctrl-C to end the game day" in line for line in gd.lines):
         if proc.poll() is not None or time.monotonic() > deadline:
             gd.stop()

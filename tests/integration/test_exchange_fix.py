@@ -86,6 +86,14 @@ async def symbol(exchange: Exchange) -> str:
     return next(iter(exchange.engine.books))
 
 
+async def until(predicate, timeout: float = 1.0) -> None:
+    """Poll ``predicate`` (the exchange acts on a disconnect asynchronously); the assertion after says if it never held."""
+    for _ in range(int(timeout / 0.01)):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+
+
 def is_er(cl: str, exec_type: str):
     return lambda m: m.msg_type == "8" and m.get(11) == cl and m.get(150) == exec_type
 
@@ -208,10 +216,7 @@ async def test_drop_without_logout_cancels_working_orders(exchange: Exchange, sy
     c.order("o1", 1, 100, "10.00", symbol)
     await c.expect(is_er("o1", "0"))
     c.close()
-    for _ in range(100):
-        if not exchange.engine.sessions["ROUTER-1"].working:
-            break
-        await asyncio.sleep(0.01)
+    await until(lambda: not exchange.engine.sessions["ROUTER-1"].working)
     exchange.journal.flush()
     assert ["disconnect"] == [r["reason"] for r in read_records(exchange.journal.path) if r["kind"] == "canceled"]
 
@@ -225,10 +230,7 @@ async def test_order_status_after_a_reconnect_reports_fills_and_the_disconnect_c
     buyer.order("b1", 1, 40, "10.00", symbol)
     await buyer.expect(is_er("b1", "F"))
     seller.close()  # gone without Logout: the exchange cancels the 60 left
-    for _ in range(100):
-        if exchange.engine.sessions["ROUTER-1"].sender is None:
-            break
-        await asyncio.sleep(0.01)
+    await until(lambda: exchange.engine.sessions["ROUTER-1"].sender is None)
     back = await RawClient.open(exchange.fix_port, "ROUTER-1")
     back.send("H", [(11, "s1"), (55, symbol), (54, 2)])
     back.send("H", [(11, "never-sent"), (55, symbol), (54, 2)])
@@ -262,10 +264,7 @@ async def test_cod_off_on_logon_keeps_orders(exchange: Exchange, symbol: str) ->
     c.order("o1", 1, 100, "10.00", symbol)
     await c.expect(is_er("o1", "0"))
     c.close()
-    for _ in range(100):
-        if exchange.engine.sessions["ROUTER-1"].sender is None:
-            break
-        await asyncio.sleep(0.01)
+    await until(lambda: exchange.engine.sessions["ROUTER-1"].sender is None)
     assert ["o1"] == list(exchange.engine.sessions["ROUTER-1"].working)
 
 
