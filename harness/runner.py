@@ -110,6 +110,11 @@ class Runner:
         self.watch: Watch | None = None
         self._aborted = asyncio.Event()
         self._blind_since: float | None = None
+        # The open is the runner's to give (see _open_market): until it has,
+        # times at or after it on the method's timeline are not known yet.
+        self._opened = asyncio.Event()
+        self._planned_open_ns: int | None = None
+        self._hold_ns = 0
 
     # -- the whole run -------------------------------------------------------
     async def execute(self, *, spec: Any) -> RunRecord:
@@ -159,11 +164,8 @@ class Runner:
         assert run.topology is not None and self.http is not None
         now = time.time_ns()
         run.method_start_ns = now + int(WARMUP_S * 1e9)
-        run.open_at_ns = run.method_start_ns + int(exp.market.open_at * 1e9)
-        async with self.http.post(f"{run.topology.exchange.admin}/clock",
-                                  json={"open_in_s": (run.open_at_ns - time.time_ns()) / 1e9}) as resp:
-            if resp.status != 200:
-                raise RuntimeError(f"exchange refused to schedule the open: {resp.status} {await resp.text()}")
+        # planned; the exchange stays pre-open until _open_market opens it
+        run.open_at_ns = self._planned_open_ns = run.method_start_ns + int(exp.market.open_at * 1e9)
         load_dir = run.out_dir / "load"
         self.watch = Watch(exp.topology.firm, f"{run.topology.exchange.admin}/journal", load_dir / "parents")
         if exp.load.users == 0:
@@ -178,6 +180,7 @@ class Runner:
         )
         run.load = LoadRunner(config, load_dir, log=run.log)
         run.control = run.load.control
+        run.control.set_open(None)  # the brokers switch to the open's mix when the open really comes
         run.progress.phase(f"starting load: {load.users} users{f', {load.workers} workers' if load.workers else ''} …")
         await run.load.start()
         run.events.emit("load_start", users=load.users, workers=load.workers)
@@ -231,12 +234,14 @@ class Runner:
         run.faults = self._schedule()
         run.events.emit("method_start", steps=len(run.faults))
         run.progress.phase(f"method: {len(run.faults)} step(s) over {exp.duration:g}s; market opens at +{exp.market.open_at:g}s")
-        end_s = min(exp.duration, exp.abort.max_duration)
-        tasks = [asyncio.ensure_future(self._play(sf)) for sf in run.faults]
-        tasks.append(asyncio.ensure_future(self._market_open_event()))
-        during_task = asyncio.ensure_future(self._during(end_s / 2))
+        injected = {sf.index: asyncio.Event() for sf in run.faults}
+        tasks = [asyncio.ensure_future(self._play(sf, injected[sf.index])) for sf in run.faults]
+        before_open = [injected[sf.index] for sf in run.faults if sf.at_s < exp.market.open_at]
+        tasks.append(asyncio.ensure_future(self._open_market(before_open)))
+        during_task = asyncio.ensure_future(self._during(min(exp.duration, exp.abort.max_duration) / 2))
+        cap_ns = run.method_start_ns + int(exp.abort.max_duration * 1e9)
         try:
-            await self._watch_until(end_s)
+            await self._watch_until(lambda: min(self._plan_ns(exp.duration), cap_ns))
         finally:
             for t in [*tasks, during_task]:
                 t.cancel()
@@ -245,20 +250,66 @@ class Runner:
             # a fault task that failed in any way fails the run, loudly
             if isinstance(res, Exception) and not isinstance(res, asyncio.CancelledError):
                 raise res
-        if exp.duration > exp.abort.max_duration and not run.abort["triggered"]:
+        if self._plan_ns(exp.duration) > cap_ns and not run.abort["triggered"]:
             await self._abort(f"max_duration {exp.abort.max_duration:g}s reached")
+
+    async def _open_market(self, before_open: list[asyncio.Event]) -> None:
+        """Open the market at its planned time, but only once every step due before
+        it has been injected: in 2012 the deploy was done before the open, and a
+        deploy still restarting routers at the open (slow containers) would be
+        another experiment. The timeline after the open moves by the hold."""
+        run = self.run
+        assert run.topology is not None and self.http is not None and self._planned_open_ns is not None
+        await self._wait_until(self._planned_open_ns)
+        pending = [e for e in before_open if not e.is_set()]
+        if pending:
+            run.progress.phase(f"holding the open: {len(pending)} step(s) due before it still running …")
+            await asyncio.gather(*(e.wait() for e in pending))
+        if self._aborted.is_set():
+            return  # everything is halted: an open now would only be noise
+        async with self.http.post(f"{run.topology.exchange.admin}/clock", json={"open_in_s": 0}) as resp:
+            if resp.status != 200:
+                raise RuntimeError(f"exchange refused to open the market: {resp.status} {await resp.text()}")
+            opened_ns = int((await resp.json()).get("open_at_ns") or time.time_ns())
+        self._hold_ns = max(0, opened_ns - self._planned_open_ns)
+        run.open_at_ns = opened_ns
+        if run.control is not None:
+            run.control.set_open(opened_ns)
+        self._opened.set()
+        held_s = round(self._hold_ns / 1e9, 3)
+        run.events.emit("market_open", planned_ns=self._planned_open_ns, held_s=held_s)
+        if held_s >= 0.1:
+            run.events.warning("market_open_held", held_s=held_s,
+                               reason="steps due before the open were still running; later steps move with it")
+
+    def _plan_ns(self, t_s: float) -> int:
+        """Wall time of ``t_s`` on the method's timeline: times at or after the open
+        move by how long the open was held (while it still is: at least that long)."""
+        run = self.run
+        assert run.method_start_ns is not None
+        at = run.method_start_ns + int(t_s * 1e9)
+        if t_s < self.exp.market.open_at or self._planned_open_ns is None:
+            return at
+        if self._opened.is_set():
+            return at + self._hold_ns
+        return at + max(0, time.time_ns() - self._planned_open_ns)
+
+    async def _wait_plan(self, t_s: float) -> None:
+        if t_s >= self.exp.market.open_at:
+            await self._opened.wait()
+        await self._wait_until(self._plan_ns(t_s))
 
     async def _market_open_event(self) -> None:
         await self._wait_until(self.run.open_at_ns)
         self.run.events.emit("market_open")
 
     async def _during(self, at_s: float) -> None:
-        await self._wait_until(self.run.method_start_ns + int(at_s * 1e9))
+        await self._wait_plan(at_s)
         await self._steady("during")
 
-    async def _play(self, sf: ScheduledFault) -> None:
+    async def _play(self, sf: ScheduledFault, injected: asyncio.Event | None = None) -> None:
         run = self.run
-        await self._wait_until(run.method_start_ns + int(sf.at_s * 1e9))
+        await self._wait_plan(sf.at_s)
         if self._aborted.is_set():
             return
         started_ns = time.time_ns()
@@ -270,6 +321,8 @@ class Runner:
             raise
         sf.injected_ns = run.events.emit("fault_injected", step=sf.index, kind=sf.step.fault,
                                          target=sf.fault.target(), started_ns=started_ns)["ts_ns"]
+        if injected is not None:
+            injected.set()
         run.progress.phase(f"+{(sf.injected_ns - run.method_start_ns) / 1e9:.1f}s injected {sf.step.fault} {sf.fault.target()}")
         if sf.step.duration is not None:
             await asyncio.sleep(sf.step.duration)
@@ -308,14 +361,14 @@ class Runner:
         return bool(live is not None and a.loss_usd_max is not None and live.loss_usd > a.loss_usd_max)
 
     # -- watching: stop conditions and progress -------------------------------------
-    async def _watch_until(self, end_s: float) -> None:
+    async def _watch_until(self, deadline: Callable[[], int]) -> None:
+        """Watch the stop conditions until ``deadline()`` (ns; it moves while the open is held)."""
         run = self.run
         assert run.method_start_ns is not None and self.watch is not None
-        deadline = run.method_start_ns + int(end_s * 1e9)
         last_orders, last_t = self.watch.state.child_orders, time.monotonic()
         rate = 0.0
         ticks = 0
-        while time.time_ns() < deadline and not self._aborted.is_set():
+        while time.time_ns() < deadline() and not self._aborted.is_set():
             await asyncio.sleep(WATCH_INTERVAL_S)
             ticks += 1
             await self._refresh(alerts=ticks % 5 == 0)

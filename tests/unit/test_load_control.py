@@ -118,3 +118,27 @@ def test_poller_share_follows_the_schedule_when_nothing_is_pinned(tmp_path):
     """With no control file the poller gives the scheduled share."""
     poller = ControlPoller(tmp_path / "control.json", clock=Clock())
     assert (0.1, 0.6) == (poller.rlp_share(MIX, OPEN_NS, OPEN_NS - 1), poller.rlp_share(MIX, OPEN_NS, OPEN_NS))
+
+
+def test_not_open_yet_keeps_the_before_share_past_the_planned_open(tmp_path):
+    """set_open(None): the runner is holding the open, so the planned time passing changes nothing."""
+    control = LoadControl(tmp_path / "control.json", MIX, OPEN_NS)
+    control.set_open(None)
+    poller = ControlPoller(tmp_path / "control.json", clock=Clock())
+    assert (0.1, 0.1) == (control.rlp_share(), poller.rlp_share(MIX, OPEN_NS, OPEN_NS + 10**12))
+
+
+def test_the_real_open_replaces_the_planned_one(tmp_path):
+    """set_open(t) later than planned: before t the before share, from t the after share."""
+    control = LoadControl(tmp_path / "control.json", MIX, OPEN_NS)
+    control.set_open(OPEN_NS + 1_000)
+    poller = ControlPoller(tmp_path / "control.json", clock=Clock())
+    assert (0.1, 0.6) == (poller.rlp_share(MIX, OPEN_NS, OPEN_NS + 999), poller.rlp_share(MIX, OPEN_NS, OPEN_NS + 1_000))
+
+
+def test_pinning_the_share_keeps_the_open(tmp_path):
+    """The two knobs live in one file: writing one leaves the other as it was."""
+    control = LoadControl(tmp_path / "control.json", MIX, OPEN_NS)
+    control.set_open(OPEN_NS + 7)
+    control.set_rlp_share(0.3)
+    assert {"rlp_share": 0.3, "open_at_ns": OPEN_NS + 7} == json.loads((tmp_path / "control.json").read_text())
