@@ -35,7 +35,11 @@ class Actions:
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
             # Many pages, kills and probes may be in flight at once in a runaway.
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64))
+            # No DNS cache: a deploy recreates router containers under new
+            # addresses, and aiohttp's 10 s cache made the halts of a kill go
+            # to the old ones (connect refused). Kept-alive connections stay
+            # warm; only a new connection pays a lookup.
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64, use_dns_cache=False))
         return self._session
 
     async def close(self) -> None:
