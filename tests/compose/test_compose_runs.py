@@ -1,6 +1,7 @@
 """Experiments on compose end to end: `powerpeg run FILE --backend compose`."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -19,6 +20,10 @@ def test_knight_controls_passes_on_compose(engine, tmp_path) -> None:
                                                    r.journal["backend"]), r.stdout
     assert m["ttd_s"] <= 0.25 and m["ttk_s"] <= 0.25, m
     assert [] == dk.leftovers(engine, dk.run_filter(r.run_id()))
+    # the kill reached the exchange and every router, recreated by the deploy or not
+    kills = [json.loads(line) for line in (r.out / "logs" / "monitor.log").read_text().splitlines()
+             if '"kill_done"' in line]
+    assert [0] == [k["failed"] for k in kills], kills
 
 
 def test_exchange_disconnect_passes_through_the_toxiproxy_container(engine, tmp_path) -> None:
