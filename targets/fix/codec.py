@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from typing import Iterable, Iterator
+from zlib import adler32 as _adler32
 
 SOH = "\x01"
 BEGIN_STRING = "FIX.4.4"
@@ -108,6 +109,14 @@ class FixMessage:
 
 
 def checksum(data: bytes) -> int:
+    """FIX CheckSum: the byte sum modulo 256.
+
+    Adler-32's low half is 1 + the byte sum modulo 65521, exact while the sum
+    stays under 65520, i.e. for up to 256 bytes: zlib computes it in C about
+    8x faster than ``sum()``, and nearly every order and report is shorter.
+    """
+    if len(data) <= 256:
+        return (_adler32(data) - 1) & 0xFF
     return sum(data) & 0xFF
 
 
@@ -184,7 +193,7 @@ def encode(
     body = "".join(parts).encode("ascii")
     head = b"8=FIX.4.4\x019=%d\x01" % len(body)
     msg = head + body
-    return msg + b"10=%03d\x01" % (sum(msg) & 0xFF)
+    return msg + b"10=%03d\x01" % checksum(msg)
 
 
 class FixParser:
@@ -242,7 +251,7 @@ class FixParser:
                 start = pos
                 pos = end
                 declared = buf[body_end + 3:end - 1]
-                if not declared.isdigit() or int(declared) != (sum(buf[start:body_end]) & 0xFF):
+                if not declared.isdigit() or int(declared) != checksum(buf[start:body_end]):
                     raise BadChecksum(f"CheckSum {declared.decode('ascii', 'replace')} does not match")
                 try:
                     fields = parse_body(buf[body_start:body_end].decode("latin-1"))

@@ -16,7 +16,7 @@ import asyncio
 import time
 from typing import Any, Callable, Protocol
 
-from .codec import BadChecksum, FixMessage, FixParser, Garbled, MsgType, Tag, encode, utc_timestamp
+from .codec import BadChecksum, FixMessage, FixParser, Garbled, MsgType, Tag, checksum, encode, utc_timestamp
 
 # Tags every message must carry beyond 8/9/10 (checked by the framer).
 HEADER_REQUIRED = (Tag.MsgType, Tag.SenderCompID, Tag.TargetCompID, Tag.MsgSeqNum, Tag.SendingTime)
@@ -156,9 +156,8 @@ class FixSession(asyncio.Protocol):
             return
         data = ("35=%s\x0149=%s\x0156=%s\x0134=%d\x0152=%s\x01%s" % (
             msg_type, self.comp_id, self.peer_comp_id, self.out_seq, sending_time or utc_timestamp(), body)).encode("ascii")
-        head = b"8=FIX.4.4\x019=%d\x01" % len(data)
-        # CheckSum is a byte sum: add the parts instead of summing a joined copy
-        self._queue(b"%b%b10=%03d\x01" % (head, data, (sum(head) + sum(data)) & 0xFF))
+        msg = b"8=FIX.4.4\x019=%d\x01%b" % (len(data), data)
+        self._queue(b"%b10=%03d\x01" % (msg, checksum(msg)))
 
     def _queue(self, data: bytes) -> None:
         self.out_seq += 1

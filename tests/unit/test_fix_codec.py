@@ -131,3 +131,10 @@ def test_encode_skips_none_values() -> None:
     parser.feed(encode(MsgType.Heartbeat, "A", "B", 3, [(Tag.TestReqID, None)]))
     [msg] = _messages(parser)
     assert Tag.TestReqID not in msg
+
+
+@pytest.mark.parametrize("size", [0, 1, 100, 255, 256, 257, 1000])
+def test_checksum_is_the_byte_sum_mod_256_at_every_size(size) -> None:
+    """The fast path (Adler-32, up to 256 bytes) and the long path agree with sum() % 256, even on 0xFF bytes."""
+    for data in (bytes([0xFF]) * size, bytes((i * 37) % 256 for i in range(size))):
+        assert sum(data) % 256 == checksum(data)
