@@ -28,7 +28,12 @@ def run(names: list[str]) -> int:
         started = time.perf_counter()
         try:
             module = importlib.import_module(f"bench.{name}")
-            result = module.main()
+            # each module parses its own flags from sys.argv: give it none of ours (the names)
+            saved, sys.argv = sys.argv, [f"python -m bench.{name}"]
+            try:
+                result = module.main()
+            finally:
+                sys.argv = saved
         except Exception as exc:  # noqa: BLE001 - one broken bench must not hide the others' numbers
             failed += 1
             print(f"   FAILED: {type(exc).__name__}: {exc}", flush=True)
