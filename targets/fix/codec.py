@@ -125,32 +125,24 @@ def checksum(data: bytes) -> int:
 _TAG_NUMBERS = {str(n): n for n in range(1, 10_000)}
 
 
-_tag_number = _TAG_NUMBERS.__getitem__
-
-
 def parse_body(body: str) -> dict[int, str]:
-    """Parse ``tag=value<SOH>...`` into a dict (a repeated tag keeps its last value)."""
-    if body.count("=") == body.count(SOH) and body[-1:] == SOH:
-        # The usual message: every field one '=' and known tags. Split into
-        # tag, value, tag, value... and build the dict without a Python loop.
-        it = iter(body[:-1].replace(SOH, "=").split("="))
-        try:
-            return dict(zip(map(_tag_number, it), it))
-        except KeyError:
-            pass  # an empty, odd or large tag: the careful loop below says which
+    """Parse ``tag=value<SOH>...`` into a dict (a repeated tag keeps its last value).
+
+    Field by field: a field without '=' is malformed even when another
+    field's value holds an '=' (a pairing split over the whole body would
+    shift every tag after it onto the wrong value)."""
     fields: dict[int, str] = {}
     numbers = _TAG_NUMBERS
     for item in body.split(SOH):
-        if item:
-            tag, sep, value = item.partition("=")
-            number = numbers.get(tag)
-            if number is None:
-                if not sep or not tag.isdigit() or not tag.isascii():
-                    raise FixError(f"malformed field {item[:32]!r}")
-                number = int(tag)
-            elif not sep:
+        tag, sep, value = item.partition("=")
+        number = numbers.get(tag)
+        if number is None or not sep:
+            if not item:
+                continue  # the empty string after the last SOH
+            if not sep or not tag.isdigit() or not tag.isascii():
                 raise FixError(f"malformed field {item[:32]!r}")
-            fields[number] = value
+            number = int(tag)
+        fields[number] = value
     return fields
 
 

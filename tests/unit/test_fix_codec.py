@@ -1,7 +1,7 @@
 """The FIX 4.4 codec: framing, checksum, parsing and encoding."""
 import pytest
 
-from targets.fix.codec import BadChecksum, FixParser, Garbled, MsgType, Tag, checksum, encode, parse_body
+from targets.fix.codec import BadChecksum, FixError, FixParser, Garbled, MsgType, Tag, checksum, encode, parse_body
 
 
 def _nos(seq: int = 1, **extra: object) -> bytes:
@@ -138,3 +138,10 @@ def test_checksum_is_the_byte_sum_mod_256_at_every_size(size) -> None:
     """The fast path (Adler-32, up to 256 bytes) and the long path agree with sum() % 256, even on 0xFF bytes."""
     for data in (bytes([0xFF]) * size, bytes((i * 37) % 256 for i in range(size))):
         assert sum(data) % 256 == checksum(data)
+
+
+@pytest.mark.parametrize("body", ["35=D\x0144\x0158=38=5\x01", "35\x0158=1=x\x01"])
+def test_a_field_without_equals_is_malformed_even_when_another_value_has_one(body) -> None:
+    """One field lacks '=', a later value holds one: the counts match, the message is still malformed."""
+    with pytest.raises(FixError, match="malformed field"):
+        parse_body(body)
