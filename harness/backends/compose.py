@@ -38,6 +38,7 @@ from harness.topology import Topology
 
 HEALTH_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 5
+KILL_WAIT_S = 10  # a killed container is reported stopped within this
 
 
 @dataclasses.dataclass(frozen=True)
@@ -272,6 +273,8 @@ class ComposeBackend(Backend):
                 container = dk.service_container(engine, self.ctx.run_id, component)
                 if action == "kill":
                     container.kill()
+                    # the kill API returns once the signal is sent: wait until it has stopped
+                    container.wait(timeout=KILL_WAIT_S, condition="not-running")
                 elif action == "pause":
                     container.pause()
                 elif action == "resume":
@@ -289,6 +292,7 @@ class ComposeBackend(Backend):
         self._log("container_" + action, target=component)
 
     async def kill(self, component: str) -> None:
+        """SIGKILL the container and return once it has stopped."""
         await self._act(component, "kill")
 
     async def pause(self, component: str) -> None:

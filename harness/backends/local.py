@@ -36,6 +36,7 @@ from harness.topology import (
 HOST = "127.0.0.1"
 ALERTS_PROXY = "->alerts"
 DROPCOPY_PROXY = "exchange->monitor"
+KILL_WAIT_S = 5.0  # how long a SIGKILLed process may take to be gone
 
 
 def router_proxy(router_id: str) -> str:
@@ -330,7 +331,16 @@ class LocalBackend(Backend):
         self.ctx.log.info("signalled", target=component, signal=signal.Signals(sig).name)
 
     async def kill(self, component: str) -> None:
+        """SIGKILL, then wait (bounded) until it is gone: delivery and teardown are
+        asynchronous, and a kill that returned while the process still ran would
+        let the next step (or a second kill) see it alive."""
         await self._signal(component, signal.SIGKILL)
+        ident = self._state().process(component).ident
+        deadline = time.monotonic() + KILL_WAIT_S
+        while ident.alive() and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+        if ident.alive():
+            raise FleetError(f"{component} (pid {ident.pid}) still runs {KILL_WAIT_S:g} s after SIGKILL")
 
     async def pause(self, component: str) -> None:
         await self._signal(component, signal.SIGSTOP)
