@@ -17,7 +17,7 @@ import dataclasses
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import aiohttp
 
@@ -180,19 +180,14 @@ class ComposeBackend(Backend):
 
     async def _create_proxies(self, session: aiohttp.ClientSession, plan: ComposePlan, topology: Topology) -> None:
         assert topology.toxiproxy is not None
-        client = toxi.ToxiproxyClient(topology.toxiproxy.api, session)
-        deadline = time.monotonic() + HEALTH_TIMEOUT_S
-        while True:
-            try:
-                await client.version()
-                break
-            except (aiohttp.ClientError, asyncio.TimeoutError, toxi.ToxiproxyError):
-                if time.monotonic() > deadline:
-                    raise procs.StartError("toxiproxy", f"API not answering at {topology.toxiproxy.api}",
-                                           await asyncio.to_thread(self.logs, "toxiproxy", 30)) from None
-                await asyncio.sleep(0.1)
-        for proxy in plan.proxies():
-            await client.create_proxy(proxy.name, proxy.upstream, listen=proxy.listen)
+        api = topology.toxiproxy.api
+
+        async def not_answering() -> Exception:
+            return procs.StartError("toxiproxy", f"API not answering at {api}",
+                                    await asyncio.to_thread(self.logs, "toxiproxy", 30))
+
+        await _proxies_once_answering(session, api, [(p.name, p.upstream, p.listen) for p in plan.proxies()],
+                                      not_answering)
 
     async def _teardown(self, record: ComposeRecord, *, keep_logs: bool = False) -> list[tuple[str, str]]:
         """Compose down (volumes too), then remove by label whatever is left
@@ -310,20 +305,14 @@ class ComposeBackend(Backend):
         async with aiohttp.ClientSession() as session:
             if component == "toxiproxy":
                 assert topology.toxiproxy is not None
-                plan_proxies = [(p.name, p.upstream, "0.0.0.0:" + p.listen.rsplit(":", 1)[1])
-                                for p in topology.toxiproxy.proxies]
-                client = toxi.ToxiproxyClient(topology.toxiproxy.api, session)
-                deadline = time.monotonic() + HEALTH_TIMEOUT_S
-                while True:
-                    try:
-                        await client.version()
-                        break
-                    except (aiohttp.ClientError, asyncio.TimeoutError, toxi.ToxiproxyError):
-                        if time.monotonic() > deadline:
-                            raise FleetError("toxiproxy did not come back after a restart") from None
-                        await asyncio.sleep(0.1)
-                for name, upstream, listen in plan_proxies:
-                    await client.create_proxy(name, upstream, listen=listen)
+                # a restarted toxiproxy has forgotten its proxies: the same ones again
+                proxies = [(p.name, p.upstream, "0.0.0.0:" + p.listen.rsplit(":", 1)[1])
+                           for p in topology.toxiproxy.proxies]
+
+                async def not_back() -> Exception:
+                    return FleetError("toxiproxy did not come back after a restart")
+
+                await _proxies_once_answering(session, topology.toxiproxy.api, proxies, not_back)
             else:
                 await self._wait_health(session, component, topology.admin_urls()[component])
 
@@ -351,6 +340,23 @@ class ComposeBackend(Backend):
         state.topology = dataclasses.replace(state.topology, routers=routers)
         state.save(self.ctx.state_file)
         self._log("deployed", target=router_id, version=version)
+
+
+async def _proxies_once_answering(session: aiohttp.ClientSession, api: str, proxies: list[tuple[str, str, str]],
+                                  failure: Callable[[], Awaitable[Exception]]) -> None:
+    """Wait (bounded) for the toxiproxy API, then create each (name, upstream, listen) proxy."""
+    client = toxi.ToxiproxyClient(api, session)
+    deadline = time.monotonic() + HEALTH_TIMEOUT_S
+    while True:
+        try:
+            await client.version()
+            break
+        except (aiohttp.ClientError, asyncio.TimeoutError, toxi.ToxiproxyError):
+            if time.monotonic() > deadline:
+                raise await failure() from None
+            await asyncio.sleep(0.1)
+    for name, upstream, listen in proxies:
+        await client.create_proxy(name, upstream, listen=listen)
 
 
 async def cleanup(home: Path, *, log: Any = None) -> list[str]:

@@ -64,3 +64,24 @@ def test_missing_engine_exits_3_saying_so(tmp_path) -> None:
     proc = subprocess.run([sys.executable, "-m", "harness.cli", "up", "--backend", "compose", "--routers", "1"],
                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert (3, True) == (proc.returncode, "Docker engine not available" in proc.stderr), proc.stderr
+
+
+def test_restarted_toxiproxy_container_gets_its_proxies_back(engine, tmp_path) -> None:
+    """A restart of the toxiproxy container (it keeps no state) recreates the same proxies."""
+    import aiohttp  # noqa: PLC0415
+
+    from harness import toxi  # noqa: PLC0415
+
+    async def names(api: str) -> list[str]:
+        async with aiohttp.ClientSession() as session:
+            return sorted((await toxi.ToxiproxyClient(api, session).proxies()).keys())
+
+    backend = ComposeBackend(RunContext.create(home=tmp_path))
+    topology = asyncio.run(backend.up(FleetSpec(routers=2)))
+    try:
+        before = asyncio.run(names(topology.toxiproxy.api))
+        asyncio.run(backend.restart("toxiproxy"))
+        after = asyncio.run(names(topology.toxiproxy.api))
+    finally:
+        asyncio.run(backend.down())
+    assert (True, before) == (len(before) >= 3, after)
