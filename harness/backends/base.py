@@ -10,11 +10,13 @@ import abc
 import asyncio
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import aiohttp
 
 from harness.context import RunContext
-from harness.state import FleetState
+from harness.state import FleetState, read_current
 from harness.topology import Topology
 
 VERSIONS = ("v1", "v2")
@@ -28,6 +30,14 @@ class FleetError(Exception):
 
 class NoFleet(FleetError):
     """No fleet is up (or it was torn down already)."""
+
+
+def active_context(home: Path, run_id: str | None, log: Any) -> RunContext:
+    """The context of the active run (or of ``run_id``), token still empty; NoFleet if none."""
+    run_id = run_id or read_current(home)
+    if run_id is None:
+        raise NoFleet(f"no fleet is up (nothing in {home / 'current'}); start one with `powerpeg up`")
+    return RunContext(run_id=run_id, home=home, token="", log=log)
 
 
 @dataclass

@@ -23,7 +23,7 @@ import aiohttp
 
 from harness import procs, toxi
 from harness.backends import compose_docker as dk
-from harness.backends.base import VERSIONS, Backend, FleetError, FleetSpec, NoFleet, probe_topology
+from harness.backends.base import VERSIONS, Backend, FleetError, FleetSpec, NoFleet, active_context, probe_topology
 from harness.backends.compose_env import (
     COMPOSE_FILE,
     ComposePlan,
@@ -33,7 +33,7 @@ from harness.backends.compose_env import (
 )
 from harness.backends.teardown import remove_run
 from harness.context import RunContext
-from harness.state import FleetState, clear_current, read_current, write_current
+from harness.state import FleetState, clear_current, write_current
 from harness.topology import Topology
 
 HEALTH_TIMEOUT_S = 30.0
@@ -77,10 +77,7 @@ class ComposeBackend(Backend):
 
     @classmethod
     def attach(cls, home: Path, run_id: str | None = None, log: Any = None) -> "ComposeBackend":
-        run_id = run_id or read_current(home)
-        if run_id is None:
-            raise NoFleet(f"no fleet is up (nothing in {home / 'current'}); start one with `powerpeg up`")
-        ctx = RunContext(run_id=run_id, home=home, token="", log=log)
+        ctx = active_context(home, run_id, log)
         backend = cls(ctx)
         ctx.token = backend.topology().token
         return backend

@@ -20,10 +20,10 @@ from typing import Any
 import aiohttp
 
 from harness import procs, toxi
-from harness.backends.base import VERSIONS, Backend, FleetError, FleetSpec, NoFleet, probe_topology
+from harness.backends.base import VERSIONS, Backend, FleetError, FleetSpec, NoFleet, active_context, probe_topology
 from harness.context import RunContext
 from harness.backends.teardown import STOP_GRACE_S, cleanup, remove_run, stop_processes
-from harness.state import FleetState, ProcessRecord, clear_current, read_current, write_current
+from harness.state import FleetState, ProcessRecord, clear_current, write_current
 from harness.topology import (
     ExchangeEndpoints,
     ProxyInfo,
@@ -148,15 +148,12 @@ class LocalBackend(Backend):
     @classmethod
     def attach(cls, home: Path, run_id: str | None = None, log: Any = None) -> "LocalBackend":
         """The backend of the active run (or of ``run_id``); NoFleet if none."""
-        run_id = run_id or read_current(home)
-        if run_id is None:
-            raise NoFleet(f"no fleet is up (nothing in {home / 'current'}); start one with `powerpeg up`")
-        ctx = RunContext(run_id=run_id, home=home, token="", log=log)
+        ctx = active_context(home, run_id, log)
         if not ctx.state_file.exists():
-            raise NoFleet(f"no fleet is up: run {run_id} has no state file ({ctx.state_file})")
+            raise NoFleet(f"no fleet is up: run {ctx.run_id} has no state file ({ctx.state_file})")
         state = FleetState.load(ctx.state_file)
         if state.topology is None:
-            raise NoFleet(f"run {run_id} never finished starting; run `powerpeg cleanup`")
+            raise NoFleet(f"run {ctx.run_id} never finished starting; run `powerpeg cleanup`")
         ctx.token = state.topology.token
         return cls(ctx)
 

@@ -223,12 +223,7 @@ async def test_drop_without_logout_cancels_working_orders(exchange: Exchange, sy
 
 async def test_order_status_after_a_reconnect_reports_fills_and_the_disconnect_cancel(exchange: Exchange, symbol: str) -> None:
     """35=H from a new connection: 150=I 39=4 with CumQty 40 (the rest cancelled on disconnect); unknown 39=8 103=5."""
-    seller = await RawClient.open(exchange.fix_port, "ROUTER-1")
-    buyer = await RawClient.open(exchange.fix_port, "ROUTER-2")
-    seller.order("s1", 2, 100, "10.00", symbol)
-    await seller.expect(is_er("s1", "0"))
-    buyer.order("b1", 1, 40, "10.00", symbol)
-    await buyer.expect(is_er("b1", "F"))
+    seller = await sell_100_buy(exchange, symbol, 40)
     seller.close()  # gone without Logout: the exchange cancels the 60 left
     await until(lambda: exchange.engine.sessions["ROUTER-1"].sender is None)
     back = await RawClient.open(exchange.fix_port, "ROUTER-1")
@@ -241,16 +236,22 @@ async def test_order_status_after_a_reconnect_reports_fills_and_the_disconnect_c
 
 async def test_order_status_of_a_working_order_says_it_works(exchange: Exchange, symbol: str) -> None:
     """A resting order partly filled: 150=I 39=1 with CumQty and LeavesQty; nothing is journaled for it."""
-    seller = await RawClient.open(exchange.fix_port, "ROUTER-1")
-    buyer = await RawClient.open(exchange.fix_port, "ROUTER-2")
-    seller.order("s1", 2, 100, "10.00", symbol)
-    await seller.expect(is_er("s1", "0"))
-    buyer.order("b1", 1, 30, "10.00", symbol)
-    await seller.expect(is_er("s1", "F"))
+    seller = await sell_100_buy(exchange, symbol, 30)
     before = len(_records(exchange))
     seller.send("H", [(11, "s1"), (55, symbol), (54, 2)])
     er = await seller.expect(is_er("s1", "I"))
     assert ("1", "30", "70", before) == (er[39], er[14], er[151], len(_records(exchange)))
+
+
+async def sell_100_buy(exchange: Exchange, symbol: str, qty: int) -> RawClient:
+    """ROUTER-1 rests a 100-share sell "s1"; ROUTER-2 buys ``qty`` of it. The seller, once it saw its fill."""
+    seller = await RawClient.open(exchange.fix_port, "ROUTER-1")
+    buyer = await RawClient.open(exchange.fix_port, "ROUTER-2")
+    seller.order("s1", 2, 100, "10.00", symbol)
+    await seller.expect(is_er("s1", "0"))
+    buyer.order("b1", 1, qty, "10.00", symbol)
+    await seller.expect(is_er("s1", "F"))
+    return seller
 
 
 def _records(exchange: Exchange) -> list[dict]:
