@@ -31,7 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=list(BACKENDS), default="local",
                         help="where the fleet runs: local processes (default) or compose containers")
     parser.add_argument("--out", type=Path, help="report directory (default reports/<experiment>-<time>)")
-    parser.add_argument("--load-workers", type=int, help="Locust worker processes (overrides the file's load.workers)")
+    parser.add_argument("--load-workers", type=int, metavar="N",
+                        help="Locust worker processes, 0-32 (overrides the file's load.workers); needed only when "
+                             "one Locust process cannot keep up with the load (docs/gameday.md)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines, only the summary")
 
 

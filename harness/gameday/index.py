@@ -1,13 +1,15 @@
 """``index.html`` of a game day: one self-contained page over every run of the suite."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
+from typing import Any
 
 from harness.report import RunRecord
 from harness.report.html import BADGE, CSS
 from harness.report.svg import timeline
+from harness.ui.attribution import attribution
 
 from .suite import Suite
 
@@ -21,6 +23,8 @@ class SuiteRun:
 
     record: RunRecord
     subdir: str
+    # the run's event log: an operator_kill event there makes the kill human
+    events: list[dict[str, Any]] = field(default_factory=list)
 
 
 def detection(record: RunRecord) -> str:
@@ -28,6 +32,17 @@ def detection(record: RunRecord) -> str:
     if by:
         return f"{DETECTION.get(by, by)} ({by})"
     return "not detected" if record.metrics.first_violation_at is not None else "— (no violation)"
+
+
+def kill(run: SuiteRun) -> str:
+    """Who issued the kill that counts: ``human`` (an operator's KILL), ``automated`` (a control), or none."""
+    who = attribution(run.record.metrics, run.events)["ttk"]
+    return who or "— (no kill)"
+
+
+def who(run: SuiteRun) -> str:
+    """The human/automated cell: who made TTD, who made TTK."""
+    return f"TTD {detection(run.record)} · TTK {kill(run)}"
 
 
 def _s(value: float | None) -> str:
@@ -38,7 +53,7 @@ def row_cells(run: SuiteRun) -> list[str]:
     r, m = run.record, run.record.metrics
     badge = f'<span class="badge" style="background:{BADGE[r.status]}">{escape(r.status)}</span>'
     return [f'<a href="#{escape(run.subdir)}">{escape(r.experiment)}</a>', badge, _s(m.ttd_s), _s(m.ttk_s),
-            _s(m.ttc_s), f"{m.excess_shares:,}", f"${m.loss_usd:,.2f}", escape(detection(r)),
+            _s(m.ttc_s), f"{m.excess_shares:,}", f"${m.loss_usd:,.2f}", escape(who(run)),
             f'<a href="{escape(run.subdir)}/report.html">report</a>']
 
 
@@ -53,7 +68,7 @@ def render(suite: Suite, runs: list[SuiteRun], *, started: str, backend: str) ->
         parts.append(f"<p>participants: {escape(', '.join(suite.participants))}</p>")
     if suite.notes:
         parts.append(f'<h2>Notes</h2><p style="white-space:pre-wrap">{escape(suite.notes)}</p>')
-    headers = ("experiment", "verdict", "TTD", "TTK", "TTC", "excess shares", "loss", "detection", "")
+    headers = ("experiment", "verdict", "TTD", "TTK", "TTC", "excess shares", "loss", "human / automated", "")
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row_cells(run)) + "</tr>" for run in runs)
     parts.append(f'<h2>Runs</h2><table class="runs"><tr>{head}</tr>{body}</table>')

@@ -7,6 +7,7 @@ every run errored, or the report directory / history cannot be written).
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 import time
@@ -20,7 +21,7 @@ from harness.report.summary import render as render_summary
 from harness.run_cmd import run_experiment
 
 from . import history, index
-from .index import SuiteRun, detection
+from .index import SuiteRun, detection, kill
 from .suite import LoadedSuite, load_suite
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INFRA = 0, 1, 2, 3
@@ -49,17 +50,34 @@ def _error_record(exp_name: str, backend: str, seed: int, started_ns: int, exc: 
                      ended_ns=time.time_ns(), metrics=None, error=f"{type(exc).__name__}: {exc}")
 
 
+def read_events(path: Path) -> list[dict]:
+    """A run's events.jsonl (empty when the run never got as far as writing one)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    events = []
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by a crash: the others still count
+        if isinstance(event, dict):
+            events.append(event)
+    return events
+
+
 def summary_table(runs: list[SuiteRun]) -> str:
     def s(v: float | None) -> str:
         return "—" if v is None else f"{v:.3f}"
 
     width = max([10] + [len(r.record.experiment) for r in runs])
     lines = [f"{'experiment':<{width}}  {'verdict':<8} {'TTD s':>8} {'TTK s':>8} {'TTC s':>8} {'excess':>9} "
-             f"{'loss USD':>13}  detection"]
+             f"{'loss USD':>13}  {'kill':<11}  detection"]
     for run in runs:
         r, m = run.record, run.record.metrics
         lines.append(f"{r.experiment:<{width}}  {r.status.upper():<8} {s(m.ttd_s):>8} {s(m.ttk_s):>8} {s(m.ttc_s):>8} "
-                     f"{m.excess_shares:>9,} {m.loss_usd:>13,.2f}  {detection(r)}")
+                     f"{m.excess_shares:>9,} {m.loss_usd:>13,.2f}  {kill(run):<11}  {detection(r)}")
     return "\n".join(lines)
 
 
@@ -84,7 +102,7 @@ async def run_suite(loaded: LoadedSuite, *, out_root: Path, backend: str, histor
                 record = _error_record(exp.name, backend, exp.seed, started, exc)
                 write_all(day_dir / subdir, record)
             print(render_summary(record, day_dir / subdir), flush=True)
-            runs.append(SuiteRun(record, subdir))
+            runs.append(SuiteRun(record, subdir, read_events(day_dir / subdir / "events.jsonl")))
             history.append(history_file, history.HistoryEntry.of(
                 record, date=date, gameday=day_dir.name, suite=loaded.suite.title, report=day_dir / subdir / "report.html"))
     finally:

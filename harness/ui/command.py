@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import json
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -27,12 +28,15 @@ from harness.report.summary import render
 from harness.run_cmd import needs_toxiproxy
 from harness.runner import Progress, Run, exit_code
 from harness.ui.api import make_app, serve
-from harness.ui.controller import ActionError, ChaosRunner, attribution
+from harness.ui.attribution import attribution
+from harness.ui.controller import ActionError, ChaosRunner
 
 DEFAULT_FILE = Path("experiments/knight-2012-controls.yaml")
 DEFAULT_PORT = 8089
 DEFAULT_MAX_DURATION_S = 3600.0  # a forgotten game day still ends, and so does its load
 EXIT_INVALID = 2
+EXIT_INFRA = 3
+HOST = "127.0.0.1"  # the web UI and the control API: loopback only
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +49,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds: the game day ends by itself after this (default 3600)")
 
 
+def port_in_use(port: int) -> str | None:
+    """Why Locust's web UI could not listen on 127.0.0.1:``port``; checked before any fleet is stood up."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # as Locust's server does: a port left in TIME_WAIT by an earlier game day is free
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError as exc:
+            return f"cannot listen on {HOST}:{port}: {exc.strerror or exc}"
+    return None
+
+
 async def cmd_ui_async(args: argparse.Namespace, log: Any = None) -> int:
     try:
         exp = load(args.file)
@@ -54,6 +70,14 @@ async def cmd_ui_async(args: argparse.Namespace, log: Any = None) -> int:
     if exp.load.users < 1:
         print("powerpeg ui: error: the experiment's load has 0 users; the web UI needs a load", file=sys.stderr)
         return EXIT_INVALID
+    if not 1 <= args.port <= 65535:
+        print(f"powerpeg ui: error: --port must be between 1 and 65535, got {args.port}", file=sys.stderr)
+        return EXIT_INVALID
+    busy = port_in_use(args.port)
+    if busy is not None:
+        print(f"powerpeg ui: error: {busy} (another `powerpeg ui` or Locust? stop it or pass --port); "
+              "nothing was started", file=sys.stderr)
+        return EXIT_INFRA
     out = args.out or Path("reports") / f"ui-{exp.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     out.mkdir(parents=True, exist_ok=True)
     ctx = RunContext.create(run_id=f"ui-{exp.name}-{time.strftime('%H%M%S')}"[:64], log=log)

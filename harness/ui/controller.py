@@ -22,9 +22,9 @@ from harness.faults.base import FaultError
 from harness.load.config import LoadConfig, SymbolRef, router_targets
 from harness.load.runner import LoadRunner
 from harness.runner import Run, Runner, ScheduledFault
+from harness.ui.attribution import OPERATOR, attribution
 from harness.watch import HttpTail, Watch
 
-OPERATOR = "operator"
 API_ENV = "POWERPEG_CHAOS_API"
 LIVE_METRICS_EVERY = 20  # watch ticks (100 ms) between two live measurements (TTD/TTK)
 ALERTS_EVERY = 5
@@ -297,14 +297,3 @@ def fault_view(sf: ScheduledFault) -> dict[str, Any]:
         state = "reverted"
     return {**sf.to_dict(), "state": state}
 
-
-def attribution(metrics: measure.Metrics | None, events: list[dict[str, Any]]) -> dict[str, str | None]:
-    """Which of TTD and TTK a person made (``human``) and which the controls did (``automated``)."""
-    if metrics is None:
-        return {"ttd": None, "ttk": None}
-    ttd = None if metrics.detected_by is None else ("human" if metrics.detected_by == OPERATOR else "automated")
-    ttk = None
-    if metrics.kill_issued_at is not None:
-        operator_kills = {e["ts_ns"] for e in events if e.get("event") == "operator_kill"}
-        ttk = "human" if metrics.kill_issued_at in operator_kills else "automated"
-    return {"ttd": ttd, "ttk": ttk}

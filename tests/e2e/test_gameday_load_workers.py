@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.runs import Result, run
+from tests.e2e.runs import Result, powerpeg, run
 from tests.e2e.test_gameday import STEADY
 
 
@@ -32,3 +32,13 @@ def test_each_worker_got_parents_accepted_and_all_are_measured(workers_run) -> N
     per_worker = [sum(1 for line in f.read_text().splitlines() if line.strip()) for f in files]
     assert (2, True, workers_run.metrics["parents"]) == (len(per_worker), all(n > 0 for n in per_worker),
                                                          sum(per_worker))
+
+
+@pytest.mark.parametrize("workers", ["-1", "33"])
+def test_load_workers_out_of_range_is_a_usage_error(tmp_path, workers: str) -> None:
+    """--load-workers outside 0..32: exit 2 saying so, and no report directory (nothing was started)."""
+    (tmp_path / "steady.yaml").write_text(STEADY)
+    proc = powerpeg("run", str(tmp_path / "steady.yaml"), "--out", str(tmp_path / "out"), "--load-workers", workers,
+                    home=tmp_path / "home")
+    assert (2, f"--load-workers must be between 0 and 32, got {workers}", False) == \
+        (proc.returncode, proc.stderr.strip().split("error: ", 1)[-1], (tmp_path / "out").exists())

@@ -1,6 +1,7 @@
 """The pytest plugin: `pytest --powerpeg` runs experiment files as items; without the flag nothing changes."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -119,3 +120,48 @@ async def test_parent_reaches_the_exchange(powerpeg_fleet):
     result = pytester.runpytest_subprocess("-q")
     assert {"passed": 1} == {k: v for k, v in result.parseoutcomes().items() if k in ("passed", "failed", "errors")}, \
         "\n".join(result.outlines[-30:])
+
+
+# a stand-in for the run machinery: what the plugin passed, and a record with known metrics
+FAKE_RUN = '''
+import json
+from pathlib import Path
+
+import harness.run_cmd
+from harness.measure import Metrics
+from harness.report import RunRecord
+from harness.verdict import AssertionResult
+
+
+async def fake_run_experiment(exp, *, out, backend_name="local", quiet=False, **_kw):
+    Path("calls.jsonl").open("a").write(json.dumps({"experiment": exp.name, "backend": backend_name,
+                                                    "out": str(out), "quiet": quiet}) + "\\n")
+    metrics = Metrics(first_violation_at=1, detected_by="page", ttd_s=0.25, ttk_s=0.5, ttc_s=0.75,
+                      excess_shares=300, loss_usd=12.5)
+    return RunRecord(experiment=exp.name, status="failed", backend=backend_name, seed=1, started_ns=0, ended_ns=1,
+                     metrics=metrics, assertions=[AssertionResult("ttk_max", 0.1, 0.5, False, "ttk 0.500s > 0.100s")])
+
+
+harness.run_cmd.run_experiment = fake_run_experiment
+'''
+
+
+def test_backend_option_reaches_the_run_and_metrics_are_the_runs(pytester) -> None:
+    """--powerpeg-backend compose is the backend each item runs on; the JUnit properties carry the run's numbers."""
+    pytester.makefile(".yaml", steady=STEADY)
+    pytester.makeconftest(FAKE_RUN)
+    result = pytester.runpytest_subprocess("--powerpeg", "--powerpeg-backend", "compose", "--powerpeg-out", "out",
+                                           "--junitxml", "junit.xml")
+    [call] = [json.loads(line) for line in (pytester.path / "calls.jsonl").read_text().splitlines()]
+    props = {p.get("name"): p.get("value") for p in ET.parse(pytester.path / "junit.xml").getroot().iter("property")}
+    assert ({"experiment": "tiny-steady", "backend": "compose", "out": "out/tiny-steady", "quiet": True}, 1) == \
+        (call, result.ret)
+    assert {"ttd_s": "0.25", "ttk_s": "0.5", "ttc_s": "0.75", "excess_shares": "300", "loss_usd": "12.5",
+            "status": "failed"} == {k: v for k, v in props.items() if k != "report"}
+
+
+def test_an_unknown_backend_is_a_usage_error(pytester) -> None:
+    """--powerpeg-backend accepts local or compose only; anything else stops pytest with a usage error."""
+    result = pytester.runpytest_subprocess("--powerpeg", "--powerpeg-backend", "docker")
+    assert (pytest.ExitCode.USAGE_ERROR, True) == (result.ret, any("invalid choice: 'docker'" in line
+                                                                   for line in result.errlines))

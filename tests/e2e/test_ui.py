@@ -67,9 +67,9 @@ class GameDay:
                              capture_output=True, text=True, timeout=30).stdout
         return json.loads(out)
 
-    def stop(self, timeout: float = 90.0) -> int:
+    def stop(self, timeout: float = 90.0, sig: int = signal.SIGTERM) -> int:
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(sig)
         return self.proc.wait(timeout=timeout)
 
 
@@ -87,6 +87,9 @@ def request(method: str, url: str, token: str | None = None, body: dict | None =
             return resp.status, json.loads(raw) if raw.strip().startswith((b"{", b"[")) else raw.decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
+
+
+http_request = request  # under another name where pytest's `request` fixture takes this one
 
 
 def start_gameday(tmp: Path, *extra: str) -> GameDay:
@@ -236,25 +239,25 @@ class Ended:
     left: list[int]
 
 
-@pytest.fixture(scope="module")
-def ended(tmp_path_factory: pytest.TempPathFactory) -> Ended:
-    """A game day where the operator pressed KILL, then SIGTERM."""
+@pytest.fixture(scope="module", params=[signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def ended(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Ended:
+    """A game day where the operator pressed KILL, then SIGTERM or Ctrl-C (SIGINT)."""
     gd = start_gameday(tmp_path_factory.mktemp("ui-end"))
     try:
         time.sleep(1.0)  # past the open: the runaway is on
-        request("POST", f"{gd.url}/chaos/kill", token=gd.token)
+        http_request("POST", f"{gd.url}/chaos/kill", token=gd.token)
     finally:
-        code = gd.stop()
+        code = gd.stop(sig=request.param)
     return Ended(code, gd.run_id, gd.out, [p.pid for p in procs.run_processes(gd.run_id)])
 
 
-def test_sigterm_leaves_no_process_of_the_run(ended: Ended) -> None:
-    """SIGTERM ends the game day with nothing of its run left: fleet, Locust, web UI."""
+def test_signal_leaves_no_process_of_the_run(ended: Ended) -> None:
+    """SIGTERM or Ctrl-C ends the game day with nothing of its run left: fleet, Locust, web UI."""
     assert [] == ended.left
 
 
-def test_sigterm_writes_the_report(ended: Ended) -> None:
-    """The game day ended by SIGTERM still writes its report files."""
+def test_signal_writes_the_report(ended: Ended) -> None:
+    """The game day ended by SIGTERM or Ctrl-C still writes its report files."""
     assert {"report.html", "journal.json", "ui.json"} <= {p.name for p in ended.out.iterdir()}
 
 

@@ -1,7 +1,7 @@
 """The game day's index.html: one row per run, its picture, its link, who detected."""
 from __future__ import annotations
 
-from harness.gameday.index import SuiteRun, detection, render
+from harness.gameday.index import SuiteRun, detection, kill, render
 from harness.gameday.suite import Suite, SuiteEntry
 from harness.measure import Metrics
 from harness.report import RunRecord
@@ -10,9 +10,10 @@ from harness.verdict import AssertionResult
 SUITE = Suite(title="Nightly <resilience>", participants=["ann"], experiments=[SuiteEntry(path="x.yaml")])
 
 
-def _record(name: str, status: str, detected_by: str | None, violation: int | None = 1) -> RunRecord:
+def _record(name: str, status: str, detected_by: str | None, violation: int | None = 1,
+            kill_at: int | None = None) -> RunRecord:
     metrics = Metrics(first_violation_at=violation, detected_by=detected_by, ttd_s=0.125 if detected_by else None,
-                      excess_shares=300, loss_usd=42.0)
+                      kill_issued_at=kill_at, excess_shares=300, loss_usd=42.0)
     failed = [AssertionResult("ttd_max", 0.1, None, False, "not detected")] if status == "failed" else []
     return RunRecord(experiment=name, status=status, backend="local", seed=1, started_ns=0, ended_ns=10**9,
                      metrics=metrics, assertions=failed)
@@ -35,11 +36,25 @@ def test_index_has_a_row_a_picture_and_a_link_per_run() -> None:
                                   'href="01-one/report.html"' in table, 'href="02-two/report.html"' in table)
 
 
-def test_index_row_shows_verdict_metrics_and_detection() -> None:
-    """The row carries verdict, TTD, excess shares, loss and the kind of detection."""
-    page = render(SUITE, [SuiteRun(_record("one", "passed", "operator"), "01-one")], started="t", backend="local")
-    row = page.split('<table class="runs">')[1].split("</tr>")[1]
-    assert all(text in row for text in ("passed", "0.125 s", "300", "$42.00", "human (operator)"))
+def test_kill_at_an_operator_kill_event_is_human_any_other_automated() -> None:
+    """The kill that counts is human when it is the operator's KILL press (an operator_kill event), else automated."""
+    operator = [{"event": "operator_kill", "ts_ns": 50}]
+    assert ["human", "automated", "— (no kill)"] == [
+        kill(SuiteRun(_record("a", "passed", "page", kill_at=50), "01-a", operator)),
+        kill(SuiteRun(_record("a", "passed", "page", kill_at=60), "01-a", operator)),
+        kill(SuiteRun(_record("a", "passed", "page"), "01-a", operator)),
+    ]
+
+
+def test_index_row_shows_verdict_metrics_and_who_made_ttd_and_ttk() -> None:
+    """The row carries verdict, TTD, excess shares, loss, and under "human / automated" who detected and who killed."""
+    run = SuiteRun(_record("one", "passed", "operator", kill_at=70), "01-one", [{"event": "operator_kill", "ts_ns": 70}])
+    page = render(SUITE, [run], started="t", backend="local")
+    table = page.split('<table class="runs">')[1]
+    head, row = table.split("</tr>")[0], table.split("</tr>")[1]
+    assert ("<th>human / automated</th>" in head,
+            [text for text in ("passed", "0.125 s", "300", "$42.00", "TTD human (operator) · TTK human") if text in row]) \
+        == (True, ["passed", "0.125 s", "300", "$42.00", "TTD human (operator) · TTK human"])
 
 
 def test_failed_assertions_and_title_are_escaped_and_shown() -> None:

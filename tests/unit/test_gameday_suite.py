@@ -1,6 +1,7 @@
 """The game-day suite file: typed, overrides merged before validation, errors with paths."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,14 @@ def test_a_suite_needs_at_least_one_experiment(tmp_path) -> None:
     path = _write(tmp_path, "title: T\nexperiments: []\n")
     [error] = _errors(path)
     assert error.startswith(f"{path}:2: experiments: ")
+
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_every_suite_the_scheduling_docs_run_is_bundled_and_valid() -> None:
+    """The cron line and the CI workflow of docs/gameday.md run suites that exist and validate (no toxiproxy needed)."""
+    docs = (ROOT / "docs" / "gameday.md").read_text().split("## Scheduling", 1)[1].split("\n## ", 1)[0]
+    suites = sorted(set(re.findall(r"powerpeg gameday (\S+\.ya?ml)", docs)))
+    loaded = {s: [e.name for e in load_suite(ROOT / s, toxiproxy_available=False).experiments] for s in suites}
+    assert {"experiments/suites/nightly.yaml": ["knight-2012-controls", "router-crash", "alert-blackout"]} == loaded
