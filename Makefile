@@ -13,8 +13,9 @@ setup: $(STAMP) $(BIN)/toxiproxy-server-check
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
-# re-install only when the project metadata changed (idempotent, fast when warm)
-$(STAMP): pyproject.toml | $(BIN)/python
+# re-install only when the project metadata or the C framer changed (idempotent,
+# fast when warm); the C framer is built when a compiler is here, else skipped
+$(STAMP): pyproject.toml setup.py targets/fix/_speedups.c | $(BIN)/python
 	$(BIN)/pip install -q --upgrade pip >/dev/null
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
@@ -55,4 +56,4 @@ bench: setup
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info targets/fix/_speedups*.so

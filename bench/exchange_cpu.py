@@ -24,6 +24,7 @@ import structlog
 
 from targets.exchange.config import Config
 from targets.exchange.server import Exchange
+from targets.fix import codec
 from targets.fix.codec import encode
 
 COMP = "EXCHANGE"
@@ -96,12 +97,15 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.exchange_cpu")
     p.add_argument("--orders", type=int, default=50_000)
     p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--pure", action="store_true", help="the pure-Python FIX framer even when the C one is built (A/B)")
     args = p.parse_args(argv)
+    if args.pure:
+        codec._c_frame_messages = None
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
     with tempfile.TemporaryDirectory(prefix="powerpeg-bench-") as tmp:
         times = [asyncio.run(one_run(args.orders, Path(tmp), r)) for r in range(args.repeats)]
     med = statistics.median(times)
-    print(f"exchange_cpu: median {med / args.orders * 1e6:.1f} µs CPU per order = {args.orders / med:,.0f} orders/s "
+    print(f"exchange_cpu ({'python' if codec._c_frame_messages is None else 'c'} framer): median {med / args.orders * 1e6:.1f} µs CPU per order = {args.orders / med:,.0f} orders/s "
           f"on one core, over {args.repeats} runs of {args.orders} (best {args.orders / min(times):,.0f})", flush=True)
 
 

@@ -46,7 +46,8 @@ src_key=$( (find harness targets -type f \( -name '*.py' -o -name '*.csv' \) -pr
 if [ "$(cat "$CTX/wheels/project/.key" 2>/dev/null)" != "$src_key" ]; then
   echo "images: wheelhouse (project)"
   rm -rf "$CTX/wheels/project" && mkdir -p "$CTX/wheels/project"
-  "$PY" -m pip wheel -q --no-deps --wheel-dir "$CTX/wheels/project" . >"$CTX/pip.log" 2>&1 \
+  # POWERPEG_PURE: no C framer in the images' wheel, which must install on any platform
+  POWERPEG_PURE=1 "$PY" -m pip wheel -q --no-deps --wheel-dir "$CTX/wheels/project" . >"$CTX/pip.log" 2>&1 \
     || { cat "$CTX/pip.log" >&2; exit 1; }
   echo "$src_key" > "$CTX/wheels/project/.key"
 fi

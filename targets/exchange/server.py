@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from targets.common.service import start_http
+from targets.fix.codec import FRAMER
 from targets.fix.session import FixSession
 
 from .admin import build_app
@@ -65,7 +66,7 @@ class Exchange:
         self.clock.start()
         self.log.info("exchange_started", fix_port=self.fix_port, dropcopy_port=self.dropcopy_port,
                       admin_port=self.admin_port, journal=str(self.journal.path), phase=self.clock.phase,
-                      symbols=len(self.engine.books), liquidity=self.liquidity is not None)
+                      symbols=len(self.engine.books), liquidity=self.liquidity is not None, framer=FRAMER)
 
     async def stop(self) -> None:
         """Stop in reverse order: no new connections, no quotes, sessions out, journal flushed."""

@@ -8,10 +8,22 @@ occurrence of a tag wins.
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 from zlib import adler32 as _adler32
+
+# The framer's happy path in C (targets/fix/_speedups.c), built by `make setup`
+# when a compiler is there. POWERPEG_FIX_FRAMER=python turns it off (A/B
+# benchmarks, or ruling it out when a stream is misread).
+_c_frame_messages = None
+if os.environ.get("POWERPEG_FIX_FRAMER", "c") != "python":
+    try:
+        from ._speedups import frame_messages as _c_frame_messages
+    except ImportError:  # pragma: no cover - exercised where no compiler was available
+        pass
+FRAMER = "c" if _c_frame_messages is not None else "python"
 
 SOH = "\x01"
 BEGIN_STRING = "FIX.4.4"
@@ -195,7 +207,10 @@ class FixParser:
     :class:`BadChecksum` for one message (already consumed, so a new call to
     ``messages()`` continues after it) or :class:`Garbled` when framing is lost.
     The buffer is scanned with an offset and compacted once per call, not once
-    per message: a read of many pipelined orders costs one copy.
+    per message: a read of many pipelined orders costs one copy. Where the C
+    extension is built, its ``frame_messages`` takes every well-formed message
+    and the Python loop below only sees what it declined (the Python code is
+    the reference: it waits, drops or garbles).
     """
 
     __slots__ = ("_buf", "max_body")
@@ -215,8 +230,16 @@ class FixParser:
         size = len(buf)
         pos = 0
         begin_len = len(_BEGIN)
+        c_frame = _c_frame_messages
         try:
             while pos < size:
+                if c_frame is not None:
+                    # every well-formed message in C; this loop sees only what it declined
+                    for end, msg_type, fields in c_frame(buf, pos, self.max_body):
+                        pos = end
+                        yield FixMessage(msg_type, fields)
+                    if pos >= size:
+                        return
                 if not buf.startswith(_BEGIN, pos):
                     rest = buf[pos:pos + begin_len]
                     if len(rest) < begin_len and _BEGIN.startswith(rest):

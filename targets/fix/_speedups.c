@@ -1,0 +1,181 @@
+/*
+ * targets.fix._speedups: the happy path of the FIX framer and parser in C.
+ *
+ * Why: framing, checking and splitting a NewOrderSingle in Python cost about
+ * a quarter of the exchange's CPU per order (bench/exchange_cpu), the largest
+ * single item. This does the same walk over the received bytes without a
+ * Python-level loop.
+ *
+ * Contract: the Python code in targets/fix/codec.py is the reference, and
+ * this only ever takes its happy path: frame_messages(buf, pos, max_body) returns what
+ * FixParser.messages() would yield from pos on, as (end, msg_type, fields),
+ * and stops before the first message that is incomplete, garbled, has a
+ * wrong CheckSum or an unusual field (one without '=', a tag that is not
+ * 1 to 9 ASCII digits); the fields are those parse_body() would return.
+ * Whatever is declined goes to the Python code, which waits, raises the error
+ * with its message, or handles the rare case. So this file never reproduces
+ * an error, and tests/unit/test_fix_speedups.py compares the two on
+ * generated and garbled input.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+#define TAG_CACHE 10000 /* tags 0..9999 as preallocated ints: no allocation per field */
+#define MAX_TAG_DIGITS 9
+
+static PyObject *tag_ints[TAG_CACHE];
+
+/* Parse tag=value<SOH>... in [p, stop) into `fields`.
+ * 1: parsed; 0: unusual (the Python parser must decide); -1: a Python error is set. */
+static int
+parse_into(const char *p, const char *stop, PyObject *fields)
+{
+    while (p < stop) {
+        const char *soh = memchr(p, '\x01', (size_t)(stop - p));
+        const char *item_end = soh != NULL ? soh : stop;
+        const char *next = soh != NULL ? soh + 1 : stop;
+        if (item_end == p) { /* an empty item: "\x01\x01" */
+            p = next;
+            continue;
+        }
+        const char *eq = memchr(p, '=', (size_t)(item_end - p));
+        Py_ssize_t digits = eq != NULL ? eq - p : 0;
+        if (digits == 0 || digits > MAX_TAG_DIGITS)
+            return 0;
+        long tag = 0;
+        for (const char *q = p; q < eq; q++) {
+            if (*q < '0' || *q > '9')
+                return 0;
+            tag = tag * 10 + (*q - '0');
+        }
+        PyObject *key;
+        if (tag < TAG_CACHE) {
+            key = tag_ints[tag];
+            Py_INCREF(key);
+        } else if ((key = PyLong_FromLong(tag)) == NULL) {
+            return -1;
+        }
+        PyObject *value = PyUnicode_DecodeLatin1(eq + 1, item_end - eq - 1, NULL);
+        if (value == NULL) {
+            Py_DECREF(key);
+            return -1;
+        }
+        int rc = PyDict_SetItem(fields, key, value);
+        Py_DECREF(key);
+        Py_DECREF(value);
+        if (rc < 0)
+            return -1;
+        p = next;
+    }
+    return 1;
+}
+
+/* One well-formed message at buf[pos:]: its end, MsgType and fields appended
+ * to `out` as (end, msg_type, fields). 1: appended; 0: not the happy path
+ * (incomplete, garbled, bad checksum, unusual field: Python decides); -1: error. */
+static int
+frame_one(const char *buf, Py_ssize_t size, Py_ssize_t pos, Py_ssize_t max_body, PyObject *out, Py_ssize_t *end_out)
+{
+    static const char begin[] = "8=FIX.4.4\x01" "9=";
+    const Py_ssize_t begin_len = sizeof(begin) - 1;
+    if (size - pos < begin_len || memcmp(buf + pos, begin, (size_t)begin_len) != 0)
+        return 0;
+    Py_ssize_t i = pos + begin_len, length = 0, digits = 0;
+    for (; i < size && buf[i] >= '0' && buf[i] <= '9' && digits < 10; i++, digits++)
+        length = length * 10 + (buf[i] - '0');
+    if (digits == 0 || i >= size || buf[i] != '\x01' || length > max_body)
+        return 0;
+    Py_ssize_t body_start = i + 1, body_end = body_start + length, end = body_end + 7;
+    if (end > size)
+        return 0;
+    const char *trailer = buf + body_end;
+    if (trailer[0] != '1' || trailer[1] != '0' || trailer[2] != '=' || trailer[6] != '\x01')
+        return 0;
+    unsigned declared = 0;
+    for (int k = 3; k < 6; k++) {
+        if (trailer[k] < '0' || trailer[k] > '9')
+            return 0;
+        declared = declared * 10 + (unsigned)(trailer[k] - '0');
+    }
+    unsigned sum = 0;
+    for (Py_ssize_t k = pos; k < body_end; k++)
+        sum += (unsigned char)buf[k];
+    if ((sum & 0xFF) != declared)
+        return 0;
+    PyObject *fields = PyDict_New();
+    if (fields == NULL)
+        return -1;
+    int rc = parse_into(buf + body_start, buf + body_end, fields);
+    PyObject *msg_type = rc == 1 ? PyDict_GetItemWithError(fields, tag_ints[35]) : NULL; /* borrowed */
+    if (rc != 1 || msg_type == NULL) {
+        Py_DECREF(fields);
+        return rc < 0 || PyErr_Occurred() ? -1 : 0;
+    }
+    PyObject *item = Py_BuildValue("(nON)", end, msg_type, fields);
+    if (item == NULL)
+        return -1;
+    rc = PyList_Append(out, item);
+    Py_DECREF(item);
+    *end_out = end;
+    return rc < 0 ? -1 : 1;
+}
+
+static PyObject *
+frame_messages(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "frame_messages(buf, pos, max_body) takes 3 arguments");
+        return NULL;
+    }
+    Py_ssize_t pos = PyLong_AsSsize_t(args[1]);
+    if (pos == -1 && PyErr_Occurred())
+        return NULL;
+    Py_ssize_t max_body = PyLong_AsSsize_t(args[2]);
+    if (max_body == -1 && PyErr_Occurred())
+        return NULL;
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (pos < 0 || pos > view.len) {
+        PyErr_Format(PyExc_ValueError, "position %zd outside a buffer of %zd bytes", pos, view.len);
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    PyObject *out = PyList_New(0);
+    int rc = out == NULL ? -1 : 1;
+    while (rc == 1 && pos < view.len)
+        rc = frame_one((const char *)view.buf, view.len, pos, max_body, out, &pos);
+    PyBuffer_Release(&view);
+    if (rc < 0) {
+        Py_XDECREF(out);
+        return NULL;
+    }
+    return out;
+}
+
+static PyMethodDef methods[] = {
+    {"frame_messages", (PyCFunction)(void (*)(void))frame_messages, METH_FASTCALL,
+     "frame_messages(buf, pos, max_body) -> list[tuple[int, str, dict[int, str]]]\n\n"
+     "Every well-formed message from pos on, as (end, msg_type, fields), stopping\n"
+     "at the first one that is incomplete or not on the happy path (the Python\n"
+     "framer decides about that one: wait, drop or garble)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "targets.fix._speedups", "The FIX framer's happy path in C (see frame_messages).", -1, methods,
+};
+
+PyMODINIT_FUNC
+PyInit__speedups(void)
+{
+    for (long i = 0; i < TAG_CACHE; i++) {
+        if (tag_ints[i] == NULL) {
+            tag_ints[i] = PyLong_FromLong(i);
+            if (tag_ints[i] == NULL)
+                return NULL;
+        }
+    }
+    return PyModule_Create(&module_def);
+}
