@@ -25,6 +25,7 @@ import structlog
 from targets.exchange.config import Config
 from targets.exchange.server import Exchange
 from targets.fix import codec
+from targets.fix import session as session_module
 from targets.fix.codec import encode
 
 COMP = "EXCHANGE"
@@ -99,8 +100,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--pure", action="store_true", help="the pure-Python FIX framer even when the C one is built (A/B)")
     args = p.parse_args(argv)
-    if args.pure:
+    if args.pure:  # both directions through the Python reference code
         codec._c_frame_messages = None
+        session_module.frame_body = codec.py_frame_body
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
     with tempfile.TemporaryDirectory(prefix="powerpeg-bench-") as tmp:
         times = [asyncio.run(one_run(args.orders, Path(tmp), r)) for r in range(args.repeats)]

@@ -58,6 +58,13 @@ def symbols(admin_port: int) -> list[str]:
         return [s["symbol"] for s in json.load(resp)]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU the process has used (Linux /proc): what the exchange
+    spent, separate from the client on the other core and from idle waits."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def orders(comp_id: str, n: int, syms: list[str], *, crossing: bool) -> bytes:
     out = []
     for i in range(n):
@@ -112,16 +119,19 @@ def variant(name: str, *, liquidity: bool, crossing: bool, n: int, repeats: int,
     proc, info = start_exchange(workdir, liquidity=liquidity)
     try:
         syms = symbols(info["admin_port"])
-        rates = []
+        rates, cpu_per_order = [], []
         for r in range(repeats):
             comp_id = f"BENCH-{name.upper()}-{r}"
             payload = orders(comp_id, n, syms, crossing=crossing)
+            cpu_before = cpu_seconds(proc.pid)
             elapsed, fills = asyncio.run(one_run(info["fix_port"], comp_id, payload, n, crossing=crossing))
+            cpu_per_order.append((cpu_seconds(proc.pid) - cpu_before) / n)
             rates.append((fills if crossing else n) / elapsed)
         median = statistics.median(rates)
         unit = "execs/s" if crossing else "orders/s"
         print(f"exchange_throughput {name}: median {median:,.0f} {unit} over {repeats} runs of {n} orders "
-              f"(min {min(rates):,.0f}, max {max(rates):,.0f})", flush=True)
+              f"(min {min(rates):,.0f}, max {max(rates):,.0f}); exchange CPU median "
+              f"{statistics.median(cpu_per_order) * 1e6:.1f} µs per order", flush=True)
         return median
     finally:
         proc.terminate()

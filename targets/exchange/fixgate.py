@@ -25,6 +25,10 @@ MAX_ID_LEN = 64
 SIDES = {"1": BUY, "2": SELL}
 ORD_TYPES = {"1": MARKET, "2": LIMIT}
 TIFS = {"0": DAY, "3": IOC}
+# Price text → cents, for the prices seen lately: a runaway repeats a handful of
+# prices thousands of times, and a dict hit is a tenth of parse_cents.
+# Cleared when full, so it stays bounded whatever a client sends.
+PRICE_CACHE_SIZE = 4096
 
 
 class ExchangeSession(FixSession):
@@ -51,6 +55,7 @@ class OrderEntry:
         self.allow = allow
         self.cod_default = cod_default
         self.log = log
+        self._cents: dict[str, int | None] = {}
 
     def on_logon(self, session: FixSession, msg: FixMessage) -> str | None:
         comp_id = msg.fields[Tag.SenderCompID]
@@ -114,7 +119,12 @@ class OrderEntry:
                 self.engine.count_reject(firm)
                 session.reject(msg, REJECT_REQUIRED_TAG_MISSING, "Required tag missing: 44 (Price for a limit order)", Tag.Price)
                 return None
-            price = parse_cents(price_txt) if len(price_txt) < 16 else None
+            price = self._cents.get(price_txt, 0)
+            if price == 0:
+                price = parse_cents(price_txt) if len(price_txt) < 16 else None
+                if len(self._cents) >= PRICE_CACHE_SIZE:
+                    self._cents.clear()
+                self._cents[price_txt] = price
             if not price:
                 return self._refuse(session, msg, firm, Tag.Price, f"Price(44) must be > 0 on a 0.01 tick, got {price_txt[:20]!r}")
         cl_ord_id = f[Tag.ClOrdID]
@@ -179,6 +189,7 @@ class DropCopy:
     def __init__(self, engine: Engine, *, log: Any = None) -> None:
         self.engine = engine
         self.log = log
+        self._cents: dict[str, int | None] = {}
 
     def on_logon(self, session: FixSession, msg: FixMessage) -> str | None:
         firm = msg.fields[Tag.SenderCompID]

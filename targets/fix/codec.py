@@ -17,9 +17,10 @@ from zlib import adler32 as _adler32
 # The framer's happy path in C (targets/fix/_speedups.c), built by `make setup`
 # when a compiler is there. POWERPEG_FIX_FRAMER=python turns it off (A/B
 # benchmarks, or ruling it out when a stream is misread).
-_c_frame_messages = None
+_c_frame_messages = _c_frame_body = None
 if os.environ.get("POWERPEG_FIX_FRAMER", "c") != "python":
     try:
+        from ._speedups import frame_body as _c_frame_body
         from ._speedups import frame_messages as _c_frame_messages
     except ImportError:  # pragma: no cover - exercised where no compiler was available
         pass
@@ -177,6 +178,18 @@ def utc_timestamp() -> str:
     return text
 
 
+def py_frame_body(body: str) -> bytes:
+    """The whole message around ``body`` (``35=...`` up to its last SOH):
+    BeginString, BodyLength, the body, CheckSum. The reference for the C
+    ``frame_body``, which is what runs where it is built."""
+    data = body.encode("ascii")
+    msg = b"8=FIX.4.4\x019=%d\x01%b" % (len(data), data)
+    return b"%b10=%03d\x01" % (msg, checksum(msg))
+
+
+frame_body = _c_frame_body or py_frame_body
+
+
 def encode(
     msg_type: str,
     sender: str,
@@ -194,10 +207,7 @@ def encode(
         if value is None:
             continue
         parts.append(f"{tag}={value}\x01")
-    body = "".join(parts).encode("ascii")
-    head = b"8=FIX.4.4\x019=%d\x01" % len(body)
-    msg = head + body
-    return msg + b"10=%03d\x01" % checksum(msg)
+    return frame_body("".join(parts))
 
 
 class FixParser:

@@ -16,7 +16,7 @@ import asyncio
 import time
 from typing import Any, Callable, Protocol
 
-from .codec import BadChecksum, FixMessage, FixParser, Garbled, MsgType, Tag, checksum, encode, utc_timestamp
+from .codec import BadChecksum, FixMessage, FixParser, Garbled, MsgType, Tag, encode, frame_body, utc_timestamp
 
 # Tags every message must carry beyond 8/9/10 (checked by the framer).
 HEADER_REQUIRED = (Tag.MsgType, Tag.SenderCompID, Tag.TargetCompID, Tag.MsgSeqNum, Tag.SendingTime)
@@ -33,6 +33,11 @@ BODY_REQUIRED: dict[str, tuple[int, ...]] = {
     MsgType.TestRequest: (Tag.TestReqID,),
     MsgType.Reject: (Tag.RefSeqNum,),
 }
+
+# Header and body tags a message type needs, as one set: the usual message has
+# them all, non-empty, and passes with one subset test and one scan of its
+# values (C-level) instead of a Python loop over each tag.
+_ALL_REQUIRED: dict[str, frozenset[int]] = {t: _HEADER_SET | frozenset(tags) for t, tags in BODY_REQUIRED.items()}
 
 SESSION_TYPES = frozenset({MsgType.Heartbeat, MsgType.TestRequest, MsgType.Reject, MsgType.Logout, MsgType.Logon})
 
@@ -154,10 +159,8 @@ class FixSession(asyncio.Protocol):
         """
         if self.closed or self.transport is None:
             return
-        data = ("35=%s\x0149=%s\x0156=%s\x0134=%d\x0152=%s\x01%s" % (
-            msg_type, self.comp_id, self.peer_comp_id, self.out_seq, sending_time or utc_timestamp(), body)).encode("ascii")
-        msg = b"8=FIX.4.4\x019=%d\x01%b" % (len(data), data)
-        self._queue(b"%b10=%03d\x01" % (msg, checksum(msg)))
+        self._queue(frame_body("35=%s\x0149=%s\x0156=%s\x0134=%d\x0152=%s\x01%s" % (
+            msg_type, self.comp_id, self.peer_comp_id, self.out_seq, sending_time or utc_timestamp(), body)))
 
     def _queue(self, data: bytes) -> None:
         self.out_seq += 1
@@ -209,19 +212,23 @@ class FixSession(asyncio.Protocol):
     # -- receiving ------------------------------------------------------------
     def _dispatch(self, msg: FixMessage) -> None:
         fields = msg.fields
-        for tag in () if fields.keys() >= _HEADER_SET else HEADER_REQUIRED:
-            if tag not in fields:
-                if tag == Tag.MsgSeqNum or not self.logged_on:
-                    self.logout(f"Required tag missing: {tag}")
-                else:
-                    self.reject(msg, REJECT_REQUIRED_TAG_MISSING, f"Required tag missing: {tag}", tag)
-                return
+        mtype = msg.msg_type
+        required = _ALL_REQUIRED.get(mtype, _HEADER_SET)
+        # the usual message: every required tag there and no value empty
+        complete = required.issubset(fields) and all(fields.values())
+        if not complete:
+            for tag in HEADER_REQUIRED:
+                if tag not in fields:
+                    if tag == Tag.MsgSeqNum or not self.logged_on:
+                        self.logout(f"Required tag missing: {tag}")
+                    else:
+                        self.reject(msg, REJECT_REQUIRED_TAG_MISSING, f"Required tag missing: {tag}", tag)
+                    return
         seq_txt = fields[Tag.MsgSeqNum]
         if not seq_txt.isdigit():
             self.logout(f"MsgSeqNum(34) {seq_txt!r} is not a number")
             return
         seq = int(seq_txt)
-        mtype = msg.msg_type
 
         if not self.logged_on:
             if mtype != MsgType.Logon:
@@ -234,19 +241,18 @@ class FixSession(asyncio.Protocol):
             self.reject(msg, REJECT_COMPID_PROBLEM, "CompID problem", Tag.SenderCompID)
             self.logout("CompID problem")
             return
-        if seq < self.in_seq:
-            if fields.get(Tag.PossDupFlag) == "Y":
-                return  # a duplicate we already processed
-            self.logout(f"MsgSeqNum too low, expecting {self.in_seq} but received {seq}")
-            return
-        if seq > self.in_seq:
+        if seq != self.in_seq:
+            if seq < self.in_seq:
+                if fields.get(Tag.PossDupFlag) == "Y":
+                    return  # a duplicate we already processed
+                self.logout(f"MsgSeqNum too low, expecting {self.in_seq} but received {seq}")
+                return
             self.logout(f"MsgSeqNum gap: expecting {self.in_seq} but received {seq}; resend is not supported")
             return
         self.in_seq = seq + 1
 
-        required = BODY_REQUIRED.get(mtype)
-        if required:
-            for tag in required:
+        if not complete:
+            for tag in BODY_REQUIRED.get(mtype, ()):
                 if tag not in fields or fields[tag] == "":
                     self.reject(msg, REJECT_REQUIRED_TAG_MISSING, f"Required tag missing: {tag}", tag)
                     return

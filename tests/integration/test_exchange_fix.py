@@ -165,6 +165,22 @@ async def test_off_tick_price_gets_value_reject(exchange: Exchange, symbol: str)
     assert ("44", "5") == (rej[371], rej[373])
 
 
+async def test_a_price_seen_before_reads_the_same(exchange: Exchange, symbol: str) -> None:
+    """Prices are remembered as parsed (a runaway repeats them): the same good text gives the same
+    price every time, the same bad text is refused every time, also after the cache was cleared."""
+    c = await RawClient.open(exchange.fix_port, "ROUTER-1")
+    book = exchange.engine.books[symbol]
+    for round_ in range(3):  # parsed, remembered, parsed again after a clear
+        c.order(f"g{round_}", 1, 100, "1.07", symbol)
+        await c.expect(is_er(f"g{round_}", "0"))
+        c.order(f"b{round_}", 1, 100, "1.071", symbol)
+        rej = await c.expect(lambda m: m.msg_type == "3" and m[45] == str(c.seq - 1))
+        assert ("44", "5") == (rej[371], rej[373])
+        if round_ == 1:
+            exchange.order_entry._cents.clear()
+    assert [107, 107, 107] == [o.price for o in book.level_orders(1, 107)]
+
+
 async def test_unknown_symbol_rejects_and_session_stays_up(exchange: Exchange) -> None:
     """An unknown symbol gets ER 39=8; the next order on the session still works."""
     c = await RawClient.open(exchange.fix_port, "ROUTER-1")

@@ -160,3 +160,17 @@ def test_frame_messages_takes_the_good_ones_and_stops_before_a_bad_checksum() ->
 def test_frame_messages_refuses_a_position_outside_the_buffer() -> None:
     with pytest.raises(ValueError, match="outside"):
         _speedups.frame_messages(b"8=FIX", 6, 4096)
+
+
+@pytest.mark.parametrize("seed", range(50))
+def test_c_frame_body_writes_the_bytes_the_python_one_writes(seed: int) -> None:
+    """Bodies of 0 to 1,000 bytes (either side of the 256-byte CheckSum shortcut): the same message."""
+    rng = random.Random(seed)
+    body = "".join(chr(rng.randrange(1, 128)) for _ in range(rng.choice([0, 1, 200, 256, 257, rng.randrange(1000)])))
+    assert codec.py_frame_body(body) == _speedups.frame_body(body)
+
+
+def test_c_frame_body_refuses_non_ascii_as_python_does() -> None:
+    for impl in (codec.py_frame_body, _speedups.frame_body):
+        with pytest.raises(UnicodeEncodeError):
+            impl("35=0\x0158=café\x01")
