@@ -27,7 +27,7 @@ EXIT_OK = 0
 EXIT_INVALID = 2
 EXIT_INFRA = 3
 # commands about an experiment file: a usage error there is exit 2, like an invalid file
-FILE_COMMANDS = frozenset({"validate", "schema", "run", "gameday"})
+FILE_COMMANDS = frozenset({"validate", "schema", "run", "gameday", "ui"})
 
 
 class _Parser(argparse.ArgumentParser):

@@ -50,7 +50,7 @@ class Series:
 
 
 METRIC_KEYS = (
-    "first_violation_at", "detected_at", "detected_by", "kill_issued_at", "contained_at", "contained_by",
+    "first_violation_at", "detected_at", "detected_by", "kill_issued_at", "kill_issued_by", "contained_at", "contained_by",
     "flat_at", "ttd_s", "ttk_s", "ttc_s", "excess_shares", "runaway_child_orders", "gross_notional_usd",
     "net_position_usd", "loss_usd", "runaway_parents", "parents", "unattributed_child_orders",
 )
@@ -64,6 +64,7 @@ class Metrics:
     detected_at: int | None = None
     detected_by: str | None = None  # "page" | "phone" (escalation while the pager is down) | "operator"
     kill_issued_at: int | None = None
+    kill_issued_by: str | None = None  # "operator" (the KILL SWITCH of `powerpeg ui`) or the control's name, e.g. "monitor"
     contained_at: int | None = None
     contained_by: str | None = None  # "control" | "abort" | "end"
     flat_at: int | None = None
@@ -171,9 +172,10 @@ def _detection(alerts: list[dict], timeline: _Events) -> tuple[int | None, str |
     return None, None, None
 
 
-def _control_kills(kills: list[dict], firm: str, firm_sessions: set[str], timeline: _Events) -> list[int]:
-    """Times of kill switches by the firm's controls: never the harness's own abort kill."""
-    times = list(timeline.operator_kills)
+def _control_kills(kills: list[dict], firm: str, firm_sessions: set[str], timeline: _Events) -> list[tuple[int, str]]:
+    """Kill switches by the firm's controls or its operators, as (time, by) in time order: never the
+    harness's own abort kill."""
+    times = [(ts, "operator") for ts in timeline.operator_kills]
     for rec in kills:
         ts = rec["ts_ns"]
         by = rec.get("by")
@@ -186,7 +188,7 @@ def _control_kills(kills: list[dict], firm: str, firm_sessions: set[str], timeli
         if (scope == "firm" and (ident or rec.get("firm")) == firm) or (
             scope == "session" and (ident or rec.get("session")) in firm_sessions
         ):
-            times.append(ts)
+            times.append((ts, by or "control"))
     return sorted(times)
 
 
@@ -352,7 +354,8 @@ def compute(evidence: Evidence) -> Metrics:
     walk.run(journal)
 
     detected_at, detected_by, page_source = _detection(evidence.alerts, timeline)
-    kills = _control_kills(walk.kills, evidence.firm, walk.firm_sessions, timeline)
+    kill_list = _control_kills(walk.kills, evidence.firm, walk.firm_sessions, timeline)
+    kills = [ts for ts, _ in kill_list]
     first, contained_at = walk.first_violation, walk.contained_at
     contained_by = None
     if first is not None:
@@ -369,6 +372,7 @@ def compute(evidence: Evidence) -> Metrics:
         detected_at=detected_at,
         detected_by=detected_by,
         kill_issued_at=kills[0] if kills else None,
+        kill_issued_by=kill_list[0][1] if kill_list else None,
         contained_at=contained_at,
         contained_by=contained_by,
         flat_at=walk.flat_at(),

@@ -22,6 +22,7 @@ th{background:#f6f8fa}.ok{color:#1a7f37;font-weight:600}.ko{color:#cf222e;font-w
 METRIC_ROWS = (
     ("first_violation_at", "first violation", "time"), ("detected_at", "detected", "time"),
     ("detected_by", "detected by", "text"), ("kill_issued_at", "kill issued", "time"),
+    ("kill_issued_by", "kill issued by", "text"),
     ("contained_at", "contained", "time"), ("contained_by", "contained by", "text"),
     ("flat_at", "flat", "time"), ("ttd_s", "time to detect", "s"), ("ttk_s", "time to kill", "s"),
     ("ttc_s", "time to contain", "s"), ("excess_shares", "excess shares", "n"),

@@ -88,6 +88,7 @@ def _rows(run: RunRecord) -> list[tuple[str, str]]:
         ("TTK", _timing(run, "ttk", m.ttk_s)),
         ("TTC", _timing(run, "ttc", m.ttc_s)),
         ("detected by", m.detected_by or "—"),
+        ("kill issued by", m.kill_issued_by or "—"),
         ("contained by", m.contained_by or "—"),
         ("excess shares", f"{m.excess_shares:,}"),
         ("runaway children", f"{m.runaway_child_orders:,}"),

@@ -92,11 +92,18 @@ def test_validate_without_files_is_a_usage_error_exit_2(capsys: pytest.CaptureFi
     assert 2 == caught.value.code
 
 
-def test_validate_unknown_flag_is_a_usage_error_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    """An unknown flag after validate exits 2."""
+@pytest.mark.parametrize("argv", [
+    ["validate", "--strict", "experiments/knight-2012.yaml"],
+    ["run", "--strict", "experiments/knight-2012.yaml"],
+    ["gameday", "--strict", "experiments/suites/nightly.yaml"],
+    ["ui", "--port", "eighty"],
+])
+def test_experiment_file_command_with_a_bad_flag_is_a_usage_error_exit_2(argv, capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown flag or a bad value for a command that reads experiment files exits 2, and says which."""
     with pytest.raises(SystemExit) as caught:
-        main(["validate", "--strict", "experiments/knight-2012.yaml"])
+        main(argv)
     assert 2 == caught.value.code
+    assert argv[1] in capsys.readouterr().err
 
 
 def test_fleet_command_usage_error_still_exits_3(capsys: pytest.CaptureFixture[str]) -> None:

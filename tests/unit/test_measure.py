@@ -118,8 +118,19 @@ def test_runaway_detected_and_killed_times():
     """Violation at 2.5 s, page at 3.2 s, last runaway child at 3.5 s, kill at 3.8 s."""
     metrics = runaway_killed()
     expected = {"first_violation_at": at(2.5), "detected_at": at(3.2), "detected_by": "page",
-                "kill_issued_at": at(3.8), "contained_at": at(3.5), "contained_by": "control", "flat_at": at(3.8)}
+                "kill_issued_at": at(3.8), "kill_issued_by": "monitor", "contained_at": at(3.5),
+                "contained_by": "control", "flat_at": at(3.8)}
     assert expected == {k: metrics.to_dict()[k] for k in expected}
+
+
+def test_an_operator_kill_before_the_controls_is_the_kill_and_says_so():
+    """The KILL SWITCH pressed at 3.6 s, the monitor's kill at 3.8 s: the kill was the operator's."""
+    tape = Tape()
+    normal_flow(tape)
+    runaway_flow(tape, by="monitor")
+    events = EVENTS + [{"event": "operator_kill", "ts_ns": at(3.6)}]
+    metrics = compute(evidence(tape, alerts=[page(3.2)], events=events))
+    assert (at(3.6), "operator", "control") == (metrics.kill_issued_at, metrics.kill_issued_by, metrics.contained_by)
 
 
 def test_phone_escalation_counts_as_detection_when_the_pager_is_off():
