@@ -328,17 +328,18 @@ class Runner:
             await asyncio.sleep(sf.step.duration)
             await self._revert(sf)
 
-    async def _revert(self, sf: ScheduledFault) -> None:
+    async def _revert(self, sf: ScheduledFault, **who: Any) -> None:
+        """Revert one injected fault; ``who`` (e.g. an operator's name) goes into its events."""
         if sf.injected_ns is None or sf.reverted_ns is not None:
             return
         try:
             await sf.fault.revert(self._fault_ctx())
         except FaultError as exc:
             sf.error = f"revert failed: {exc}"
-            self.run.events.warning("fault_revert_failed", step=sf.index, kind=sf.step.fault, error=str(exc))
+            self.run.events.warning("fault_revert_failed", step=sf.index, kind=sf.step.fault, error=str(exc), **who)
             return
         sf.reverted_ns = self.run.events.emit("fault_reverted", step=sf.index, kind=sf.step.fault,
-                                              target=sf.fault.target())["ts_ns"]
+                                              target=sf.fault.target(), **who)["ts_ns"]
 
     async def _rollback_if_due(self) -> None:
         run = self.run

@@ -124,9 +124,10 @@ class LoadRunner:
         """(name, argv) of every Locust process; ``master_port`` is needed with workers."""
         cfg = self.config
         base = [self.python, "-m", "locust", "-f", str(LOCUSTFILE), "--loglevel", "WARNING"]
-        # whole seconds, rounded up: the bound must never cut the run short
+        # web mode: Locust's login page (operator name + the fleet's token, checked by chaos_web) guards its UI
         mode = (["--headless"] if self.web_port is None
-                else ["--web-host", "127.0.0.1", "--web-port", str(self.web_port), "--autostart"])
+                else ["--web-host", "127.0.0.1", "--web-port", str(self.web_port), "--autostart", "--web-login"])
+        # whole seconds, rounded up: the bound must never cut the run short
         run = [*mode, "-u", str(cfg.users), "-r", f"{cfg.spawn_rate:g}", "--host", "http://127.0.0.1",
                "--csv", str(self.csv_prefix), "--only-summary", "--run-time", f"{int(-(-cfg.run_time // 1))}s",
                "--stop-timeout", str(STOP_TIMEOUT_S)]

@@ -7,7 +7,8 @@ method's faults wait for an Inject button, alerts for an Ack, the kill switch
 for a KILL press, and the run lasts until the operator stops it (Ctrl-C,
 SIGTERM) or ``max_duration`` passes. Every operator action is an event in the
 run's event log (``operator_ack``, ``operator_kill``), which is how
-measurement tells a human detection or kill from an automated one.
+measurement tells a human detection or kill from an automated one; when the
+person was logged in on the web UI, the event names them (``operator``).
 """
 from __future__ import annotations
 
@@ -29,6 +30,15 @@ API_ENV = "POWERPEG_CHAOS_API"
 LIVE_METRICS_EVERY = 20  # watch ticks (100 ms) between two live measurements (TTD/TTK)
 ALERTS_EVERY = 5
 KEPT_KINDS = frozenset({"kill", "reinstate", "open"})
+
+
+def _named(operator: str | None) -> dict[str, str]:
+    """The event field naming the logged-in operator who acted (none for a bare token)."""
+    return {"operator": operator} if operator else {}
+
+
+def _by(operator: str | None) -> str:
+    return f" {operator}" if operator else ""
 
 
 class ActionError(Exception):
@@ -191,7 +201,7 @@ class ChaosRunner(Runner):
             raise ActionError(404, f"no fault {index}: the method has {len(self.run.faults)}")
         return self.run.faults[index]
 
-    async def inject(self, index: int) -> dict[str, Any]:
+    async def inject(self, index: int, *, operator: str | None = None) -> dict[str, Any]:
         sf = self._fault(index)
         async with self._actions:
             if sf.injected_ns is not None and sf.reverted_ns is None:
@@ -200,39 +210,41 @@ class ChaosRunner(Runner):
                 await sf.fault.inject(self._fault_ctx())
             except FaultError as exc:
                 sf.error = str(exc)
-                self.run.events.warning("fault_failed", step=index, kind=sf.step.fault, error=str(exc), by=OPERATOR)
+                self.run.events.warning("fault_failed", step=index, kind=sf.step.fault, error=str(exc), by=OPERATOR,
+                                        **_named(operator))
                 raise ActionError(409, f"inject failed: {exc}") from exc
             sf.error, sf.reverted_ns = None, None
             sf.injected_ns = self.run.events.emit("fault_injected", step=index, kind=sf.step.fault,
-                                                  target=sf.fault.target(), by=OPERATOR)["ts_ns"]
-            self.run.progress.phase(f"operator injected {sf.step.fault} {sf.fault.target()}")
+                                                  target=sf.fault.target(), by=OPERATOR, **_named(operator))["ts_ns"]
+            self.run.progress.phase(f"operator{_by(operator)} injected {sf.step.fault} {sf.fault.target()}")
         return fault_view(sf)
 
-    async def revert(self, index: int) -> dict[str, Any]:
+    async def revert(self, index: int, *, operator: str | None = None) -> dict[str, Any]:
         sf = self._fault(index)
         async with self._actions:
-            await self._revert(sf)
+            # the runner's revert, its events marked as the operator's (the rollback's are not)
+            await self._revert(sf, by=OPERATOR, **_named(operator))
         if sf.error:
             raise ActionError(409, sf.error)
         return fault_view(sf)
 
-    async def ack(self, alert_id: str) -> dict[str, Any]:
+    async def ack(self, alert_id: str, *, operator: str | None = None) -> dict[str, Any]:
         run = self.run
         assert run.topology is not None and self.http is not None
         async with self.http.post(f"{run.topology.alerts.admin}/alerts/{alert_id}/ack", json={}) as resp:
             if resp.status >= 300:
                 raise ActionError(resp.status, f"alert sink refused the ack: {resp.status} {await resp.text()}")
-        ev = run.events.emit("operator_ack", alert=alert_id)
-        run.progress.phase(f"operator acknowledged alert {alert_id}")
+        ev = run.events.emit("operator_ack", alert=alert_id, **_named(operator))
+        run.progress.phase(f"operator{_by(operator)} acknowledged alert {alert_id}")
         await self._read_alerts()
         return {"alert": alert_id, "acked_ns": ev["ts_ns"]}
 
-    async def kill(self) -> dict[str, Any]:
+    async def kill(self, *, operator: str | None = None) -> dict[str, Any]:
         """The KILL SWITCH: block the firm at the exchange (its working orders cancelled) and halt every router."""
         run = self.run
         assert run.topology is not None and self.http is not None
         async with self._actions:
-            ev = run.events.warning("operator_kill", firm=run.topology.firm)
+            ev = run.events.warning("operator_kill", firm=run.topology.firm, **_named(operator))
             async with self.http.post(f"{run.topology.exchange.admin}/kill",
                                       json={"firm": run.topology.firm, "by": OPERATOR}) as resp:
                 if resp.status != 200:
@@ -244,10 +256,10 @@ class ChaosRunner(Runner):
             self.phase = self._phase_now()
             routers = {r.id: h for r, h in zip(run.topology.routers, halts)}
             run.events.emit("operator_kill_done", exchange=exchange, routers=routers)
-            run.progress.phase(f"KILL SWITCH by the operator: {exchange.get('cancelled')} orders cancelled, routers halted")
+            run.progress.phase(f"KILL SWITCH by the operator{_by(operator)}: {exchange.get('cancelled')} orders cancelled, routers halted")
         return {"killed": True, "ts_ns": ev["ts_ns"], "exchange": exchange, "routers": routers}
 
-    async def reinstate(self) -> dict[str, Any]:
+    async def reinstate(self, *, operator: str | None = None) -> dict[str, Any]:
         run = self.run
         assert run.topology is not None and self.http is not None
         async with self._actions:
@@ -259,7 +271,8 @@ class ChaosRunner(Runner):
                                              for r in run.topology.routers))
             self.killed = False
             self.phase = self._phase_now()
-            run.events.emit("operator_reinstate", routers={r.id: s for r, s in zip(run.topology.routers, resumes)})
+            run.events.emit("operator_reinstate", routers={r.id: s for r, s in zip(run.topology.routers, resumes)},
+                            **_named(operator))
         return {"killed": False}
 
     def status(self) -> dict[str, Any]:

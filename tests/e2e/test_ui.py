@@ -1,6 +1,7 @@
-"""`powerpeg ui` end to end: a real fleet, real Locust with its web UI, the
-control API through Locust's web app, a real headless Chromium on the Chaos
-page, and a clean shutdown on SIGTERM."""
+"""`powerpeg ui` end to end: a real fleet, real Locust with its web UI and its
+login page, the control API through Locust's web app (with the token or a
+logged-in session), a real headless Chromium logging in and pressing KILL on
+the Chaos page, and a clean shutdown on SIGTERM."""
 from __future__ import annotations
 
 import json
@@ -11,7 +12,9 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from http.cookiejar import CookieJar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -73,7 +76,8 @@ class GameDay:
         return self.proc.wait(timeout=timeout)
 
 
-def request(method: str, url: str, token: str | None = None, body: dict | None = None) -> tuple[int, Any]:
+def request(method: str, url: str, token: str | None = None, body: dict | None = None,
+            opener: urllib.request.OpenerDirector | None = None) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(url, method=method, data=data if method == "POST" else None)
     if method == "POST" and data is None:
@@ -82,7 +86,7 @@ def request(method: str, url: str, token: str | None = None, body: dict | None =
     if token:
         req.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(req, timeout=20) as resp:
+        with (opener.open if opener else urllib.request.urlopen)(req, timeout=20) as resp:
             raw = resp.read()
             return resp.status, json.loads(raw) if raw.strip().startswith((b"{", b"[")) else raw.decode()
     except urllib.error.HTTPError as exc:
@@ -142,7 +146,7 @@ def test_status_reports_the_experiment_its_faults_and_no_kill(gameday: GameDay) 
 
 @pytest.mark.parametrize("path", ["faults/0/inject", "faults/0/revert", "alerts/a-000001/ack", "kill", "reinstate"])
 def test_post_without_token_is_401(gameday: GameDay, path: str) -> None:
-    """Every control action without the admin bearer token is refused with 401."""
+    """Every control action without the admin bearer token and without a logged-in session is refused with 401."""
     assert 401 == request("POST", f"{gameday.url}/chaos/{path}")[0]
 
 
@@ -180,6 +184,64 @@ def test_reinstate_lifts_the_kill(gameday: GameDay) -> None:
     assert (200, False, [False, False]) == (code, killed, routers_halted(gameday.topology()))
 
 
+# -- the web login: Locust's login page, operator name + the fleet's admin token --------------
+def browser() -> urllib.request.OpenerDirector:
+    """An HTTP client keeping cookies, as a browser keeps its session."""
+    return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+
+
+def log_in(gd: GameDay, opener: urllib.request.OpenerDirector, name: str, token: str) -> str:
+    """Submit Locust's login form; the URL it ends on after the redirect."""
+    form = urllib.parse.urlencode({"username": name, "password": token}).encode()
+    with opener.open(urllib.request.Request(f"{gd.url}/powerpeg/login", data=form, method="POST"), timeout=20) as resp:
+        return resp.url
+
+
+def events_of(gd: GameDay, name: str) -> list[dict[str, Any]]:
+    lines = (gd.out / "events.jsonl").read_text().splitlines()
+    return [e for e in map(json.loads, filter(None, lines)) if e.get("event") == name]
+
+
+def test_locusts_ui_opens_on_its_login_page(gameday: GameDay) -> None:
+    """Without a session, Locust's UI sends the browser to its login page."""
+    with urllib.request.urlopen(f"{gameday.url}/", timeout=20) as resp:
+        assert f"{gameday.url}/login" == resp.url.split("?", 1)[0]
+
+
+def test_a_wrong_token_at_login_gives_no_session(gameday: GameDay) -> None:
+    """A wrong token at login: back on the login page, no session, a POST without token is still 401."""
+    opener = browser()
+    landed = log_in(gameday, opener, "mallory", "not-the-token")
+    code, _ = request("POST", f"{gameday.url}/chaos/reinstate", opener=opener)
+    session = request("GET", f"{gameday.url}/chaos/status", opener=opener)[1]["session"]
+    assert (f"{gameday.url}/login", 401, False) == (landed, code, session)
+
+
+def test_a_logged_in_browser_kills_and_reinstates_without_the_token(gameday: GameDay) -> None:
+    """Logged in with the right token, POST /chaos/kill without any token halts the fleet, and the
+    event names the operator; POST /chaos/reinstate lifts it again."""
+    opener = browser()
+    landed = log_in(gameday, opener, "ann", gameday.token)
+    status = request("GET", f"{gameday.url}/chaos/status", opener=opener)[1]
+    before = len(operator_kills(gameday.topology()))
+    code, _ = request("POST", f"{gameday.url}/chaos/kill", opener=opener)
+    halted, kills = routers_halted(gameday.topology()), len(operator_kills(gameday.topology()))
+    named = [e.get("operator") for e in events_of(gameday, "operator_kill")][-1:]
+    code_r, _ = request("POST", f"{gameday.url}/chaos/reinstate", opener=opener)
+    assert (f"{gameday.url}/", True, "ann") == (landed, status["session"], status["operator"])
+    assert (200, [True, True], before + 1, ["ann"]) == (code, halted, kills, named)
+    assert (200, [False, False]) == (code_r, routers_halted(gameday.topology()))
+
+
+def test_a_logged_in_browser_gets_the_chaos_tab_rows(gameday: GameDay) -> None:
+    """Locust's UI polling works behind the login: /stats/requests carries the Chaos tab's rows."""
+    opener = browser()
+    log_in(gameday, opener, "ann", gameday.token)
+    code, stats = request("GET", f"{gameday.url}/stats/requests", opener=opener)
+    rows = {r["item"]: r["value"] for r in stats["extended_stats"][0]["data"]}
+    assert (200, "chaos", "ui-gameday") == (code, stats["extended_stats"][0]["key"], rows["experiment"])
+
+
 # -- the real browser ---------------------------------------------------------------
 @pytest.fixture(scope="session")
 def chromium() -> Path:
@@ -207,7 +269,8 @@ def playwright_sync() -> Any:
 
 def test_kill_switch_pressed_in_the_browser_halts_the_fleet(gameday: GameDay, chromium: Path, playwright_sync: Any,
                                                             tmp_path: Path) -> None:
-    """In headless Chromium: open the Chaos tab, enter the token, press KILL SWITCH; the fleet is halted."""
+    """In headless Chromium: log in on Locust's login page (name + token), follow the link to the Chaos
+    page, which asks for no token, press KILL SWITCH; the fleet is halted and the kill is the operator's."""
     request("POST", f"{gameday.url}/chaos/reinstate", token=gameday.token)
     before = len(operator_kills(gameday.topology()))
     args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -217,17 +280,23 @@ def test_kill_switch_pressed_in_the_browser_halts_the_fleet(gameday: GameDay, ch
                                                         headless=True, args=args)
         try:
             page = context.new_page()
-            page.goto(gameday.url + "/")
+            page.goto(gameday.url + "/")  # Locust's UI: its login page first
+            page.fill("input[name=username]", "browser-ann")
+            page.fill("input[name=password]", gameday.token)
+            page.click("button[type=submit]")
             page.click("#powerpeg-chaos-link")  # from Locust's UI to the Chaos page
-            page.fill("#token", gameday.token)
-            page.click("#save-token")
             page.wait_for_selector("#faults tr")
+            asked_for_token = page.is_visible("#token")
+            who = page.text_content("#who")
             page.click("#kill")
             page.wait_for_function("document.getElementById('killed').textContent === 'yes'", timeout=15_000)
         finally:
             context.close()
     topology = gameday.topology()
-    assert ([True, True], before + 1) == (routers_halted(topology), len(operator_kills(topology)))
+    named = [e.get("operator") for e in events_of(gameday, "operator_kill")][-1:]
+    assert (False, "operator browser-ann (logged in)") == (asked_for_token, who)
+    assert ([True, True], before + 1, ["browser-ann"]) == (routers_halted(topology), len(operator_kills(topology)),
+                                                          named)
 
 
 # -- shutdown -----------------------------------------------------------------------------

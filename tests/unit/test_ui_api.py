@@ -8,40 +8,49 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from harness.ui.api import make_app
 from harness.ui.controller import ActionError
+from harness.ui.websession import OPERATOR_HEADER, header_value
 
 TOKEN = "s3cret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 class FakeController:
-    """Records the actions it was asked for."""
+    """Records the actions it was asked for and the operator named for each."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
+        self.operators: list[str | None] = []  # the operator name each action was given
 
     def status(self) -> dict[str, Any]:
         return {"experiment": "x", "phase": "open", "faults": [], "alerts": [], "metrics": {}, "killed": False}
 
-    async def inject(self, index: int) -> dict[str, Any]:
+        self.operators: list[str | None] = []
+
+    async def inject(self, index: int, *, operator: str | None = None) -> dict[str, Any]:
         if index == 9:
             raise ActionError(404, "no fault 9")
         self.calls.append(("inject", index))
+        self.operators.append(operator)
         return {"index": index, "state": "injected"}
 
-    async def revert(self, index: int) -> dict[str, Any]:
+    async def revert(self, index: int, *, operator: str | None = None) -> dict[str, Any]:
         self.calls.append(("revert", index))
+        self.operators.append(operator)
         return {"index": index, "state": "reverted"}
 
-    async def ack(self, alert_id: str) -> dict[str, Any]:
+    async def ack(self, alert_id: str, *, operator: str | None = None) -> dict[str, Any]:
         self.calls.append(("ack", alert_id))
+        self.operators.append(operator)
         return {"alert": alert_id}
 
-    async def kill(self) -> dict[str, Any]:
+    async def kill(self, *, operator: str | None = None) -> dict[str, Any]:
         self.calls.append(("kill", None))
+        self.operators.append(operator)
         return {"killed": True}
 
-    async def reinstate(self) -> dict[str, Any]:
+    async def reinstate(self, *, operator: str | None = None) -> dict[str, Any]:
         self.calls.append(("reinstate", None))
+        self.operators.append(operator)
         return {"killed": False}
 
 
@@ -100,3 +109,25 @@ async def test_non_numeric_fault_index_is_404(api: Any) -> None:
     """A fault index that is not a number names no fault."""
     client, _ = api
     assert 404 == (await client.post("/chaos/faults/x/inject", headers=AUTH)).status
+
+
+@pytest.mark.parametrize("path,call", ACTIONS)
+async def test_the_operator_named_by_locust_reaches_the_action(api: Any, path: str, call: tuple) -> None:
+    """With the token, the operator's name (percent-encoded by the Locust process) is passed to the action."""
+    client, controller = api
+    resp = await client.post(path, headers={**AUTH, OPERATOR_HEADER: header_value("Zoë")})
+    assert (200, [call], ["Zoë"]) == (resp.status, controller.calls, controller.operators)
+
+
+async def test_a_bare_token_names_no_operator(api: Any) -> None:
+    """The token alone (curl, a script): the action gets no operator name."""
+    client, controller = api
+    await client.post("/chaos/kill", headers=AUTH)
+    assert [None] == controller.operators
+
+
+async def test_an_operator_name_without_the_token_is_still_401(api: Any) -> None:
+    """The operator header is no credential: without the token it is 401 and nothing runs."""
+    client, controller = api
+    resp = await client.post("/chaos/kill", headers={OPERATOR_HEADER: "ann"})
+    assert (401, []) == (resp.status, controller.calls)
