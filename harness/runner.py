@@ -178,12 +178,12 @@ class Runner:
             universe=universe, symbol_count=exp.topology.symbols, open_at_ns=run.open_at_ns, seed=exp.seed,
             duration_s=WARMUP_S + min(exp.duration, exp.abort.max_duration) + 5, out_dir=load_dir,
         )
-        run.load = LoadRunner(config, load_dir, log=run.log)
+        run.load = run.backend.load_runner(config, load_dir, log=run.log)
         run.control = run.load.control
         run.control.set_open(None)  # the brokers switch to the open's mix when the open really comes
         run.progress.phase(f"starting load: {load.users} users{f', {load.workers} workers' if load.workers else ''} …")
         await run.load.start()
-        run.events.emit("load_start", users=load.users, workers=load.workers)
+        run.events.emit("load_start", users=load.users, workers=load.workers, where=run.load.where)
 
     async def _stop_load(self) -> int | None:
         if self.run.load is None:

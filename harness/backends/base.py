@@ -16,6 +16,8 @@ from typing import Any
 import aiohttp
 
 from harness.context import RunContext
+from harness.load.config import LoadConfig
+from harness.load.runner import LoadRunner
 from harness.state import FleetState, read_current
 from harness.topology import Topology
 
@@ -105,6 +107,11 @@ class Backend(abc.ABC):
         if state.topology is None:
             raise NoFleet(f"run {self.ctx.run_id} never finished starting; run `powerpeg cleanup`")
         return state.topology
+
+    def load_runner(self, config: LoadConfig, out_dir: Path, log: Any) -> LoadRunner:
+        """Where this backend runs an experiment's Locust: processes on this machine
+        (a single one, or a master and ``config.workers`` workers on loopback)."""
+        return LoadRunner(config, out_dir, log=log)
 
     @abc.abstractmethod
     async def up(self, spec: FleetSpec) -> Topology:

@@ -31,8 +31,11 @@ from harness.backends.compose_env import (
     check_spec,
     router_image,
 )
+from harness.backends.compose_load import ComposeLoadRunner
 from harness.backends.teardown import remove_run
 from harness.context import RunContext
+from harness.load.config import LoadConfig
+from harness.load.runner import LoadRunner
 from harness.state import FleetState, clear_current, write_current
 from harness.topology import Topology
 
@@ -85,6 +88,15 @@ class ComposeBackend(Backend):
     def _log(self, event: str, **kw: Any) -> None:
         if self.ctx.log is not None:
             self.ctx.log.info(event, backend=self.name, **kw)
+
+    def load_runner(self, config: LoadConfig, out_dir: Path, log: Any) -> LoadRunner:
+        """With workers, Locust runs in the compose file's ``load`` profile, next to the fleet
+        (a master and ``config.workers`` worker containers); a single Locust stays a local process."""
+        if config.workers == 0:
+            return super().load_runner(config, out_dir, log)
+        record = ComposeRecord.load(self.record_file)
+        return ComposeLoadRunner(config, out_dir, log, project=record.project, file=record.file, env=record.env,
+                                 run_id=self.ctx.run_id)
 
     # -- up / down --------------------------------------------------------
     async def up(self, spec: FleetSpec) -> Topology:

@@ -112,9 +112,10 @@ class LoadConfig(_Frozen):
             fh.write(self.model_dump_json(indent=2))
         os.replace(tmp, path)
 
-    def parents_log(self, pid: int) -> Path:
-        """One parents log per Locust process that runs users."""
-        return Path(self.parents_dir) / f"parents-{pid}.jsonl"
+    def parents_log(self, host: str, pid: int) -> Path:
+        """One parents log per Locust process that runs users: named by host and pid, since
+        worker containers sharing the directory all run as pid 1 of their own host."""
+        return Path(self.parents_dir) / f"parents-{host}-{pid}.jsonl"
 
     @classmethod
     def read(cls, path: str | Path) -> "LoadConfig":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import socket
 import time
 from pathlib import Path
 from typing import IO, Any
@@ -50,7 +51,7 @@ class LoadSession:
     def record(self, line: dict[str, Any]) -> None:
         """Append and flush at once: the log must survive a SIGKILL of this process."""
         if self._log is None:
-            path = self.config.parents_log(os.getpid())
+            path = self.config.parents_log(socket.gethostname(), os.getpid())
             path.parent.mkdir(parents=True, exist_ok=True)
             self._log = path.open("a")
         self._log.write(json.dumps(line) + "\n")

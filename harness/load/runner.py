@@ -91,10 +91,13 @@ async def config_for_fleet(load: Load, topology: Topology, *, symbol_count: int,
 class LoadRunner:
     """One run's load: ``start()``, the live ``control``, ``stats()``, ``parents()``, ``stop()``.
 
-    Its files live in ``out_dir``: ``load.json`` (the config), ``control.json``,
+    Locust runs as processes of this machine (``where``); the compose backend's
+    variant runs it in containers. Its files live in ``out_dir``: ``load.json`` (the config), ``control.json``,
     ``parents/``, Locust's ``locust_*.csv``, ``locust_final.json`` and one log
     per Locust process.
     """
+
+    where = "processes"
 
     def __init__(self, config: LoadConfig, out_dir: Path, log: Any, *, python: str = sys.executable,
                  start_timeout: float = 30.0, web_port: int | None = None,
@@ -151,31 +154,39 @@ class LoadRunner:
         return env
 
     async def start(self) -> None:
-        """Spawn Locust and return once the test is running (LoadError if it is not)."""
+        """Launch Locust and return once the test is running (LoadError if it is not)."""
         if self._started:
             raise LoadError("the load was started already")
         self._started = True
         if self.config.users == 0:
             self.log.info("load_skipped", reason="0 users")
             return
-        self.config.write(self.config_path)
-        Path(self.config.ready_file).unlink(missing_ok=True)
-        Path(self.config.final_stats_file).unlink(missing_ok=True)
-        Path(self.config.parents_dir).mkdir(parents=True, exist_ok=True)
-        port = free_port() if self.config.workers else None
-        env = self.env()
+        self._prepare_files()
         try:
-            for name, argv in self.commands(port):
-                log_path = self.out_dir / f"{name}.log"
-                popen = procs.spawn(argv, env=env, log_path=log_path, nice=LOAD_NICE)
-                ident = procs.ProcIdentity.of(popen.pid) or procs.ProcIdentity(popen.pid, 0)
-                self.procs.append(LocustProc(name, popen, ident, log_path))
+            await self._launch()
             await self._wait_ready()
         except BaseException:
             await self.stop()
             raise
-        self.log.info("load_started", users=self.config.users, workers=self.config.workers,
+        self.log.info("load_started", users=self.config.users, workers=self.config.workers, where=self.where,
                       routers=len(self.config.routers), pids=[p.popen.pid for p in self.procs])
+
+    async def _launch(self) -> None:
+        """Spawn the Locust processes (one, or a master and its workers)."""
+        port = free_port() if self.config.workers else None
+        env = self.env()
+        for name, argv in self.commands(port):
+            log_path = self.out_dir / f"{name}.log"
+            popen = procs.spawn(argv, env=env, log_path=log_path, nice=LOAD_NICE)
+            ident = procs.ProcIdentity.of(popen.pid) or procs.ProcIdentity(popen.pid, 0)
+            self.procs.append(LocustProc(name, popen, ident, log_path))
+
+    def _prepare_files(self) -> None:
+        """The config Locust reads, and no ready/final file left from an earlier start."""
+        self.config.write(self.config_path)
+        Path(self.config.ready_file).unlink(missing_ok=True)
+        Path(self.config.final_stats_file).unlink(missing_ok=True)
+        Path(self.config.parents_dir).mkdir(parents=True, exist_ok=True)
 
     async def _wait_ready(self) -> None:
         ready = Path(self.config.ready_file)

@@ -91,3 +91,24 @@ def test_topology_names_the_toxiproxy_proxies_like_local() -> None:
     """Proxies are router-N->exchange, exchange->monitor and ->alerts."""
     names = [p.name for p in _plan().topology("/state", {}).toxiproxy.proxies]
     assert ["router-1->exchange", "router-2->exchange", "exchange->monitor", "->alerts"] == names
+
+
+def test_the_load_profile_gets_every_variable_it_reads_and_routers_by_service_name(tmp_path) -> None:
+    """Every ${PP_LOAD_*} the Locust services read is set by the compose load runner, and the
+    containers' config reaches each router by its service name, not a host port."""
+    import re  # noqa: PLC0415
+
+    import structlog  # noqa: PLC0415
+
+    from harness.backends.compose_load import ComposeLoadRunner  # noqa: PLC0415
+    from tests.unit.test_load_config import build  # noqa: PLC0415
+
+    services = _file()["services"]
+    read = {m for name in ("locust-master", "locust-worker")
+            for m in re.findall(r"\$\{(PP_LOAD_[A-Z_]+)", json.dumps(services[name]))}
+    config = build(tmp_path, workers=2, users=4)
+    runner = ComposeLoadRunner(config, tmp_path, structlog.get_logger(), project="p", file=str(COMPOSE_FILE),
+                               env={"POWERPEG_RUN_ID": "run-1"}, run_id="run-1")
+    env = runner.compose_env()
+    assert (set(), "2", "4") == (read - set(env), env["PP_LOAD_WORKERS"], env["PP_LOAD_USERS"])
+    assert [f"http://{r.id}:8080/orders" for r in config.routers] == [r.orders for r in runner.config.routers]

@@ -48,3 +48,23 @@ def test_cleanup_after_a_sigkilled_run_removes_its_containers(engine, tmp_path) 
     cleaned = powerpeg("cleanup", home=home)
     assert (True, 0, [], []) == (bool(before), cleaned.returncode, dk.leftovers(engine, dk.run_filter(run_id)),
                                  procs.run_processes(run_id)), cleaned.stdout
+
+
+def test_load_workers_run_as_containers_of_the_load_profile(engine, tmp_path) -> None:
+    """`--backend compose --load-workers 2`: a Locust master and two worker containers (the compose file's
+    `load` profile) drive the routers by service name; the run passes, each worker's parents are measured,
+    each container's log is kept, and no container is left."""
+    from tests.e2e.test_gameday import STEADY  # noqa: PLC0415 - the same short steady-state experiment
+
+    (tmp_path / "steady.yaml").write_text(STEADY.replace("users: 2", "users: 4"))
+    r = run(tmp_path / "steady.yaml", tmp_path / "out", tmp_path / "home", "--backend", "compose",
+            "--load-workers", "2")
+    started = [(e["workers"], e["where"]) for e in r.events() if e.get("event") == "load_start"]
+    assert (0, [(2, "containers")]) == (r.code, started), r.stdout
+    logs = sorted(p.name for p in (r.out / "load").glob("*.log"))
+    assert ["master.log", "worker-1.log", "worker-2.log"] == logs
+    files = sorted((r.out / "load" / "parents").glob("parents-*.jsonl"))
+    per_worker = [sum(1 for line in f.read_text().splitlines() if line.strip()) for f in files]
+    assert (2, True, r.metrics["parents"]) == (len(per_worker), all(n > 0 for n in per_worker), sum(per_worker))
+    assert [] == dk.leftovers(engine, dk.run_filter(r.run_id()))
+

@@ -15,9 +15,9 @@ def workers_run(tmp_path_factory) -> Result:
 
 
 def test_run_with_two_workers_passes(workers_run) -> None:
-    """Exit 0 with the load spread over workers; the event log says 2 workers (the file says 0)."""
-    starts = [e["workers"] for e in workers_run.events() if e.get("event") == "load_start"]
-    assert (0, [2]) == (workers_run.code, starts), workers_run.stdout
+    """Exit 0 with the load spread over workers; the event log says 2 workers (the file says 0), as processes."""
+    starts = [(e["workers"], e["where"]) for e in workers_run.events() if e.get("event") == "load_start"]
+    assert (0, [(2, "processes")]) == (workers_run.code, starts), workers_run.stdout
 
 
 def test_a_master_and_two_workers_ran(workers_run) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import socket
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -111,10 +112,10 @@ def test_distributed_load_runs_a_master_and_a_worker(distributed):
 
 
 def test_worker_writes_the_parents_log(distributed):
-    """Parents are logged by the worker that sent them, in a file named by its pid."""
+    """Parents are logged by the worker that sent them, in a file named by its host and pid."""
     worker_pid = distributed.procs[1].popen.pid
     logs = sorted(p.name for p in Path(distributed.config.parents_dir).iterdir())
-    assert [f"parents-{worker_pid}.jsonl"] == logs
+    assert [f"parents-{socket.gethostname()}-{worker_pid}.jsonl"] == logs
 
 
 def test_distributed_load_spreads_over_both_routers(distributed):

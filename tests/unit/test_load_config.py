@@ -57,9 +57,11 @@ def test_files_live_under_the_out_dir():
         config.parents_dir, config.control_file, config.ready_file)
 
 
-def test_parents_log_name_holds_the_pid():
-    """Each Locust process writes its own parents log, named by its pid."""
-    assert Path("/x/load/parents/parents-4242.jsonl") == build(Path("/x/load")).parents_log(4242)
+def test_parents_log_name_holds_the_host_and_the_pid():
+    """Each Locust process writes its own parents log, named by its host and pid (containers are all pid 1)."""
+    config = build(Path("/x/load"))
+    assert Path("/x/load/parents/parents-c0ffee-1.jsonl") == config.parents_log("c0ffee", 1)
+    assert config.parents_log("a", 1) != config.parents_log("b", 1)
 
 
 def test_config_round_trips_through_its_file(tmp_path):
