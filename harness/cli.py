@@ -104,19 +104,37 @@ def _logger(run_id: str | None = None) -> Any:
     return configure(component="harness", run_id=run_id, level=os.environ.get("POWERPEG_LOG_LEVEL", "warning"))
 
 
-async def _cancel_on_sigterm(coro: Awaitable[Any]) -> Any:
-    """Run ``coro`` so that SIGTERM cancels it like Ctrl-C does (its cleanup runs)."""
+async def _cancel_on_signals(coro: Awaitable[Any]) -> Any:
+    """Run ``coro`` so that SIGTERM and Ctrl-C (SIGINT) cancel it and its cleanup runs.
+
+    SIGINT is handled here rather than left to Python's KeyboardInterrupt: a
+    shell that starts powerpeg as a background job hands it SIGINT ignored, and
+    an interrupt sent to it must still stop what it started. Ctrl-C still
+    surfaces as KeyboardInterrupt (its own message and exit code)."""
     task = asyncio.ensure_future(coro)
     loop = asyncio.get_running_loop()
+    interrupted = False
+
+    def on_sigint() -> None:
+        nonlocal interrupted
+        interrupted = True
+        task.cancel()
+
     loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    loop.add_signal_handler(signal.SIGINT, on_sigint)
     try:
         return await task
+    except asyncio.CancelledError:
+        if interrupted:
+            raise KeyboardInterrupt from None
+        raise
     finally:
         loop.remove_signal_handler(signal.SIGTERM)
+        loop.remove_signal_handler(signal.SIGINT)
 
 
 def _run(fn: Callable[[], Awaitable[Any]]) -> Any:
-    return asyncio.run(_cancel_on_sigterm(fn()))
+    return asyncio.run(_cancel_on_signals(fn()))
 
 
 def cmd_up(args: argparse.Namespace) -> int:

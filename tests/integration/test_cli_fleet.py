@@ -27,11 +27,13 @@ def powerpeg(home: Path, *args: str, timeout: float = 60) -> subprocess.Complete
                           timeout=timeout)
 
 
-def start_powerpeg(home: Path, *args: str) -> subprocess.Popen:
+def start_powerpeg(home: Path, *args: str, sigint_ignored: bool = False) -> subprocess.Popen:
+    """The CLI as a subprocess; ``sigint_ignored``: started as a shell's background job is (SIGINT ignored)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("POWERPEG_")}
     env["POWERPEG_HOME"] = str(home)
+    sigint = signal.SIG_IGN if sigint_ignored else signal.SIG_DFL
     return subprocess.Popen([sys.executable, "-m", "harness.cli", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, sigint))
 
 
 def health(url: str) -> int:
@@ -145,14 +147,16 @@ def test_component_that_fails_to_start_is_shown_and_nothing_is_left(tmp_path):
     assert [] == run_processes("bad-1")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
-def test_signal_during_up_leaves_nothing(tmp_path, sig):
-    """SIGTERM or Ctrl-C while routers start: exit 3, every started process stopped, state removed.
+@pytest.mark.parametrize("sig, ignored", [(signal.SIGTERM, False), (signal.SIGINT, False), (signal.SIGINT, True)],
+                         ids=["SIGTERM", "Ctrl-C", "SIGINT-to-a-background-job"])
+def test_signal_during_up_leaves_nothing(tmp_path, sig, ignored):
+    """SIGTERM or Ctrl-C while routers start: exit 3, every started process stopped, state removed;
+    also when powerpeg was started with SIGINT ignored, as a shell's background job is.
 
     Eight routers, signalled once the second process is recorded: `up` still has
     most of its health waits ahead (with three routers and four recorded, it
     sometimes finished before the signal landed, and rightly exited 0)."""
-    cli = start_powerpeg(tmp_path, "up", "--routers", "8", "--run-id", "sig-1")
+    cli = start_powerpeg(tmp_path, "up", "--routers", "8", "--run-id", "sig-1", sigint_ignored=ignored)
     wait_for_processes(tmp_path / "runs" / "sig-1" / "state.json", 2)
     cli.send_signal(sig)
     _, err = cli.communicate(timeout=30)
