@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,7 +27,6 @@ import structlog
 from targets.exchange.config import Config
 from targets.exchange.server import Exchange
 from targets.fix import codec
-from targets.fix import session as session_module
 from targets.fix.codec import encode
 
 COMP = "EXCHANGE"
@@ -98,16 +99,17 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.exchange_cpu")
     p.add_argument("--orders", type=int, default=50_000)
     p.add_argument("--repeats", type=int, default=7)
-    p.add_argument("--pure", action="store_true", help="the pure-Python FIX framer even when the C one is built (A/B)")
+    p.add_argument("--pure", action="store_true", help="without the C speedups even where built (A/B)")
     args = p.parse_args(argv)
-    if args.pure:  # both directions through the Python reference code
-        codec._c_frame_messages = None
-        session_module.frame_body = codec.py_frame_body
+    if args.pure and codec.SPEEDUPS:  # the switch is read at import: start again with it off
+        os.environ["POWERPEG_SPEEDUPS"] = "0"
+        rest = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--pure"]
+        os.execv(sys.executable, [sys.executable, "-m", "bench.exchange_cpu", *rest])
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
     with tempfile.TemporaryDirectory(prefix="powerpeg-bench-") as tmp:
         times = [asyncio.run(one_run(args.orders, Path(tmp), r)) for r in range(args.repeats)]
     med = statistics.median(times)
-    print(f"exchange_cpu ({'python' if codec._c_frame_messages is None else 'c'} framer): median {med / args.orders * 1e6:.1f} µs CPU per order = {args.orders / med:,.0f} orders/s "
+    print(f"exchange_cpu ({'C framer' if codec.FRAMER == 'c' else 'Python framer'}): median {med / args.orders * 1e6:.1f} µs CPU per order = {args.orders / med:,.0f} orders/s "
           f"on one core, over {args.repeats} runs of {args.orders} (best {args.orders / min(times):,.0f})", flush=True)
 
 

@@ -145,14 +145,15 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.exchange_throughput")
     p.add_argument("--orders", type=int, default=50_000)
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--pure", action="store_true", help="the exchange with its Python FIX framer (A/B against the C one)")
+    p.add_argument("--pure", action="store_true",
+                   help="the exchange without its C speedups: the Python FIX framer (A/B)")
     p.add_argument("--only", choices=["resting-no-liquidity", "resting-with-liquidity", "crossing-with-liquidity"],
                    help="run one variant")
     args = p.parse_args(argv)
     n = max(1, min(args.orders, 1_000_000))
     if args.pure:
-        os.environ["POWERPEG_FIX_FRAMER"] = "python"  # inherited by the exchange subprocess
-    print(f"exchange_throughput: the exchange runs the {'python' if args.pure else 'c (when built)'} FIX framer", flush=True)
+        os.environ["POWERPEG_SPEEDUPS"] = "0"  # inherited by the exchange subprocess
+    print(f"exchange_throughput: the exchange runs {'no C speedups' if args.pure else 'its C speedups (when built)'}", flush=True)
     runs = [("resting-no-liquidity", False, False), ("resting-with-liquidity", True, False),
             ("crossing-with-liquidity", True, True)]
     with tempfile.TemporaryDirectory(prefix="powerpeg-bench-") as tmp:

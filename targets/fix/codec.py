@@ -15,10 +15,11 @@ from typing import Iterable, Iterator
 from zlib import adler32 as _adler32
 
 # The framer's happy path in C (targets/fix/_speedups.c), built by `make setup`
-# when a compiler is there. POWERPEG_FIX_FRAMER=python turns it off (A/B
-# benchmarks, or ruling it out when a stream is misread).
+# when a compiler is there. POWERPEG_SPEEDUPS=0 turns it off (A/B benchmarks,
+# or ruling the C code out when a stream is misread).
+SPEEDUPS = os.environ.get("POWERPEG_SPEEDUPS", "1") != "0"
 _c_frame_messages = _c_frame_body = None
-if os.environ.get("POWERPEG_FIX_FRAMER", "c") != "python":
+if SPEEDUPS:
     try:
         from ._speedups import frame_body as _c_frame_body
         from ._speedups import frame_messages as _c_frame_messages

@@ -7,33 +7,27 @@ must be identical. Streams are generated well-formed and then garbled (bytes
 flipped, inserted, deleted, cut), plus hand-picked edge cases.
 
 Without a C compiler the extension is not built and these tests skip, saying
-so; with POWERPEG_REQUIRE_SPEEDUPS=1 (CI) that is a failure instead.
+so; with POWERPEG_REQUIRE_SPEEDUPS=1 (CI) that is a failure instead
+(tests/unit/speedups.py).
 """
 from __future__ import annotations
 
-import os
 import random
+from types import ModuleType
 
 import pytest
 
 from targets.fix import codec
 from targets.fix.codec import BadChecksum, FixParser, Garbled, checksum, encode
+from tests.unit.speedups import require
 
-try:
-    from targets.fix import _speedups
-except ImportError:  # pragma: no cover - no compiler where the package was installed
-    _speedups = None
-
-REQUIRED = os.environ.get("POWERPEG_REQUIRE_SPEEDUPS") == "1"
+_speedups: ModuleType
 
 
 @pytest.fixture(autouse=True)
 def built() -> None:
-    if _speedups is None:
-        reason = "the C framer is not built (no C compiler when `make setup` ran)"
-        if REQUIRED:
-            pytest.fail(f"{reason} (POWERPEG_REQUIRE_SPEEDUPS=1)")
-        pytest.skip(reason)
+    global _speedups  # noqa: PLW0603 - the module under test, once it is known to be built
+    _speedups = require("targets.fix._speedups")
 
 
 def frame(body: bytes) -> bytes:
