@@ -379,3 +379,56 @@ async def test_subprocess_serves_opens_on_request_and_exits_cleanly(tmp_path: Pa
     kinds = [r["kind"] for r in read_records(journal)]
     assert (["dropcopy_port", "fix_port"], "open", 0, ["accepted", "open"]) == (
         sorted(k for k in info if k.endswith("_port") and k != "admin_port"), phase, rc, kinds)
+
+
+async def test_garbled_streams_from_many_sessions_leave_the_exchange_process_serving(tmp_path: Path) -> None:
+    """A real exchange process (the C framer included, where built) gets 60 sessions' worth of garbled
+    FIX: good orders with bytes flipped, inserted, deleted and cut, in random pieces. It is still running
+    afterwards, answers /health, and a clean session's order is acknowledged: nothing a client sends
+    crashes it (a crash in C code would end the process, not raise)."""
+    import json
+    import os
+    import random
+    import sys
+
+    from tests.unit.test_fix_speedups import garble
+
+    ready, journal = tmp_path / "ready.json", tmp_path / "journal.ndjson"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "targets.exchange", "--ready-file", str(ready), "--journal", str(journal),
+        "--no-liquidity", env={**os.environ, "POWERPEG_TOKEN": TOKEN},
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            if ready.exists():
+                break
+            await asyncio.sleep(0.05)
+        info = json.loads(ready.read_text())
+        rng = random.Random(2012)
+        for s in range(60):
+            comp = f"FUZZ-{s}"
+            msgs = [encode("A", comp, COMP, 1, [(98, 0), (108, 30)])]
+            msgs += [encode("D", comp, COMP, i, [(11, f"f{s}-{i}"), (55, "AAPL"), (54, rng.choice([1, 2, 7])),
+                                                 (38, rng.choice([100, 0, "x"])), (40, 2), (44, "10.00"),
+                                                 (60, "20240101-00:00:00.000")]) for i in range(2, 12)]
+            stream = b"".join(garble(rng, m) if rng.random() < 0.5 else m for m in msgs)
+            _, writer = await asyncio.open_connection("127.0.0.1", info["fix_port"])
+            cuts = sorted(rng.sample(range(1, len(stream)), k=5))
+            try:
+                for a, b in zip([0, *cuts], [*cuts, len(stream)]):
+                    writer.write(stream[a:b])
+                    await writer.drain()
+            except ConnectionError:
+                pass  # the exchange logged the garbled session out and closed it: what it should do
+            writer.close()
+        async with aiohttp.ClientSession() as http:
+            health = (await http.get(f"http://127.0.0.1:{info['admin_port']}/health")).status
+            symbol = (await (await http.get(f"http://127.0.0.1:{info['admin_port']}/symbols")).json())[0]["symbol"]
+        c = await RawClient.open(info["fix_port"], "ROUTER-CLEAN")
+        c.order("ok-1", 1, 100, "10.00", symbol)
+        await c.expect(is_er("ok-1", "0"))
+        alive = proc.returncode is None
+    finally:
+        proc.terminate()
+        rc = await asyncio.wait_for(proc.wait(), 10)
+    assert (True, 200, 0) == (alive, health, rc)
