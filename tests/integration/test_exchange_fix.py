@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import sys
 from pathlib import Path
 from typing import AsyncIterator
 
@@ -348,23 +351,30 @@ async def test_clock_reschedule_needs_preopen(exchange: Exchange) -> None:
             assert 409 == resp.status
 
 
-async def test_subprocess_serves_opens_on_request_and_exits_cleanly(tmp_path: Path) -> None:
-    """python -m targets.exchange: ready file, pre-open order, POST /clock opens, SIGTERM → exit 0."""
-    import json
-    import os
-    import sys
-
+async def start_exchange_process(tmp_path: Path, *flags: str) -> tuple[asyncio.subprocess.Process, dict]:
+    """``python -m targets.exchange`` without liquidity, and its ready file once written."""
     ready, journal = tmp_path / "ready.json", tmp_path / "journal.ndjson"
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "targets.exchange", "--ready-file", str(ready), "--journal", str(journal),
-        "--open-in", "3600", "--no-liquidity", env={**os.environ, "POWERPEG_TOKEN": TOKEN},
+        "--no-liquidity", *flags, env={**os.environ, "POWERPEG_TOKEN": TOKEN},
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    for _ in range(200):
+        if ready.exists():
+            break
+        await asyncio.sleep(0.05)
     try:
-        for _ in range(200):
-            if ready.exists():
-                break
-            await asyncio.sleep(0.05)
-        info = json.loads(ready.read_text())
+        return proc, json.loads(ready.read_text())
+    except BaseException:
+        proc.kill()
+        await proc.wait()
+        raise
+
+
+async def test_subprocess_serves_opens_on_request_and_exits_cleanly(tmp_path: Path) -> None:
+    """python -m targets.exchange: ready file, pre-open order, POST /clock opens, SIGTERM → exit 0."""
+    journal = tmp_path / "journal.ndjson"
+    proc, info = await start_exchange_process(tmp_path, "--open-in", "3600")
+    try:
         admin = f"http://127.0.0.1:{info['admin_port']}"
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
             symbol = (await (await http.get(f"{admin}/symbols")).json())[0]["symbol"]
@@ -386,24 +396,12 @@ async def test_garbled_streams_from_many_sessions_leave_the_exchange_process_ser
     FIX: good orders with bytes flipped, inserted, deleted and cut, in random pieces. It is still running
     afterwards, answers /health, and a clean session's order is acknowledged: nothing a client sends
     crashes it (a crash in C code would end the process, not raise)."""
-    import json
-    import os
     import random
-    import sys
 
     from tests.unit.test_fix_speedups import garble
 
-    ready, journal = tmp_path / "ready.json", tmp_path / "journal.ndjson"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "targets.exchange", "--ready-file", str(ready), "--journal", str(journal),
-        "--no-liquidity", env={**os.environ, "POWERPEG_TOKEN": TOKEN},
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    proc, info = await start_exchange_process(tmp_path)
     try:
-        for _ in range(200):
-            if ready.exists():
-                break
-            await asyncio.sleep(0.05)
-        info = json.loads(ready.read_text())
         rng = random.Random(2012)
         for s in range(60):
             comp = f"FUZZ-{s}"
