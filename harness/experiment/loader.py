@@ -23,7 +23,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from .durations import parse_duration
-from .model import Experiment, Market, Step, Topology
+from .model import Experiment, Market, Step, FleetShape
 
 Loc = tuple[str | int, ...]
 
@@ -301,7 +301,7 @@ def check_data(data: dict[str, Any], issues: _Issues, toxiproxy_available: bool 
     return experiment if not issues.items else None
 
 
-def _salvage(data: dict[str, Any]) -> tuple[Topology | None, Market | None, float | None, list[tuple[int, Step]]]:
+def _salvage(data: dict[str, Any]) -> tuple[FleetShape | None, Market | None, float | None, list[tuple[int, Step]]]:
     """The parts that parse on their own, so semantic checks still run on them."""
     def part(model: type[BaseModel], key: str) -> Any:
         try:
@@ -319,7 +319,7 @@ def _salvage(data: dict[str, Any]) -> tuple[Topology | None, Market | None, floa
         step = _salvage_step(raw)
         if step is not None:
             steps.append((i, step))
-    return part(Topology, "topology"), part(Market, "market"), duration, steps
+    return part(FleetShape, "topology"), part(Market, "market"), duration, steps
 
 
 def _salvage_step(raw: Any) -> Step | None:

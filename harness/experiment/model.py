@@ -27,7 +27,10 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Topology(Strict):
+class FleetShape(Strict):
+    """The experiment file's `topology:` section: the fleet it asks for (the running
+    fleet's endpoints are :class:`harness.topology.Topology`)."""
+
     routers: int = Field(8, ge=1, le=64, description="routers router-1..router-N")
     version: Version = Field("v2", description="starting version of every router")
     versions: dict[str, Version] = Field(default_factory=dict, description="per-router starting version, overrides `version`")
@@ -172,7 +175,7 @@ class Experiment(Strict):
     hypothesis: str = ""
     seed: int = 1
     duration: Duration = Field(10.0, description="how long the method phase runs before rollback and teardown")
-    topology: Topology = Field(default_factory=Topology)
+    topology: FleetShape = Field(default_factory=FleetShape)
     market: Market = Field(default_factory=Market)
     load: Load = Field(default_factory=Load)
     controls: Controls = Field(default_factory=Controls)

@@ -20,7 +20,7 @@ from harness.faults.base import Fault
 
 from .durations import format_duration
 from .loader import Loc, explain, parse_loc
-from .model import Experiment, Market, Step, Topology
+from .model import Experiment, Market, Step, FleetShape
 
 Checked = list[tuple[Loc, str]]
 
@@ -50,7 +50,7 @@ def _missing_capabilities(toxiproxy_available: bool | None) -> dict[str, str]:
 
 
 def check(
-    topology: Topology | None,
+    topology: FleetShape | None,
     market: Market | None,
     duration: float | None,
     steps: list[tuple[int, Step]],
@@ -82,7 +82,7 @@ def check(
     return errors
 
 
-def _check_versions(topology: Topology) -> Checked:
+def _check_versions(topology: FleetShape) -> Checked:
     known = set(topology.router_ids())
     return [(("topology", "versions", rid), f"no router {rid!r} in a fleet of {topology.routers}")
             for rid in topology.versions if rid not in known]
@@ -94,7 +94,7 @@ def _unknown_kind(kind: str, faults: Mapping[str, type[Fault]]) -> str:
     return f"unknown fault kind {kind!r}{hint}; known kinds: {', '.join(sorted(faults))}"
 
 
-def _check_args(fault: type[Fault], step: Step, here: Loc, topology: Topology | None) -> Checked:
+def _check_args(fault: type[Fault], step: Step, here: Loc, topology: FleetShape | None) -> Checked:
     prefix: Loc = (*here, "args")
     try:
         params = fault.Params.model_validate(step.args)

@@ -21,6 +21,7 @@ import aiohttp
 from pydantic import BaseModel, ConfigDict
 
 from harness.topology import Topology
+from harness.experiment.model import FleetShape
 
 
 class FaultError(Exception):
@@ -32,12 +33,12 @@ class Params(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    def check(self, topology: Any) -> list[tuple[str, str]]:
+    def check(self, topology: FleetShape) -> list[tuple[str, str]]:
         """Semantic checks against the experiment's topology section.
 
         Returns ``(path inside args, message)`` pairs, e.g.
         ``("miss[0]", "no router 'router-9' in a fleet of 8")``.
-        ``topology`` is a :class:`harness.experiment.model.Topology`.
+        ``topology`` is the experiment's :class:`harness.experiment.model.FleetShape`.
         """
         return []
 

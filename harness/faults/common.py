@@ -10,6 +10,7 @@ import aiohttp
 from pydantic import StringConstraints
 
 from harness.faults.base import FaultContext, FaultError
+from harness.experiment.model import FleetShape
 
 RouterId = Annotated[str, StringConstraints(pattern=r"^router-[1-9][0-9]*$")]
 Component = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -19,7 +20,7 @@ ADMIN_TIMEOUT_S = 5.0
 DEPLOY_TIMEOUT_S = 60.0
 
 
-def missing_routers(path: str, ids: Iterable[str], topology: Any) -> list[tuple[str, str]]:
+def missing_routers(path: str, ids: Iterable[str], topology: FleetShape) -> list[tuple[str, str]]:
     """``(path[i], message)`` for every id the experiment's fleet does not have."""
     known = set(topology.router_ids())
     return [
@@ -29,7 +30,7 @@ def missing_routers(path: str, ids: Iterable[str], topology: Any) -> list[tuple[
     ]
 
 
-def missing_component(path: str, name: str, topology: Any) -> list[tuple[str, str]]:
+def missing_component(path: str, name: str, topology: FleetShape) -> list[tuple[str, str]]:
     known = topology.components()
     if name in known:
         return []

@@ -11,6 +11,7 @@ from pydantic import Field, StrictBool, model_validator
 
 from harness.faults import common
 from harness.faults.base import Fault, FaultContext, FaultError, Params as BaseParams
+from harness.experiment.model import FleetShape
 
 
 class Params(BaseParams):
@@ -29,7 +30,7 @@ class Params(BaseParams):
                 raise ValueError(f"{', '.join(extra)} only go with `flag`, not with `rlp_share`")
         return self
 
-    def check(self, topology: Any) -> list[tuple[str, str]]:
+    def check(self, topology: FleetShape) -> list[tuple[str, str]]:
         if isinstance(self.routers, list):
             return common.missing_routers("routers", self.routers, topology)
         return []

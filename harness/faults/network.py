@@ -14,6 +14,7 @@ from pydantic import Field, StrictBool, StrictInt, ValidationInfo, field_validat
 
 from harness import toxi
 from harness.faults.base import Fault, FaultContext, FaultError, Params as BaseParams
+from harness.experiment.model import FleetShape
 
 ToxicKind = Literal["latency", "jitter", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer", "limit_data"]
 
@@ -72,7 +73,7 @@ class Params(BaseParams):
             raise ValueError("give a `toxic` (latency, jitter, bandwidth, ...) or `down: true`")
         return self
 
-    def check(self, topology: Any) -> list[tuple[str, str]]:
+    def check(self, topology: FleetShape) -> list[tuple[str, str]]:
         known = topology.links()
         if self.link in known:
             return []

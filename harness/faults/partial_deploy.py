@@ -6,7 +6,7 @@ from typing import Any, ClassVar, Literal, Union
 
 from pydantic import Field
 
-from harness.experiment.model import Version
+from harness.experiment.model import FleetShape, Version
 from harness.faults import common
 from harness.faults.base import Fault, FaultContext, Params as BaseParams
 
@@ -16,7 +16,7 @@ class Params(BaseParams):
     routers: Union[Literal["all"], list[common.RouterId]] = Field("all", description="where the deploy goes")
     miss: list[common.RouterId] = Field(default_factory=list, description="routers the deploy misses")
 
-    def check(self, topology: Any) -> list[tuple[str, str]]:
+    def check(self, topology: FleetShape) -> list[tuple[str, str]]:
         errors: list[tuple[str, str]] = []
         if isinstance(self.routers, list):
             errors += common.missing_routers("routers", self.routers, topology)

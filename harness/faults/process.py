@@ -8,6 +8,7 @@ from pydantic import Field
 
 from harness.faults import common
 from harness.faults.base import Fault, FaultContext, FaultError, Params as BaseParams
+from harness.experiment.model import FleetShape
 
 NOT_RUNNING = "not running"  # what backend.health() reports for a dead process
 
@@ -15,7 +16,7 @@ NOT_RUNNING = "not running"  # what backend.health() reports for a dead process
 class Params(BaseParams):
     target: common.Component = Field(description="exchange, monitor, alerts or router-N")
 
-    def check(self, topology: Any) -> list[tuple[str, str]]:
+    def check(self, topology: FleetShape) -> list[tuple[str, str]]:
         return common.missing_component("target", self.target, topology)
 
 

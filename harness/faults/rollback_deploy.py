@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Literal, Union
 
 from pydantic import Field
 
-from harness.experiment.model import Version
+from harness.experiment.model import FleetShape, Version
 from harness.faults import common
 from harness.faults.base import Fault, FaultContext, Params as BaseParams
 from harness.faults.partial_deploy import deploy_recording, restore_versions
@@ -19,7 +19,7 @@ class Params(BaseParams):
         "deployed", description="'deployed': every router not running `version`"
     )
 
-    def check(self, topology: Any) -> list[tuple[str, str]]:
+    def check(self, topology: FleetShape) -> list[tuple[str, str]]:
         if isinstance(self.routers, list):
             return common.missing_routers("routers", self.routers, topology)
         return []

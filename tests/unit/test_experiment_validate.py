@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from harness.experiment.loader import ExperimentError, load
-from harness.experiment.model import Market, Step, Topology
+from harness.experiment.model import Market, Step, FleetShape
 from harness.experiment.validate import check, json_schema, toxiproxy_found, venv_bin
 from harness.faults.registry import FAULTS
 
@@ -57,14 +57,14 @@ def test_step_after_duration_is_an_error() -> None:
 
 def test_step_at_open_after_duration_is_an_error() -> None:
     """A step at 'open' when the market opens after the method ends never runs."""
-    got = check(Topology(), Market(open_at="12s"), 10.0, [(0, step("kill", at="open", target="router-1"))],
+    got = check(FleetShape(), Market(open_at="12s"), 10.0, [(0, step("kill", at="open", target="router-1"))],
                 toxiproxy_available=True)
     assert [(("method", 0, "at"), "step at 'open' (market.open_at 12s) never runs: the method lasts 10s (duration)")] == got
 
 
 def test_step_at_open_before_the_end_is_fine() -> None:
     """A step at 'open' with the open inside the method is valid."""
-    assert [] == check(Topology(), Market(open_at="2s"), 10.0, [(0, step("kill", at="open", target="router-1"))],
+    assert [] == check(FleetShape(), Market(open_at="2s"), 10.0, [(0, step("kill", at="open", target="router-1"))],
                        toxiproxy_available=True)
 
 
@@ -84,7 +84,7 @@ def test_fault_args_missing_a_required_one(tmp_path: Path) -> None:
 
 def test_component_outside_the_topology_is_an_error() -> None:
     """kill router-5 in a fleet of 3 is an error at method[0].args.target."""
-    got = check(Topology(routers=3), Market(), 10.0, [(0, step("kill", target="router-5"))], toxiproxy_available=True)
+    got = check(FleetShape(routers=3), Market(), 10.0, [(0, step("kill", target="router-5"))], toxiproxy_available=True)
     assert [("method", 0, "args", "target")] == [loc for loc, _ in got]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from harness.experiment.model import Topology
+from harness.experiment.model import FleetShape
 from harness.faults import registry
 from harness.faults.alert_blackout import AlertBlackout
 from harness.faults.flag_flip import FlagFlip
@@ -13,7 +13,7 @@ from harness.faults.partial_deploy import PartialDeploy
 from harness.faults.process import Kill, Pause, Restart
 from harness.faults.rollback_deploy import RollbackDeploy
 
-FLEET = Topology(routers=8)
+FLEET = FleetShape(routers=8)
 
 
 def _error(cls, **args) -> str:
