@@ -1,17 +1,106 @@
 """The run's own event log: structlog events written as JSON lines to
-``DIR/events.jsonl`` and kept in memory for measurement.
+``DIR/events.jsonl`` and kept in memory for measurement, and the declared
+list of those events (:class:`RunEvent`).
 
 A logger of its own (``structlog.wrap_logger``), not the process-wide
 configuration: two runs in one process (tests, game days) keep two logs.
+
+Every event is emitted and matched through :class:`RunEvent` (the way
+Locust declares its hooks in one file): a name written in one module and
+matched as a literal in another is how a renamed event silently stops being
+measured. Every event carries ``event``, ``ts_ns`` (wall clock, ns),
+``level``, ``component``, ``instance``, ``run_id`` and ``experiment``; the
+docstrings below list the fields each one adds.
 """
 from __future__ import annotations
 
 import json
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO
 
 import structlog
+
+ABORT_KILLER = "powerpeg-abort"
+"""The ``by`` of the kill the harness's own stop conditions issue (journaled by the exchange)."""
+
+
+class RunEvent(StrEnum):
+    """The events of a run's event log (``events.jsonl``); values are the names written."""
+
+    FLEET_UP = "fleet_up"
+    """The fleet answered its health checks. ``routers``: how many; ``run``: the fleet's run id."""
+
+    LOAD_START = "load_start"
+    """Locust is running. ``users``, ``workers``; ``where``: ``processes`` or ``containers``;
+    ``web_port`` when the web UI is served (game days)."""
+
+    LOAD_STOP = "load_stop"
+    """Locust has stopped (its parents logs are final)."""
+
+    METHOD_START = "method_start"
+    """Time zero of the method. ``steps``: faults in the method; ``mode``: ``scheduled`` or ``ui``.
+    Measurement counts from the earliest one."""
+
+    MARKET_OPEN = "market_open"
+    """The exchange opened. ``planned_ns``: when the timeline meant it to; ``held_s``: how long
+    steps due before the open held it."""
+
+    MARKET_OPEN_HELD = "market_open_held"
+    """Warning: the open waited ``held_s`` for steps due before it; ``reason``."""
+
+    STEADY_STATE = "steady_state"
+    """One probe's result. ``probe``, ``phase`` (before/during/after), ``ok``, ``value``, ``message``."""
+
+    FAULT_INJECTED = "fault_injected"
+    """A fault took effect. ``step``, ``kind``, ``target``; ``started_ns``: when its inject began
+    (a fault counts from then); ``by``/``operator`` when a person pressed Inject."""
+
+    FAULT_FAILED = "fault_failed"
+    """Warning: an inject failed. ``step``, ``kind``, ``error``."""
+
+    FAULT_REVERTED = "fault_reverted"
+    """A fault was undone. ``step``, ``kind``, ``target``; ``by``/``operator`` for a person's Revert."""
+
+    FAULT_REVERT_FAILED = "fault_revert_failed"
+    """Warning: a revert failed. ``step``, ``kind``, ``error``."""
+
+    WATCH_READ_FAILED = "watch_read_failed"
+    """Warning: the live view could not read the exchange or the alert sink. ``error``."""
+
+    ABORT_TRIGGERED = "abort_triggered"
+    """Warning: a stop condition fired. ``reason``. Measurement's ``abort_at``."""
+
+    ABORT_KILL = "abort_kill"
+    """Warning: the abort's kill switch and halts were sent. ``results``: HTTP status or error per call."""
+
+    OPERATOR_ACK = "operator_ack"
+    """A person acknowledged an alert on the Chaos tab. ``alert``; ``operator``. A human detection."""
+
+    OPERATOR_KILL = "operator_kill"
+    """Warning: a person pressed KILL. ``firm``; ``operator``. A human kill."""
+
+    OPERATOR_KILL_DONE = "operator_kill_done"
+    """The operator's kill was carried out. ``exchange``: its answer; ``routers``: halt status per router."""
+
+    OPERATOR_REINSTATE = "operator_reinstate"
+    """A person reinstated the firm. ``routers``: resume status per router; ``operator``."""
+
+    RUN_INTERRUPTED = "run_interrupted"
+    """Warning: Ctrl-C or SIGTERM; the run rolled back and tore down."""
+
+    RUN_ERROR = "run_error"
+    """Warning: the run failed for an infrastructure reason. ``error``; ``traceback`` when unexpected."""
+
+    EVIDENCE_READ_FAILED = "evidence_read_failed"
+    """Warning: marks or alerts could not be read at the end. ``error``."""
+
+    JOURNAL_READ_FAILED = "journal_read_failed"
+    """Warning: the exchange journal could not be copied: no measurement. ``error``."""
+
+    TEARDOWN_FAILED = "teardown_failed"
+    """Warning: tearing the fleet down failed (``powerpeg cleanup`` removes the rest). ``error``."""
 
 
 class _Capture:
@@ -55,15 +144,15 @@ class EventLog:
         """A structlog logger into this event log (faults log through it)."""
         return self._log
 
-    def emit(self, event: str, **fields: Any) -> dict[str, Any]:
-        self._log.info(event, **fields)
+    def emit(self, event: RunEvent, **fields: Any) -> dict[str, Any]:
+        self._log.info(str(event), **fields)
         return self.events[-1]
 
-    def warning(self, event: str, **fields: Any) -> dict[str, Any]:
-        self._log.warning(event, **fields)
+    def warning(self, event: RunEvent, **fields: Any) -> dict[str, Any]:
+        self._log.warning(str(event), **fields)
         return self.events[-1]
 
-    def first(self, event: str) -> dict[str, Any] | None:
+    def first(self, event: RunEvent) -> dict[str, Any] | None:
         return next((e for e in self.events if e["event"] == event), None)
 
     def close(self) -> None:

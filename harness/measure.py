@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-ABORT_KILLER = "powerpeg-abort"
+from harness.events import ABORT_KILLER, RunEvent
+
 BUCKET_NS = 100_000_000
 # past this many buckets (10 minutes at 100 ms) the picture coarsens instead of growing
 MAX_BUCKETS = 6000
@@ -108,29 +109,29 @@ class _Events:
                 continue
             ts = int(ts)
             out.last_ts = ts if out.last_ts is None else max(out.last_ts, ts)
-            if name == "method_start":
+            if name == RunEvent.METHOD_START:
                 out.method_start = ts if out.method_start is None else min(out.method_start, ts)
-            elif name in ("fault_injected", "fault_reverted"):
-                verb = "inject" if name == "fault_injected" else "revert"
+            elif name in (RunEvent.FAULT_INJECTED, RunEvent.FAULT_REVERTED):
+                verb = "inject" if name == RunEvent.FAULT_INJECTED else "revert"
                 label = " ".join(str(p) for p in (verb, event.get("kind", ""), event.get("target", "")) if p)
-                out.marks.append(Mark(ts, name, label))
-                if name == "fault_injected":
+                out.marks.append(Mark(ts, str(name), label))
+                if name == RunEvent.FAULT_INJECTED:
                     # a fault counts from when its injection began: a deploy that
                     # restarts containers takes seconds, and what it sets off
                     # (a runaway on the missed router) can start before it is done
                     began = event.get("started_ns")
                     began = int(began) if isinstance(began, int) and not isinstance(began, bool) else ts
                     out.first_fault = began if out.first_fault is None else min(out.first_fault, began)
-            elif name in ("abort_triggered", "abort_kill"):
+            elif name in (RunEvent.ABORT_TRIGGERED, RunEvent.ABORT_KILL):
                 if out.abort_at is None or ts < out.abort_at:
                     out.abort_at = ts
                 out.abort_reason = out.abort_reason or event.get("reason")
-            elif name == "operator_ack":
+            elif name == RunEvent.OPERATOR_ACK:
                 out.operator_acks.append(ts)
-            elif name == "operator_kill":
+            elif name == RunEvent.OPERATOR_KILL:
                 out.operator_kills.append(ts)
-            elif name == "market_open":
-                out.marks.append(Mark(ts, "market_open", "market open"))
+            elif name == RunEvent.MARKET_OPEN:
+                out.marks.append(Mark(ts, RunEvent.MARKET_OPEN.value, "market open"))
         if out.abort_at is not None:
             out.marks.append(Mark(out.abort_at, "abort", f"abort: {out.abort_reason}" if out.abort_reason else "abort"))
         return out

@@ -20,7 +20,7 @@ from harness.faults.registry import FAULTS
 from harness.plan import fleet_spec
 from harness.report import RunRecord, write_all
 from harness.report.summary import render
-from harness.runner import Progress, Run, Runner, exit_code
+from harness.run import Progress, Run, Runner, exit_code
 from harness.toxi import find_binary
 
 EXIT_INVALID = 2

@@ -54,18 +54,32 @@ class Tail:
         return self._lines.feed(chunk)
 
 
-class HttpTail:
-    """New complete JSON lines of the exchange journal, by byte offset."""
+# venue-wide records a live measurement of one firm needs besides the firm's own
+KEPT_KINDS = frozenset({"kill", "reinstate", "open"})
 
-    def __init__(self, url: str) -> None:
+
+class HttpTail:
+    """New complete JSON lines of the exchange journal, by byte offset.
+
+    With ``keep_firm``, the firm's records (and the venue's kills, reinstates
+    and open) are also kept in ``kept``: a game day measures TTD/TTK live from
+    them while the run goes on.
+    """
+
+    def __init__(self, url: str, keep_firm: str | None = None) -> None:
         self.url = url
         self._lines = _Lines()
+        self._keep_firm = keep_firm
+        self.kept: list[dict[str, Any]] = []
 
     async def read_new(self, http: aiohttp.ClientSession) -> list[dict[str, Any]]:
         async with http.get(self.url, params={"offset": str(self._lines.offset)}) as resp:
             resp.raise_for_status()
             chunk = await resp.read()
-        return self._lines.feed(chunk)
+        records = self._lines.feed(chunk)
+        if self._keep_firm is not None:
+            self.kept += [r for r in records if r.get("firm") == self._keep_firm or r.get("kind") in KEPT_KINDS]
+        return records
 
 
 @dataclass
@@ -110,9 +124,9 @@ class LiveState:
 class Watch:
     """Feeds a LiveState from the journal, the parents logs and the exchange."""
 
-    def __init__(self, firm: str, journal_url: str, parents_dir: Path | None) -> None:
+    def __init__(self, firm: str, journal_url: str, parents_dir: Path | None, *, keep: bool = False) -> None:
         self.state = LiveState(firm)
-        self._journal = HttpTail(journal_url)
+        self.journal = HttpTail(journal_url, keep_firm=firm if keep else None)
         self._parents_dir = parents_dir
         self._parent_tails: dict[Path, Tail] = {}
 
@@ -122,7 +136,7 @@ class Watch:
                 tail = self._parent_tails.setdefault(path, Tail(path))
                 for rec in tail.read_new():
                     self.state.on_parent(rec)
-        for rec in await self._journal.read_new(http):
+        for rec in await self.journal.read_new(http):
             self.state.on_journal(rec)
 
     def on_positions(self, positions: dict[str, Any]) -> None:

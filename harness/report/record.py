@@ -8,13 +8,30 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from datetime import datetime, timezone
-from typing import Any, ClassVar, Literal
+from enum import StrEnum
+from typing import Any, ClassVar
 
 from harness.measure import Metrics, Series
 from harness.verdict import AssertionResult
 
-Status = Literal["passed", "failed", "aborted", "error"]
-STATUSES = ("passed", "failed", "aborted", "error")
+
+
+class RunStatus(StrEnum):
+    """How a run ended; the value is what journal.json, junit.xml and the exit code read."""
+
+    PASSED = "passed"
+    """Every assertion held."""
+    FAILED = "failed"
+    """At least one assertion failed."""
+    ABORTED = "aborted"
+    """A stop condition fired: the harness's own kill switch ended the method."""
+    ERROR = "error"
+    """Infrastructure: the run could not measure (fleet, fault or evidence failure, or interrupted)."""
+
+    @property
+    def exit_code(self) -> int:
+        """0 every assertion holds, 1 one fails (or the run aborted), 3 infrastructure error."""
+        return {RunStatus.PASSED: 0, RunStatus.FAILED: 1, RunStatus.ABORTED: 1}.get(self, 3)
 
 
 def iso_utc(ts_ns: int | None) -> str | None:
@@ -115,7 +132,7 @@ class RunRecord:
     """Everything the reports show about one run."""
 
     experiment: str
-    status: Status
+    status: RunStatus
     backend: str
     seed: int
     started_ns: int
@@ -132,8 +149,10 @@ class RunRecord:
     series: Series | None = None
 
     def __post_init__(self) -> None:
-        if self.status not in STATUSES:
-            raise ValueError(f"status must be one of {STATUSES}, not {self.status!r}")
+        try:
+            self.status = RunStatus(self.status)
+        except ValueError:
+            raise ValueError(f"status must be one of {[s.value for s in RunStatus]}, not {self.status!r}") from None
         if self.metrics is None:
             self.metrics = Metrics()
         self.assertions = [a if isinstance(a, AssertionResult) else AssertionResult(**a) for a in self.assertions]

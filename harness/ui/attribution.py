@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from harness import measure
+from harness.events import RunEvent
 
 OPERATOR = "operator"
 
@@ -25,6 +26,6 @@ def attribution(metrics: measure.Metrics | None, events: Iterable[dict[str, Any]
     ttd = None if metrics.detected_by is None else ("human" if metrics.detected_by == OPERATOR else "automated")
     ttk = None
     if metrics.kill_issued_at is not None:
-        operator_kills = {e.get("ts_ns") for e in events if e.get("event") == "operator_kill"}
+        operator_kills = {e.get("ts_ns") for e in events if e.get("event") == RunEvent.OPERATOR_KILL}
         ttk = "human" if metrics.kill_issued_at in operator_kills else "automated"
     return {"ttd": ttd, "ttk": ttk}

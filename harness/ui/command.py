@@ -26,10 +26,10 @@ from harness.plan import fleet_spec
 from harness.report import write_all
 from harness.report.summary import render
 from harness.run_cmd import needs_toxiproxy
-from harness.runner import Progress, Run, exit_code
+from harness.run import Progress, Run, Runner, exit_code
 from harness.ui.api import make_app, serve
 from harness.ui.attribution import attribution
-from harness.ui.controller import ActionError, ChaosRunner
+from harness.ui.operator import ActionError, OperatorMethod
 
 DEFAULT_FILE = Path("experiments/knight-2012-controls.yaml")
 DEFAULT_PORT = 8089
@@ -90,12 +90,12 @@ async def cmd_ui_async(args: argparse.Namespace, log: Any = None) -> int:
     # roll back, collect, tear down and measure (a cancel would mark it an error)
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    controller = ChaosRunner(run, web_port=args.port, max_duration_s=args.max_duration, stop=stop)
-    api, api_port = await serve(make_app(controller, ctx.token, action_error=ActionError))
-    controller.api_url = f"http://127.0.0.1:{api_port}"
+    operator = OperatorMethod(exp, web_port=args.port, max_duration_s=args.max_duration, stop=stop)
+    api, api_port = await serve(make_app(operator, ctx.token, action_error=ActionError))
+    operator.api_url = f"http://127.0.0.1:{api_port}"
     print(f"[powerpeg] run {ctx.run_id}; admin token for the Chaos tab: {ctx.token}", flush=True)
     try:
-        record = await controller.execute(spec=fleet_spec(exp, toxiproxy=needs_toxiproxy(exp)))
+        record = await Runner(run, operator).execute(spec=fleet_spec(exp, toxiproxy=needs_toxiproxy(exp)))
     finally:
         await api.cleanup()
         for sig in (signal.SIGINT, signal.SIGTERM):

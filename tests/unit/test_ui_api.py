@@ -7,7 +7,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from harness.ui.api import make_app
-from harness.ui.controller import ActionError
+from harness.ui.operator import ActionError
 from harness.ui.websession import OPERATOR_HEADER, header_value
 
 TOKEN = "s3cret"

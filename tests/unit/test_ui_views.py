@@ -12,8 +12,8 @@ from harness.faults.registry import FAULTS
 from harness.load.config import LoadConfig, RouterTarget, SymbolRef
 from harness.experiment.model import Load
 from harness.load.runner import LoadRunner
-from harness.runner import ScheduledFault
-from harness.ui.controller import attribution, fault_view
+from harness.run import ScheduledFault
+from harness.ui.operator import attribution, fault_view
 from harness.ui.tab import status_rows
 
 

@@ -1,0 +1,16 @@
+"""One experiment run, split by concern.
+
+- :mod:`.lifecycle` — :class:`Runner`: stand-up to verdict, the guaranteed-exit path, the load;
+- :mod:`.method` — the middle of the run as a strategy (:class:`ScheduledMethod`; the
+  Chaos tab's operator method lives in :mod:`harness.ui.operator`);
+- :mod:`.timeline` — the method's clock and the market open that may hold it;
+- :mod:`.safety` — the stop conditions, the blind limit and the abort's kill;
+- :mod:`.evidence` — what is collected while the fleet is up, and the record;
+- :mod:`.state` — the run, its scheduled faults, and the live run once the fleet is up.
+"""
+from harness.run.lifecycle import WARMUP_S, Runner, exit_code
+from harness.run.method import LoadPlan, Method, ScheduledMethod
+from harness.run.state import LiveRun, Progress, Run, ScheduledFault
+
+__all__ = ["WARMUP_S", "LiveRun", "LoadPlan", "Method", "Progress", "Run", "Runner", "ScheduledFault",
+           "ScheduledMethod", "exit_code"]

@@ -1,0 +1,152 @@
+"""One run, start to verdict, whatever its method.
+
+stand up → start load → steady state (before) → the method (a strategy:
+the file's timeline or a person on the Chaos tab), with the stop conditions
+watched → rollback → stop load → steady state (after) → collect evidence →
+tear down → measure → verdict → record.
+
+Rollback, evidence and teardown run on every exit path: success, a failed
+assertion, an exception, Ctrl-C and SIGTERM (the CLI turns both signals into
+a cancellation of the run task; the ``finally`` blocks below still run, each
+step shielded so a second signal cannot cut it short).
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+
+from harness import measure
+from harness.backends.base import FleetSpec
+from harness.events import RunEvent
+from harness.faults.base import FaultError
+from harness.load.config import LoadConfig, SymbolRef, router_targets
+from harness.load.runner import LoadRunner
+from harness.report import RunRecord
+from harness.run import evidence
+from harness.run.method import Method, ScheduledMethod
+from harness.run.safety import Safety, failing_now
+from harness.run.steady import steady
+from harness.run.state import LiveRun, Run, schedule
+from harness.run.timeline import Timeline, wait_until
+
+WARMUP_S = 1.5  # load runs this long before the method's time zero
+
+
+class Runner:
+    """Runs one :class:`Run` with a method (the file's timeline unless told otherwise)."""
+
+    def __init__(self, run: Run, method: Method | None = None) -> None:
+        self.run = run
+        self.method: Method = method or ScheduledMethod()
+        self.live: LiveRun | None = None  # once the fleet is up
+
+    async def execute(self, *, spec: FleetSpec) -> RunRecord:
+        run, exp = self.run, self.run.experiment
+        found: measure.Evidence | None = None
+        load_stop_ns: int | None = None
+        try:
+            run.progress.phase(f"standing up {exp.topology.routers} routers on {run.backend.name} …")
+            topology = await run.backend.up(spec)
+            run.events.emit(RunEvent.FLEET_UP, routers=exp.topology.routers, run=topology.run_id)
+            live = self.live = LiveRun.open(run, topology, keep_journal=self.method.keep_journal)
+            try:
+                timeline = await self._start_load(live)
+                safety = Safety(live)
+                await wait_until(timeline.start_ns)
+                if not await steady(live, "before"):
+                    run.fail("steady state did not hold before the method: " + "; ".join(
+                        r.message for r in run.steady if r.phase == "before" and not r.ok))
+                else:
+                    await self.method.play(live, timeline, safety)
+            finally:
+                # rollback and evidence happen with the fleet still up
+                await asyncio.shield(self._rollback(live))
+                load_stop_ns = await asyncio.shield(self._stop_load())
+                found = await asyncio.shield(self._evidence(live))
+                await asyncio.shield(live.http.close())
+        except asyncio.CancelledError:
+            # Ctrl-C or SIGTERM: the finally blocks rolled back and collected;
+            # tear down below, then report the run as interrupted (exit 3)
+            run.fail("interrupted (Ctrl-C or SIGTERM): rolled back and torn down")
+            run.events.warning(RunEvent.RUN_INTERRUPTED)
+        except FaultError as exc:
+            run.fail(f"fault failed: {exc}")
+            run.events.warning(RunEvent.RUN_ERROR, error=str(exc))
+        except Exception as exc:  # infrastructure: still tear down, still report
+            run.fail(f"{type(exc).__name__}: {exc}")
+            run.events.warning(RunEvent.RUN_ERROR, error=run.error, traceback=traceback.format_exc())
+        finally:
+            run.progress.phase("tearing down …")
+            await asyncio.shield(self._teardown())
+        return evidence.record(run, found, load_stop_ns)
+
+    # -- load ----------------------------------------------------------------
+    async def _start_load(self, live: LiveRun) -> Timeline:
+        """Start the load (if any) and fix the method's time zero one warm-up from now."""
+        run, exp = self.run, self.run.experiment
+        run.faults = schedule(exp)  # listed from the start: the Chaos page shows them pending
+        run.method_start_ns = time.time_ns() + int(WARMUP_S * 1e9)
+        timeline = Timeline(live, run.method_start_ns)
+        run.open_at_ns = timeline.planned_open_ns  # planned; pre-open until the timeline opens it
+        if exp.load.users == 0:
+            return timeline
+        plan = self.method.load_plan(exp)
+        async with live.http.get(f"{live.topology.exchange.admin}/symbols") as resp:
+            universe = [SymbolRef(**s) for s in await resp.json()]
+        load = exp.load if run.load_workers is None else exp.load.model_copy(update={"workers": run.load_workers})
+        load_dir = run.out_dir / "load"
+        config = LoadConfig.build(
+            load, run_id=live.topology.run_id, routers=router_targets(live.topology), token=live.topology.token,
+            universe=universe, symbol_count=exp.topology.symbols, open_at_ns=run.open_at_ns, seed=exp.seed,
+            duration_s=WARMUP_S + plan.duration_s, out_dir=load_dir,
+        )
+        if plan.web_port is None:
+            run.load = run.backend.load_runner(config, load_dir, log=run.log)
+        else:  # a person watches Locust's web UI: it runs here, next to the Chaos tab's API
+            run.load = LoadRunner(config, load_dir, log=run.log, web_port=plan.web_port, extra_env=plan.extra_env)
+        run.control = run.load.control
+        run.control.set_open(None)  # the brokers switch to the open's mix when the open really comes
+        workers = f", {load.workers} workers" if load.workers else ""
+        web = f", Locust web UI on http://127.0.0.1:{plan.web_port}" if plan.web_port else ""
+        run.progress.phase(f"starting load: {load.users} users{workers}{web} …")
+        await run.load.start()
+        extra = {"web_port": plan.web_port} if plan.web_port else {}
+        run.events.emit(RunEvent.LOAD_START, users=load.users, workers=load.workers, where=run.load.where, **extra)
+        await self.method.load_started(live)
+        return timeline
+
+    async def _stop_load(self) -> int | None:
+        if self.run.load is None:
+            return None
+        await self.run.load.stop()
+        return self.run.events.emit(RunEvent.LOAD_STOP)["ts_ns"]
+
+    # -- the end -------------------------------------------------------------
+    async def _rollback(self, live: LiveRun) -> None:
+        run, policy = self.run, self.run.experiment.rollback
+        if not run.faults:
+            return
+        if not self.method.rollback_all:
+            if policy == "never":
+                return
+            if policy == "on_failure" and not failing_now(live):
+                return
+        for sf in reversed(run.faults):
+            await live.revert(sf)
+
+    async def _evidence(self, live: LiveRun) -> measure.Evidence | None:
+        await asyncio.sleep(evidence.JOURNAL_FLUSH_S)
+        await steady(live, "after")
+        return await evidence.collect(live)
+
+    async def _teardown(self) -> None:
+        try:
+            await self.run.backend.down()
+        except Exception as exc:  # a half-started fleet: cleanup() removes the rest
+            self.run.events.warning(RunEvent.TEARDOWN_FAILED, error=repr(exc))
+
+
+def exit_code(record: RunRecord) -> int:
+    """0 every assertion holds, 1 one fails (or the run aborted), 3 infrastructure error."""
+    return record.status.exit_code

@@ -1,0 +1,110 @@
+"""The middle of a run — the method — as a strategy the runner is given.
+
+Everything before it (stand-up, load, steady state) and after it (rollback,
+evidence, teardown, verdict) is the runner's and the same for every method.
+Two methods exist:
+
+- :class:`ScheduledMethod`: the experiment file's timeline, each step
+  injected at its time, the run ending at ``duration`` (``powerpeg run``,
+  game days, the pytest plugin);
+- :class:`harness.ui.operator.OperatorMethod`: a person in the loop on the
+  Chaos tab (``powerpeg ui``), steps injected when Inject is pressed.
+"""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from harness.events import RunEvent
+from harness.experiment.model import Experiment
+from harness.run.safety import Safety
+from harness.run.state import LiveRun, ScheduledFault
+from harness.run.steady import steady
+from harness.run.timeline import Timeline
+
+LOAD_GRACE_S = 5.0  # the load outlives the method by this much, then stops by itself
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """How a method wants the load run."""
+
+    duration_s: float  # past the method's start; the load stops by itself then
+    web_port: int | None = None  # Locust's web UI (local processes only), for a person to watch
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+class Method(Protocol):
+    """What the runner asks of a method."""
+
+    mode: str  # the ``mode`` of the ``method_start`` event
+    keep_journal: bool  # keep the firm's journal records for live measurement
+    rollback_all: bool  # revert every injected fault at the end, whatever the file's policy
+
+    def load_plan(self, exp: Experiment) -> LoadPlan: ...
+
+    async def load_started(self, live: LiveRun) -> None:
+        """Called once the load runs, before the method's time zero."""
+
+    async def play(self, live: LiveRun, timeline: Timeline, safety: Safety) -> None:
+        """The method itself; returns when the run's middle is over."""
+
+
+class ScheduledMethod:
+    """The experiment file's timeline: steps at their times, the stop conditions watched."""
+
+    mode = "scheduled"
+    keep_journal = False
+    rollback_all = False
+
+    def load_plan(self, exp: Experiment) -> LoadPlan:
+        return LoadPlan(duration_s=min(exp.duration, exp.abort.max_duration) + LOAD_GRACE_S)
+
+    async def load_started(self, live: LiveRun) -> None:
+        return None
+
+    async def play(self, live: LiveRun, timeline: Timeline, safety: Safety) -> None:
+        run, exp = live.run, live.experiment
+        run.events.emit(RunEvent.METHOD_START, steps=len(run.faults))
+        run.progress.phase(f"method: {len(run.faults)} step(s) over {exp.duration:g}s; "
+                           f"market opens at +{exp.market.open_at:g}s")
+        injected = {sf.index: asyncio.Event() for sf in run.faults}
+        tasks = [asyncio.ensure_future(self._play(live, timeline, safety, sf, injected[sf.index]))
+                 for sf in run.faults]
+        before_open = [injected[sf.index] for sf in run.faults if sf.at_s < exp.market.open_at]
+        tasks.append(asyncio.ensure_future(timeline.open_market(before_open, safety.aborted)))
+        tasks.append(asyncio.ensure_future(self._during(live, timeline, min(exp.duration, exp.abort.max_duration) / 2)))
+        cap_ns = timeline.start_ns + int(exp.abort.max_duration * 1e9)
+        try:
+            await safety.watch(lambda: min(timeline.plan_ns(exp.duration), cap_ns))
+        finally:
+            for t in tasks:
+                t.cancel()
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+        for res in results:
+            # a fault task that failed in any way fails the run, loudly
+            if isinstance(res, Exception) and not isinstance(res, asyncio.CancelledError):
+                raise res
+        if timeline.plan_ns(exp.duration) > cap_ns and not run.abort.triggered:
+            await safety.abort(f"max_duration {exp.abort.max_duration:g}s reached")
+
+    @staticmethod
+    async def _play(live: LiveRun, timeline: Timeline, safety: Safety, sf: ScheduledFault,
+                    injected: asyncio.Event) -> None:
+        await timeline.wait(sf.at_s)
+        if safety.aborted.is_set():
+            return
+        await live.inject(sf)
+        injected.set()
+        assert sf.injected_ns is not None
+        live.run.progress.phase(f"+{(sf.injected_ns - timeline.start_ns) / 1e9:.1f}s injected "
+                                f"{sf.step.fault} {sf.fault.target()}")
+        if sf.step.duration is not None:
+            await asyncio.sleep(sf.step.duration)
+            await live.revert(sf)
+
+    @staticmethod
+    async def _during(live: LiveRun, timeline: Timeline, at_s: float) -> None:
+        await timeline.wait(at_s)
+        await steady(live, "during")
