@@ -1,5 +1,7 @@
-"""Processes the harness starts: spawning, waiting until ready, identity,
-stopping.
+"""Processes the harness starts (a local fleet's services, Locust): spawning,
+identity, stopping, finding them again. Waiting for a fleet process to be
+ready, and the fork server, are the local backend's
+(:mod:`harness.backends.local.processes`).
 
 A pid alone is not an identity: after a crash the kernel may hand it to an
 unrelated process. Every pid the harness records is paired with the start
@@ -10,18 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
-
-import aiohttp
 
 from harness.context import RUN_ID_ENV
 
@@ -106,20 +104,6 @@ def tail(path: Path, lines: int = 20) -> str:
         return ""
 
 
-def reserve_port(host: str = "127.0.0.1") -> socket.socket:
-    """Hold a free port until a child binds it.
-
-    Needed where two services must know each other's address before either
-    starts (routers ↔ monitor). The socket is bound with SO_REUSEADDR but never
-    listens, so Linux lets the child (which also sets SO_REUSEADDR) bind and
-    listen on it while no one else is handed that port by bind(0).
-    """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
-    return sock
-
-
 def spawn(argv: Sequence[str], *, env: dict[str, str], log_path: Path, cwd: Path | None = None,
           nice: int = 0) -> subprocess.Popen:
     """Start a detached process (own session: it outlives the CLI and gets
@@ -140,54 +124,6 @@ def spawn(argv: Sequence[str], *, env: dict[str, str], log_path: Path, cwd: Path
             close_fds=True,
             preexec_fn=(lambda: os.nice(nice)) if nice else None,
         )
-
-
-async def wait_ready_file(
-    component: str, proc: subprocess.Popen, ready_file: Path, log_path: Path, *, timeout: float
-) -> dict[str, Any]:
-    """The ready file's JSON once written; StartError if the process dies or time runs out."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if ready_file.exists():
-            with contextlib.suppress(json.JSONDecodeError):
-                return json.loads(ready_file.read_text())
-        code = proc.poll()
-        if code is not None:
-            raise StartError(component, f"{exit_reason(code)} before it was ready", tail(log_path))
-        if time.monotonic() > deadline:
-            raise StartError(component, f"no ready file after {timeout:.0f} s", tail(log_path))
-        await asyncio.sleep(0.02)
-
-
-async def wait_health(
-    component: str,
-    url: str,
-    session: aiohttp.ClientSession,
-    *,
-    timeout: float,
-    proc: subprocess.Popen | None = None,
-    log_path: Path | None = None,
-) -> dict[str, Any]:
-    """GET ``url`` until it answers 200; its JSON body (or {})."""
-    deadline = time.monotonic() + timeout
-    last = "no answer"
-    while True:
-        try:
-            async with session.get(url, timeout=aiohttp.ClientTimeout(total=1)) as resp:
-                if resp.status == 200:
-                    with contextlib.suppress(aiohttp.ContentTypeError, ValueError):
-                        return await resp.json()
-                    return {}
-                last = f"HTTP {resp.status}"
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            last = f"{type(exc).__name__}: {exc}"
-        if proc is not None and proc.poll() is not None:
-            raise StartError(component, f"{exit_reason(proc.returncode)} before /health answered",
-                             tail(log_path) if log_path else "")
-        if time.monotonic() > deadline:
-            raise StartError(component, f"{url} not healthy after {timeout:.0f} s ({last})",
-                             tail(log_path) if log_path else "")
-        await asyncio.sleep(0.03)
 
 
 def exit_reason(code: int) -> str:
@@ -237,88 +173,6 @@ async def stop(ident: ProcIdentity, *, grace: float = 5.0) -> str:
             break
         await asyncio.sleep(0.02)
     return "killed"
-
-
-class ForkedProc:
-    """A process forked by the launcher: Popen-like ``pid``/``poll()`` without
-    being our child (its exit code comes from the file the launcher's child
-    wrapper writes on its way out)."""
-
-    def __init__(self, pid: int, exit_file: Path) -> None:
-        self.pid = pid
-        self.exit_file = exit_file
-        self.ident = ProcIdentity.of(pid) or ProcIdentity(pid, 0)
-        self.returncode: int | None = None
-
-    def poll(self) -> int | None:
-        if self.returncode is None and not self.ident.alive():
-            try:
-                self.returncode = int(self.exit_file.read_text().strip())
-            except (FileNotFoundError, ValueError):
-                self.returncode = -1  # killed by a signal: no exit file was written
-        return self.returncode
-
-
-class ForkServer:
-    """Client of ``python -m harness.launcher`` (see harness/launcher.py)."""
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self._proc = proc
-        self._lock = asyncio.Lock()
-
-    @classmethod
-    async def start(cls, *, python: str, env: dict[str, str], log_path: Path, timeout: float) -> "ForkServer":
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with log_path.open("ab") as log:
-            proc = await asyncio.create_subprocess_exec(
-                python, "-m", "harness.launcher", env=env, stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE, stderr=log, start_new_session=True,
-            )
-        server = cls(proc)
-        try:
-            hello = await server._read(timeout)
-        except BaseException:
-            await server.close()
-            raise
-        if not hello.get("ready"):
-            await server.close()
-            raise StartError("launcher", f"unexpected greeting {hello!r}", tail(log_path))
-        return server
-
-    async def _read(self, timeout: float) -> dict[str, Any]:
-        assert self._proc.stdout is not None
-        try:
-            line = await asyncio.wait_for(self._proc.stdout.readline(), timeout)
-        except asyncio.TimeoutError:
-            raise StartError("launcher", f"no answer after {timeout:.0f} s") from None
-        if not line:
-            raise StartError("launcher", f"exited with code {await self._proc.wait()}")
-        return json.loads(line)
-
-    async def spawn(self, module: str, argv: list[str], *, log_path: Path, exit_file: Path,
-                    timeout: float = 10.0) -> ForkedProc:
-        assert self._proc.stdin is not None
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        exit_file.unlink(missing_ok=True)
-        request = {"module": module, "argv": argv, "log": str(log_path), "exit_file": str(exit_file)}
-        async with self._lock:
-            self._proc.stdin.write((json.dumps(request) + "\n").encode())
-            await self._proc.stdin.drain()
-            reply = await self._read(timeout)
-        if "pid" not in reply:
-            raise StartError(module, f"launcher could not fork: {reply.get('error')}")
-        return ForkedProc(int(reply["pid"]), exit_file)
-
-    async def close(self) -> None:
-        """Let the launcher exit (its children keep running)."""
-        if self._proc.returncode is None:
-            if self._proc.stdin is not None:
-                self._proc.stdin.close()
-            try:
-                await asyncio.wait_for(self._proc.wait(), 5)
-            except asyncio.TimeoutError:
-                self._proc.kill()
-                await self._proc.wait()
 
 
 def run_processes(run_id: str) -> list[ProcIdentity]:

@@ -21,7 +21,7 @@ from harness.plan import fleet_spec
 from harness.report import RunRecord, write_all
 from harness.report.summary import render
 from harness.run import Progress, Run, Runner, exit_code
-from harness.toxi import find_binary
+from harness.backends.local.toxiproxy import find_binary
 
 EXIT_INVALID = 2
 

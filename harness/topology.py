@@ -3,7 +3,30 @@ shows them (``--json`` for tools, a table for people)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Iterable
+
+# The fleet's Toxiproxy links, by name: every router's FIX session to the
+# exchange, the drop copy to the monitor, and what routers and monitor send to
+# the alert sink. Backends create them under these names, experiments name them
+# in `network` faults, `status --json` lists them.
+DROPCOPY_PROXY = "exchange->monitor"
+ALERTS_PROXY = "->alerts"
+
+
+def router_proxy(router_id: str) -> str:
+    return f"{router_id}->exchange"
+
+
+def proxy_names(router_ids: Iterable[str]) -> list[str]:
+    """Every link of a fleet with these routers, in the order they are created."""
+    return [router_proxy(r) for r in router_ids] + [DROPCOPY_PROXY, ALERTS_PROXY]
+
+
+def proxy_upstreams(router_ids: Iterable[str], *, exchange_fix: str, dropcopy: str,
+                    alerts: str) -> list[tuple[str, str]]:
+    """(link, the address it forwards to) for every link, in the order of :func:`proxy_names`."""
+    upstream = {DROPCOPY_PROXY: dropcopy, ALERTS_PROXY: alerts}
+    return [(name, upstream.get(name, exchange_fix)) for name in proxy_names(router_ids)]
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Where a fleet runs. ``local``: processes on loopback (the default);
-``compose``: containers through Docker Compose (compose/docker-compose.yml)."""
+``compose``: containers through Docker Compose (compose/docker-compose.yml).
+One package each; what they share is base.py."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +9,7 @@ from typing import Any
 from harness.backends.base import Backend, FleetError, FleetSpec, NoFleet
 from harness.state import FleetState, read_current
 
-__all__ = ["Backend", "FleetError", "FleetSpec", "NoFleet", "attach_backend", "get_backend", "make_backend"]
+__all__ = ["Backend", "FleetError", "FleetSpec", "NoFleet", "attach_backend", "make_backend"]
 
 BACKENDS = ("local", "compose")
 
@@ -25,10 +26,6 @@ def make_backend(name: str, ctx, *, keep_launcher: bool = False) -> Backend:  # 
 
         return ComposeBackend(ctx)
     raise ValueError(f"unknown backend {name!r}; known: {', '.join(BACKENDS)}")
-
-
-def get_backend(name: str, ctx):  # noqa: ANN001, ANN201 - kept for existing callers
-    return make_backend(name, ctx)
 
 
 def attach_backend(home: Path, run_id: str | None = None, log: Any = None) -> Backend:

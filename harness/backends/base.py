@@ -1,4 +1,6 @@
-"""The backend interface: what every place a fleet can run must offer.
+"""The backend interface: what every place a fleet can run must offer, and
+what every backend does the same way around it (the start and finish of
+`up`, forgetting a run).
 
 A backend touches only what it started. Methods are coroutines but hold no
 loop-bound resources between calls, so each can run in its own
@@ -8,22 +10,26 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import re
+import dataclasses
+import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from harness.context import RunContext
+from harness.experiment.model import VERSIONS, FleetShape
+from harness.experiment.validate import check as check_experiment
 from harness.load.config import LoadConfig
 from harness.load.runner import LoadRunner
-from harness.state import FleetState, read_current
+from harness.state import FleetState, clear_current, read_current, write_current
 from harness.topology import Topology
 
-VERSIONS = ("v1", "v2")
-MAX_ROUTERS = 64
-_FIRM_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,15}$")
+MAX_OPEN_IN_S = 86_400
 
 
 class FleetError(Exception):
@@ -61,7 +67,7 @@ class FleetSpec:
     # component kind → argv prefix replacing `python -m targets.<kind>` (tests use fakes here)
     commands: dict[str, list[str]] = field(default_factory=dict)
     start_timeout: float = 20.0
-    fork: bool = True  # start Python services from the fork server (harness/launcher.py)
+    fork: bool = True  # start Python services from the fork server (backends/local/launcher.py)
 
     def router_ids(self) -> list[str]:
         return [f"router-{i}" for i in range(1, self.routers + 1)]
@@ -70,28 +76,63 @@ class FleetSpec:
         return self.versions.get(router_id, self.version)
 
     def validate(self) -> "FleetSpec":
-        """Raise ValueError naming the bad setting."""
-        if not 1 <= self.routers <= MAX_ROUTERS:
-            raise ValueError(f"--routers must be between 1 and {MAX_ROUTERS}, got {self.routers}")
-        if self.version not in VERSIONS:
-            raise ValueError(f"--version must be one of {', '.join(VERSIONS)}, got {self.version!r}")
-        known = set(self.router_ids())
-        for router_id, version in self.versions.items():
-            if router_id not in known:
-                raise ValueError(f"versions: no router {router_id!r} in a fleet of {self.routers}")
-            if version not in VERSIONS:
-                raise ValueError(f"versions[{router_id}] must be one of {', '.join(VERSIONS)}, got {version!r}")
-        if not _FIRM_RE.match(self.firm):
-            raise ValueError(f"--firm must be 1-16 upper-case letters/digits/_ starting with a letter, got {self.firm!r}")
-        if not 0 <= self.open_in <= 86_400:
-            raise ValueError(f"--open-in must be between 0 and 86400 seconds, got {self.open_in}")
+        """Raise ValueError naming the bad setting.
+
+        Routers, versions and firm follow the experiment file's own rules (its
+        `topology:` section, :class:`FleetShape`, and the semantic checks of
+        `powerpeg validate`), so the CLI and the experiments accept the same
+        fleets; only ``open_in`` is the spec's own."""
+        try:
+            shape = FleetShape.model_validate(
+                {"routers": self.routers, "version": self.version, "versions": self.versions, "firm": self.firm},
+                strict=True)
+        except ValidationError as exc:
+            raise ValueError(_explain(exc.errors()[0])) from None
+        errors = check_experiment(shape, None, None, [], faults={})  # the topology's checks alone
+        if errors:
+            (_section, name, *_rest), message = errors[0]
+            raise ValueError(f"{name}: {message}")
+        if not 0 <= self.open_in <= MAX_OPEN_IN_S:
+            raise ValueError(f"--open-in must be between 0 and {MAX_OPEN_IN_S} seconds, got {self.open_in}")
         return self
+
+
+def _explain(error: ErrorDetails) -> str:
+    """A FleetShape error in the words of the setting that caused it."""
+    name, *rest = error["loc"]
+    if name == "routers" and error["type"] in ("greater_than_equal", "less_than_equal"):
+        bounds = {key: getattr(m, key) for m in FleetShape.model_fields["routers"].metadata
+                  for key in ("ge", "le") if hasattr(m, key)}
+        return f"--routers must be between {bounds['ge']} and {bounds['le']}, got {error['input']!r}"
+    if name == "version":
+        return f"--version must be one of {', '.join(VERSIONS)}, got {error['input']!r}"
+    if name == "versions" and rest and error["type"] == "literal_error":
+        return f"versions[{rest[0]}] must be one of {', '.join(VERSIONS)}, got {error['input']!r}"
+    if name == "firm" and error["type"] == "string_pattern_mismatch":
+        return f"--firm must be 1-16 upper-case letters/digits/_ starting with a letter, got {error['input']!r}"
+    return f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}, got {error['input']!r}"
+
+
+def check_version(version: str) -> None:
+    """ValueError unless ``version`` is one a router can be deployed at."""
+    if version not in VERSIONS:
+        raise ValueError(f"version must be one of {', '.join(VERSIONS)}, got {version!r}")
+
+
+def remove_run(ctx: RunContext, run_id: str) -> None:
+    """Forget a run: its state directory, and `current` if it names the run."""
+    shutil.rmtree(ctx.runs_dir / run_id, ignore_errors=True)
+    clear_current(ctx.home, run_id)
 
 
 class Backend(abc.ABC):
     """Stand up, change and tear down one fleet. Every backend records its
     fleet in the run's state file (``ctx.state_file``), which is what lets
-    ``status``, ``down`` and ``cleanup`` find it from another process."""
+    ``status``, ``down`` and ``cleanup`` find it from another process.
+
+    `up`, `down`'s forgetting of the run and `deploy`'s record are the same
+    for every backend and live here; a backend supplies the steps between
+    (``_prepare``, ``_start``, ``_stop``, ``_redeploy``)."""
 
     name: str
     ctx: RunContext
@@ -100,6 +141,10 @@ class Backend(abc.ABC):
         if not self.ctx.state_file.exists():
             raise NoFleet(f"no fleet is up for run {self.ctx.run_id}")
         return FleetState.load(self.ctx.state_file)
+
+    def _log(self, event: str, **kw: Any) -> None:
+        if self.ctx.log is not None:
+            self.ctx.log.info(event, **kw)
 
     def topology(self) -> Topology:
         """Endpoints of the fleet that is up (NoFleet if none)."""
@@ -113,21 +158,97 @@ class Backend(abc.ABC):
         (a single one, or a master and ``config.workers`` workers on loopback)."""
         return LoadRunner(config, out_dir, log=log)
 
-    @abc.abstractmethod
+    # -- up ---------------------------------------------------------------
     async def up(self, spec: FleetSpec) -> Topology:
-        """Start everything, wait until healthy, record the state."""
+        """Start everything, wait until healthy, record the state.
 
+        The state file is written before anything starts, so `down` and
+        `cleanup` find a half-started fleet from another process. Any failure
+        (Ctrl-C and SIGTERM, a cancelled task, included) stops what was
+        started before it is raised, keeping the logs for reading."""
+        self._check(spec)
+        if self.ctx.state_file.exists():
+            raise FleetError(f"run {self.ctx.run_id} already exists at {self.ctx.state_dir}")
+        plan = await self._prepare(spec)
+        self.ctx.logs_dir.mkdir(parents=True, exist_ok=True)
+        state = FleetState(run_id=self.ctx.run_id, topology=None, created_ns=time.time_ns())
+        state.save(self.ctx.state_file)
+        started = time.monotonic()
+        try:
+            topology = await self._start(spec, plan, state)
+        except BaseException:
+            await asyncio.shield(self._teardown(state, keep_logs=True))
+            raise
+        state.topology = topology
+        state.save(self.ctx.state_file)
+        write_current(self.ctx.home, self.ctx.run_id)
+        self._log("fleet_up", routers=spec.routers, seconds=round(time.monotonic() - started, 3))
+        return topology
+
+    def _check(self, spec: FleetSpec) -> None:
+        """Refuse a spec this backend cannot stand up (before anything else)."""
+        spec.validate()
+
+    @abc.abstractmethod
+    async def _prepare(self, spec: FleetSpec) -> Any:
+        """What `_start` needs that can still refuse the fleet before anything
+        is written (a binary, an engine, images); passed on as ``plan``."""
+
+    @abc.abstractmethod
+    async def _start(self, spec: FleetSpec, plan: Any, state: FleetState) -> Topology:
+        """Start every component and wait until healthy. ``state`` is saved
+        already; what is started is recorded in it or found by the run's labels."""
+
+    # -- down -------------------------------------------------------------
     @abc.abstractmethod
     async def down(self) -> list[tuple[str, str]]:
         """Stop what `up` started, in reverse order: (component, outcome) pairs."""
 
+    async def _teardown(self, state: FleetState | None = None, *,
+                        keep_logs: bool = False) -> list[tuple[str, str]]:
+        """Stop what the run started (``_stop``), then forget the run: all of
+        it, or with ``keep_logs`` (a failed start) all but its logs."""
+        outcomes = await self._stop(state, keep_logs=keep_logs)
+        if keep_logs:
+            self.ctx.state_file.unlink(missing_ok=True)
+            for path in self._records():
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+            clear_current(self.ctx.home, self.ctx.run_id)
+        else:
+            remove_run(self.ctx, self.ctx.run_id)
+        return outcomes
+
+    @abc.abstractmethod
+    async def _stop(self, state: FleetState | None, *, keep_logs: bool) -> list[tuple[str, str]]:
+        """Stop everything the run started: ``state`` as `up` recorded it so far,
+        or None to read the state file. ``keep_logs``: `up` failed."""
+
+    def _records(self) -> list[Path]:
+        """The backend's own files in the state directory, gone with the state file."""
+        return []
+
+    # -- observing and faults ---------------------------------------------
     @abc.abstractmethod
     async def health(self) -> dict[str, str]:
         """component → "ok" or what is wrong."""
 
-    @abc.abstractmethod
     async def deploy(self, router_id: str, version: str) -> None:
-        """Restart one router on another version (a partial deploy)."""
+        """Restart one router on another version (a partial deploy), and record the version."""
+        check_version(version)
+        await self._redeploy(router_id, version)
+        state = self._state()
+        assert state.topology is not None
+        routers = tuple(dataclasses.replace(r, version=version) if r.id == router_id else r
+                        for r in state.topology.routers)
+        state.topology = dataclasses.replace(state.topology, routers=routers)
+        state.save(self.ctx.state_file)
+
+    @abc.abstractmethod
+    async def _redeploy(self, router_id: str, version: str) -> None:
+        """Run ``router_id`` on ``version`` instead, at the same address."""
 
     @abc.abstractmethod
     async def kill(self, component: str) -> None:

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, field_validator, model_validator
 
+from harness.topology import proxy_names
+
 from .durations import PATTERN as DURATION_PATTERN, Duration, format_duration, parse_duration
 
 VERSIONS = ("v1", "v2")
@@ -48,7 +50,7 @@ class FleetShape(Strict):
 
     def links(self) -> list[str]:
         """Toxiproxy links, named as in `powerpeg status --json`."""
-        return [f"{r}->exchange" for r in self.router_ids()] + ["exchange->monitor", "->alerts"]
+        return proxy_names(self.router_ids())
 
 
 class Market(Strict):

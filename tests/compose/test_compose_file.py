@@ -6,7 +6,7 @@ import json
 import yaml
 
 from harness.backends.base import FleetSpec
-from harness.backends.compose_env import COMPOSE_FILE, ComposePlan, HostPorts, project_name
+from harness.backends.compose.env import COMPOSE_FILE, ComposePlan, HostPorts, project_name
 
 SERVICES = {"exchange", "monitor", "alerts", "toxiproxy", "locust-master", "locust-worker",
             *(f"router-{i}" for i in range(1, 9))}
@@ -100,7 +100,7 @@ def test_the_load_profile_gets_every_variable_it_reads_and_routers_by_service_na
 
     import structlog  # noqa: PLC0415
 
-    from harness.backends.compose_load import ComposeLoadRunner  # noqa: PLC0415
+    from harness.backends.compose.load import ComposeLoadRunner  # noqa: PLC0415
     from tests.unit.test_load_config import build  # noqa: PLC0415
 
     services = _file()["services"]

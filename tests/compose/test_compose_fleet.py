@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.backends import compose_docker as dk
+from harness.backends.compose import docker as dk
 from harness.backends.base import FleetSpec
 from harness.backends.compose import ComposeBackend
-from harness.backends.compose_env import router_image
+from harness.backends.compose.env import router_image
 from harness.context import RunContext
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from harness.backends import compose_docker as dk
+from harness.backends.compose import docker as dk
 from tests.e2e.runs import powerpeg
 from tests.e2e.test_gameday import STEADY as LOCAL_STEADY
 from tests.e2e.test_ui import request, routers_halted, start_gameday

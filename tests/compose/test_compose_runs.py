@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 
-from harness.backends import compose_docker as dk
+from harness.backends.compose import docker as dk
 from harness import procs
 from tests.e2e.runs import EXPERIMENTS, ROOT, env, powerpeg, run, wait_for_event
 

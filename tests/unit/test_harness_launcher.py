@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from harness.procs import ForkServer, ProcIdentity, read_run_id
+from harness.backends.local.processes import ForkServer
+from harness.procs import ProcIdentity, read_run_id
 
 FAKE_MODULE = '''
 import os, signal, sys, time

@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 
 from harness import toxi
+from harness.backends.local.toxiproxy import discover_api_port, find_binary, listening_ports, server_argv, wait_api
 
 
 def test_listening_ports_finds_a_socket_this_process_listens_on():
@@ -18,31 +19,31 @@ def test_listening_ports_finds_a_socket_this_process_listens_on():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
-        assert sock.getsockname()[1] in toxi.listening_ports(os.getpid())
+        assert sock.getsockname()[1] in listening_ports(os.getpid())
 
 
 def test_listening_ports_ignores_a_bound_but_not_listening_socket():
     """Only listening sockets count (a reserved port is not an API)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        assert sock.getsockname()[1] not in toxi.listening_ports(os.getpid())
+        assert sock.getsockname()[1] not in listening_ports(os.getpid())
 
 
 def test_binary_is_found_in_the_venv_first():
     """The venv's bin dir is searched before PATH."""
-    assert str(Path(sys.executable).parent / "toxiproxy-server") == toxi.find_binary()
+    assert str(Path(sys.executable).parent / "toxiproxy-server") == find_binary()
 
 
 @pytest.fixture
 async def toxiproxy(tmp_path):
     log = tmp_path / "toxiproxy.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen(toxi.server_argv(toxi.find_binary()), stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(server_argv(find_binary()), stdout=out, stderr=subprocess.STDOUT)
     try:
-        port = await toxi.discover_api_port(proc, log, timeout=10)
+        port = await discover_api_port(proc, log, timeout=10)
         async with aiohttp.ClientSession() as session:
             client = toxi.ToxiproxyClient(f"http://127.0.0.1:{port}", session)
-            await toxi.wait_api(client, proc, log, timeout=10)
+            await wait_api(client, proc, log, timeout=10)
             yield client
     finally:
         proc.terminate()

@@ -8,14 +8,15 @@ ever touched.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import shutil
 import subprocess
-from typing import Any
+from typing import Any, Iterator
 
 from harness.backends.base import FleetError
-from harness.backends.compose_env import LABEL_HOME, LABEL_RUN
+from harness.backends.compose.env import LABEL_HOME, LABEL_RUN
 
 COMPOSE_TIMEOUT_S = 120.0
 MISSING_ENGINE = "Docker engine not available"
@@ -38,12 +39,35 @@ def client() -> Any:
     return engine
 
 
+@contextlib.contextmanager
+def docker_client() -> Iterator[Any]:
+    """``with docker_client() as engine:`` a client to an engine that answers
+    (DockerUnavailable otherwise), closed on the way out."""
+    engine = client()
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
 def engine_answers() -> bool:
     try:
-        client().close()
+        with docker_client():
+            pass
     except DockerUnavailable:
         return False
     return True
+
+
+def require(images: list[str]) -> None:
+    """DockerUnavailable unless an engine answers, holds every one of ``images``
+    and a Compose command is installed."""
+    with docker_client() as engine:
+        missing = missing_images(engine, images)
+        if missing:
+            raise DockerUnavailable(f"Docker image{'s' if len(missing) > 1 else ''} missing: "
+                                    f"{', '.join(missing)}; build them with `make images`")
+        compose_command()
 
 
 @functools.cache
@@ -111,6 +135,12 @@ def service_container(engine: Any, run_id: str, service: str) -> Any:
     if not found:
         raise FleetError(f"no container for {service} in run {run_id}")
     return found[0]
+
+
+def remove_labelled(filters: dict[str, list[str]]) -> list[str]:
+    """:func:`remove_resources` on a client of its own."""
+    with docker_client() as engine:
+        return remove_resources(engine, filters)
 
 
 def remove_resources(engine: Any, filters: dict[str, list[str]]) -> list[str]:

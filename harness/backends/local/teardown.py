@@ -1,21 +1,21 @@
-"""Stopping a run's processes and forgetting the run: shared by `down`, a
-failed `up` and `cleanup` after a crash."""
+"""Stopping a local run's processes: shared by `down`, a failed `up` and
+`cleanup` after a crash (which also forgets the runs it finds)."""
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import itertools
-import shutil
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from harness import procs, toxi
+from harness.backends.base import remove_run
+from harness.backends.local.processes import HOST
 from harness.context import RunContext
-from harness.state import FleetState, ProcessRecord, clear_current
+from harness.state import FleetState, ProcessRecord
 
-HOST = "127.0.0.1"
 STOP_GRACE_S = 5.0
 
 
@@ -63,11 +63,6 @@ async def _drop_proxies(state: FleetState) -> None:
             client = toxi.ToxiproxyClient(f"http://{HOST}:{port}", session)
             for name in await client.proxies():
                 await client.delete_proxy(name)
-
-
-def remove_run(ctx: RunContext, run_id: str) -> None:
-    shutil.rmtree(ctx.runs_dir / run_id, ignore_errors=True)
-    clear_current(ctx.home, run_id)
 
 
 async def cleanup(home: Path, *, log: Any = None) -> list[str]:

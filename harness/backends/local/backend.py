@@ -8,8 +8,6 @@ their admin ports are reserved before either starts.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,27 +18,26 @@ from typing import Any
 import aiohttp
 
 from harness import procs, toxi
-from harness.backends.base import VERSIONS, Backend, FleetError, FleetSpec, NoFleet, active_context, probe_topology
+from harness.backends.base import Backend, FleetError, FleetSpec, NoFleet, active_context, probe_topology
+from harness.backends.local import processes, toxiproxy
+from harness.backends.local.processes import HOST
+from harness.backends.local.teardown import STOP_GRACE_S, stop_processes
 from harness.context import RunContext
-from harness.backends.teardown import STOP_GRACE_S, cleanup, remove_run, stop_processes
-from harness.state import FleetState, ProcessRecord, clear_current, write_current
+from harness.state import FleetState, ProcessRecord
 from harness.topology import (
+    ALERTS_PROXY,
+    DROPCOPY_PROXY,
     ExchangeEndpoints,
     ProxyInfo,
     RouterEndpoints,
     ServiceEndpoints,
     Topology,
     ToxiproxyEndpoints,
+    proxy_upstreams,
+    router_proxy,
 )
 
-HOST = "127.0.0.1"
-ALERTS_PROXY = "->alerts"
-DROPCOPY_PROXY = "exchange->monitor"
 KILL_WAIT_S = 5.0  # how long a SIGKILLed process may take to be gone
-
-
-def router_proxy(router_id: str) -> str:
-    return f"{router_id}->exchange"
 
 
 def with_flag(argv: list[str], flag: str, value: str) -> list[str]:
@@ -76,7 +73,7 @@ class _Starter:
         self.state = state
         self.session = session
         self.popens: dict[str, Any] = {}
-        self.forks: procs.ForkServer | None = None
+        self.forks: processes.ForkServer | None = None
 
     def command(self, kind: str) -> list[str]:
         return list(self.spec.commands.get(kind) or [sys.executable, "-m", f"targets.{kind}"])
@@ -112,21 +109,21 @@ class _Starter:
     async def wait_service(self, component: str) -> dict[str, Any]:
         proc = self.popens[component]
         log_path = self.ctx.log_path(component)
-        ready = await procs.wait_ready_file(component, proc, self.ctx.ready_dir / f"{component}.json", log_path,
-                                            timeout=self.spec.start_timeout)
+        ready = await processes.wait_ready_file(component, proc, self.ctx.ready_dir / f"{component}.json", log_path,
+                                                timeout=self.spec.start_timeout)
         admin = f"http://{HOST}:{ready['admin_port']}"
-        await procs.wait_health(component, admin + "/health", self.session, timeout=self.spec.start_timeout,
-                                proc=proc, log_path=log_path)
+        await processes.wait_health(component, admin + "/health", self.session, timeout=self.spec.start_timeout,
+                                    proc=proc, log_path=log_path)
         self.state.process(component).ready = ready
         self.ctx.log.info("ready", target=component, admin=admin)
         return ready
 
     async def start_toxiproxy(self, binary: str) -> tuple[str, toxi.ToxiproxyClient]:
-        proc = self.spawn("toxiproxy", toxi.server_argv(binary))
+        proc = self.spawn("toxiproxy", toxiproxy.server_argv(binary))
         log_path = self.ctx.log_path("toxiproxy")
-        port = await toxi.discover_api_port(proc, log_path, timeout=self.spec.start_timeout)
+        port = await toxiproxy.discover_api_port(proc, log_path, timeout=self.spec.start_timeout)
         client = toxi.ToxiproxyClient(f"http://{HOST}:{port}", self.session)
-        await toxi.wait_api(client, proc, log_path, timeout=self.spec.start_timeout)
+        await toxiproxy.wait_api(client, proc, log_path, timeout=self.spec.start_timeout)
         self.state.process("toxiproxy").ready = {"pid": proc.pid, "api_port": port}
         return client.api, client
 
@@ -142,7 +139,7 @@ class LocalBackend(Backend):
         its own loop and restart by plain spawn."""
         self.ctx = ctx
         self.keep_launcher = keep_launcher
-        self._forks: procs.ForkServer | None = None
+        self._forks: processes.ForkServer | None = None
 
     # -- state ------------------------------------------------------------
     @classmethod
@@ -158,24 +155,21 @@ class LocalBackend(Backend):
         return cls(ctx)
 
     # -- up / down --------------------------------------------------------
-    async def up(self, spec: FleetSpec) -> Topology:
-        spec.validate()
-        if self.ctx.state_file.exists():
-            raise FleetError(f"run {self.ctx.run_id} already exists at {self.ctx.state_dir}")
-        binary = toxi.find_binary() if spec.toxiproxy else None
+    async def _prepare(self, spec: FleetSpec) -> str | None:
+        """The toxiproxy-server binary to run (None: none, or not wanted)."""
+        binary = toxiproxy.find_binary() if spec.toxiproxy else None
         if spec.require_toxiproxy and binary is None:
             raise FleetError("toxiproxy-server not found (venv bin dir or PATH); see `make setup`")
-        for d in (self.ctx.logs_dir, self.ctx.ready_dir):
-            d.mkdir(parents=True, exist_ok=True)
-        state = FleetState(run_id=self.ctx.run_id, topology=None, created_ns=time.time_ns())
-        state.save(self.ctx.state_file)
-        started = time.monotonic()
+        self.ctx.ready_dir.mkdir(parents=True, exist_ok=True)
+        return binary
+
+    async def _start(self, spec: FleetSpec, plan: str | None, state: FleetState) -> Topology:
         reserved: list = []
         try:
             async with aiohttp.ClientSession() as session:
                 starter = _Starter(self.ctx, spec, state, session)
                 try:
-                    topology = await self._start_all(starter, spec, binary, reserved)
+                    return await self._start_all(starter, spec, plan, reserved)
                 finally:
                     if starter.forks is not None:
                         if self.keep_launcher:
@@ -183,28 +177,20 @@ class LocalBackend(Backend):
                         else:
                             await starter.forks.close()
         except BaseException:
-            # Ctrl-C, SIGTERM (task cancelled) or a failed start: leave nothing behind
-            self._forks = None  # the teardown below stops the launcher with the rest
+            self._forks = None  # the teardown that follows stops the launcher with the rest
+            raise
+        finally:
             for sock in reserved:
                 sock.close()
-            await asyncio.shield(self._teardown(state, keep_logs=True))
-            raise
-        for sock in reserved:
-            sock.close()
-        state.topology = topology
-        state.save(self.ctx.state_file)
-        write_current(self.ctx.home, self.ctx.run_id)
-        self.ctx.log.info("fleet_up", routers=spec.routers, seconds=round(time.monotonic() - started, 3))
-        return topology
 
     async def _start_all(self, st: _Starter, spec: FleetSpec, binary: str | None, reserved: list) -> Topology:
         ctx = self.ctx
         toxi_task = asyncio.ensure_future(st.start_toxiproxy(binary)) if binary is not None else None
         try:
             if spec.fork and not {"alerts", "exchange", "monitor", "router"} <= set(spec.commands):
-                st.forks = await procs.ForkServer.start(python=sys.executable, env=ctx.child_env(),
-                                                        log_path=ctx.log_path("launcher"),
-                                                        timeout=spec.start_timeout)
+                st.forks = await processes.ForkServer.start(python=sys.executable, env=ctx.child_env(),
+                                                            log_path=ctx.log_path("launcher"),
+                                                            timeout=spec.start_timeout)
             await st.spawn_service("alerts", "alerts", list(spec.alerts_args))
             exchange_argv = ["--comp-id", spec.exchange_comp_id, "--journal", str(ctx.journal_path),
                              "--open-in", str(spec.open_in)] + list(spec.exchange_args)
@@ -233,8 +219,8 @@ class LocalBackend(Backend):
         dropcopy_via, alerts_via = exchange.dropcopy, alerts_hostport
         if binary is not None:
             api, client = results[2]
-            wanted = [(router_proxy(rid), exchange.fix) for rid in router_ids]
-            wanted += [(DROPCOPY_PROXY, exchange.dropcopy), (ALERTS_PROXY, alerts_hostport)]
+            wanted = proxy_upstreams(router_ids, exchange_fix=exchange.fix, dropcopy=exchange.dropcopy,
+                                     alerts=alerts_hostport)
             listens = await _gather_or_fail([client.create_proxy(name, up) for name, up in wanted])
             proxies = tuple(ProxyInfo(name, listen, up) for (name, up), listen in zip(wanted, listens))
             toxiproxy = ToxiproxyEndpoints(api=api, proxies=proxies)
@@ -242,9 +228,9 @@ class LocalBackend(Backend):
             dropcopy_via = toxiproxy.proxy(DROPCOPY_PROXY).listen
             alerts_via = toxiproxy.proxy(ALERTS_PROXY).listen
 
-        monitor_sock = procs.reserve_port()
+        monitor_sock = processes.reserve_port()
         reserved.append(monitor_sock)
-        router_socks = {rid: procs.reserve_port() for rid in router_ids}
+        router_socks = {rid: processes.reserve_port() for rid in router_ids}
         reserved.extend(router_socks.values())
         monitor_admin = f"http://{HOST}:{monitor_sock.getsockname()[1]}"
         router_admin = {rid: f"http://{HOST}:{s.getsockname()[1]}" for rid, s in router_socks.items()}
@@ -286,20 +272,16 @@ class LocalBackend(Backend):
             logs={p.component: p.log for p in st.state.processes},
         )
 
-    async def _teardown(self, state: FleetState, *, keep_logs: bool = False) -> list[tuple[str, str]]:
-        """Stop every recorded process in reverse start order, then forget the
-        run (a failed start keeps its logs for reading)."""
-        stopped = await stop_processes(state, self.ctx.run_id, log=self.ctx.log)
+    async def _stop(self, state: FleetState | None, *, keep_logs: bool) -> list[tuple[str, str]]:
+        """Every recorded process in reverse start order, then whatever else carries the run id."""
+        stopped = await stop_processes(state if state is not None else self._state(), self.ctx.run_id, log=self.ctx.log)
         # a fork in flight when `up` was interrupted, or the launcher itself, is not in the state
         for ident in procs.run_processes(self.ctx.run_id):
             stopped.append((f"pid {ident.pid}", await procs.stop(ident, grace=STOP_GRACE_S)))
-        if keep_logs:
-            self.ctx.state_file.unlink(missing_ok=True)
-            shutil.rmtree(self.ctx.ready_dir, ignore_errors=True)
-            clear_current(self.ctx.home, state.run_id)
-        else:
-            remove_run(self.ctx, state.run_id)
         return stopped
+
+    def _records(self) -> list[Path]:
+        return [self.ctx.ready_dir]
 
     async def down(self) -> list[tuple[str, str]]:
         if self._forks is not None:
@@ -368,9 +350,9 @@ class LocalBackend(Backend):
             if component == "toxiproxy":
                 await self._restore_proxies(state, proc, session)
             else:
-                ready = await procs.wait_ready_file(component, proc, ready_file, log_path, timeout=20)
-                await procs.wait_health(component, f"http://{HOST}:{ready['admin_port']}/health", session,
-                                        timeout=20, proc=proc, log_path=log_path)
+                ready = await processes.wait_ready_file(component, proc, ready_file, log_path, timeout=20)
+                await processes.wait_health(component, f"http://{HOST}:{ready['admin_port']}/health", session,
+                                            timeout=20, proc=proc, log_path=log_path)
         self.ctx.log.info("restarted", target=component, pid=proc.pid)
 
     async def _restore_proxies(self, state: FleetState, proc: subprocess.Popen,
@@ -378,24 +360,13 @@ class LocalBackend(Backend):
         topology = state.topology
         assert topology is not None and topology.toxiproxy is not None
         client = toxi.ToxiproxyClient(topology.toxiproxy.api, session)
-        await toxi.wait_api(client, proc, Path(state.process("toxiproxy").log), timeout=20)
+        await toxiproxy.wait_api(client, proc, Path(state.process("toxiproxy").log), timeout=20)
         for proxy in topology.toxiproxy.proxies:
             await client.create_proxy(proxy.name, proxy.upstream, listen=proxy.listen)
 
-    async def deploy(self, router_id: str, version: str) -> None:
-        if version not in VERSIONS:
-            raise ValueError(f"version must be one of {', '.join(VERSIONS)}, got {version!r}")
-        state = self._state()
-        record = state.process(router_id)
+    async def _redeploy(self, router_id: str, version: str) -> None:
+        record = self._state().process(router_id)
         await self.restart(router_id, argv=with_flag(pinned_argv(record), "--version", version))
-        state = self._state()
-        assert state.topology is not None
-        routers = tuple(
-            RouterEndpoints(r.id, version if r.id == router_id else r.version, r.orders, r.admin, r.exchange_via)
-            for r in state.topology.routers
-        )
-        state.topology = dataclasses.replace(state.topology, routers=routers)
-        state.save(self.ctx.state_file)
 
 
 async def _gather_or_fail(aws: list) -> list:
@@ -408,7 +379,3 @@ async def _gather_or_fail(aws: list) -> list:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
-
-
-
-__all__ = ["LocalBackend", "cleanup"]

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.backends import compose_docker as dk
+from harness.backends.compose import docker as dk
 from harness.load.config import LoadConfig, RouterTarget
 from harness.load.runner import STOP_GRACE_S, LoadError, LoadRunner
 
@@ -74,12 +74,9 @@ class ComposeLoadRunner(LoadRunner):
         self.log.info("load_containers_up", project=self.project, workers=self.config.workers)
 
     def _containers(self) -> list[Any]:
-        engine = dk.client()
-        try:
+        with dk.docker_client() as engine:
             found = dk.containers(engine, dk.run_filter(self.run_id))
-            return [c for c in found if c.labels.get(SERVICE_LABEL) in (MASTER, WORKER)]
-        finally:
-            engine.close()
+        return [c for c in found if c.labels.get(SERVICE_LABEL) in (MASTER, WORKER)]
 
     @staticmethod
     def _name(container: Any) -> str:

@@ -18,16 +18,20 @@ from typing import Any
 
 from harness.backends.base import FleetSpec
 from harness.topology import (
+    ALERTS_PROXY,
+    DROPCOPY_PROXY,
     ExchangeEndpoints,
     ProxyInfo,
     RouterEndpoints,
     ServiceEndpoints,
     Topology,
     ToxiproxyEndpoints,
+    proxy_upstreams,
+    router_proxy,
 )
 
 HOST = "127.0.0.1"
-COMPOSE_FILE = Path(__file__).resolve().parents[2] / "compose" / "docker-compose.yml"
+COMPOSE_FILE = Path(__file__).resolve().parents[3] / "compose" / "docker-compose.yml"
 COMPOSE_ROUTERS = 8  # router-1 .. router-8 are services of the compose file
 
 # fixed ports inside the project network (the compose file uses the same)
@@ -38,9 +42,6 @@ TOXIPROXY_API_PORT = 8474
 ROUTER_PROXY_BASE = 20000  # router-N's proxy listens on 20000 + N
 DROPCOPY_PROXY_PORT = 20100
 ALERTS_PROXY_PORT = 20101
-
-ALERTS_PROXY = "->alerts"
-DROPCOPY_PROXY = "exchange->monitor"
 
 LABEL_RUN = "powerpeg.run_id"
 LABEL_HOME = "powerpeg.home"
@@ -53,8 +54,8 @@ def router_image(version: str) -> str:
     return f"powerpeg-router:{version}"
 
 
-def router_proxy(router_id: str) -> str:
-    return f"{router_id}->exchange"
+def _router_proxy_port(router_id: str) -> int:
+    return ROUTER_PROXY_BASE + int(router_id.rsplit("-", 1)[1])
 
 
 def project_name(run_id: str) -> str:
@@ -141,7 +142,7 @@ class ComposePlan:
     # -- wiring (addresses inside the project network) --------------------
     def exchange_via(self, router_id: str) -> str:
         if self.toxiproxy:
-            return f"toxiproxy:{ROUTER_PROXY_BASE + int(router_id.rsplit('-', 1)[1])}"
+            return f"toxiproxy:{_router_proxy_port(router_id)}"
         return f"exchange:{FIX_PORT}"
 
     def dropcopy_via(self) -> str:
@@ -154,11 +155,11 @@ class ComposePlan:
         """(name, listen, upstream) of every proxy, the listen address as the toxiproxy container binds it."""
         if not self.toxiproxy:
             return []
-        wanted = [(router_proxy(r), ROUTER_PROXY_BASE + int(r.rsplit("-", 1)[1]), f"exchange:{FIX_PORT}")
-                  for r in self.router_ids]
-        wanted += [(DROPCOPY_PROXY, DROPCOPY_PROXY_PORT, f"exchange:{DROPCOPY_PORT}"),
-                   (ALERTS_PROXY, ALERTS_PROXY_PORT, f"alerts:{ADMIN_PORT}")]
-        return [ProxyInfo(name, f"0.0.0.0:{port}", upstream) for name, port, upstream in wanted]
+        ports = {router_proxy(r): _router_proxy_port(r) for r in self.router_ids}
+        ports.update({DROPCOPY_PROXY: DROPCOPY_PROXY_PORT, ALERTS_PROXY: ALERTS_PROXY_PORT})
+        wanted = proxy_upstreams(self.router_ids, exchange_fix=f"exchange:{FIX_PORT}",
+                                 dropcopy=f"exchange:{DROPCOPY_PORT}", alerts=f"alerts:{ADMIN_PORT}")
+        return [ProxyInfo(name, f"0.0.0.0:{ports[name]}", upstream) for name, upstream in wanted]
 
     # -- per-service flags (POWERPEG_ARGS) -------------------------------
     def exchange_args(self) -> list[str]:

@@ -14,7 +14,8 @@ Protocol (one JSON object per line): the harness writes
 ``{"module", "argv", "log", "exit_file"}`` on stdin and reads ``{"pid"}``
 (or ``{"error"}``) on stdout; stdin closed → the launcher exits, leaving
 its children running. It never creates an event loop or a thread, so forking
-is safe.
+is safe. It is started by its path (processes.LAUNCH) and imports nothing of
+the harness.
 """
 from __future__ import annotations
 

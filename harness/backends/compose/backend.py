@@ -4,11 +4,12 @@ containers through the Docker SDK; network faults through the toxiproxy
 container's API, published on 127.0.0.1.
 
 Start order mirrors local: alerts, exchange and toxiproxy; then the proxies;
-then the monitor and the routers. State-file discipline mirrors local too:
-the state file (with the compose project and its variables in
-``compose.json``) is written before anything starts, so `down` and `cleanup`
-find the run from another process, and every container, network and volume
-carries the run's labels, so `cleanup` finds them even without a state file.
+then the monitor and the routers. State-file discipline is the base's
+(``Backend.up``): the state file, and here the compose project with its
+variables (``compose.json``), are written before anything starts, so `down`
+and `cleanup` find the run from another process; and every container,
+network and volume carries the run's labels, so `cleanup` finds them even
+without a state file.
 """
 from __future__ import annotations
 
@@ -22,21 +23,20 @@ from typing import Any, Awaitable, Callable
 import aiohttp
 
 from harness import procs, toxi
-from harness.backends import compose_docker as dk
-from harness.backends.base import VERSIONS, Backend, FleetError, FleetSpec, NoFleet, active_context, probe_topology
-from harness.backends.compose_env import (
+from harness.backends.base import Backend, FleetError, FleetSpec, NoFleet, active_context, probe_topology
+from harness.backends.compose import docker as dk
+from harness.backends.compose.env import (
     COMPOSE_FILE,
     ComposePlan,
     HostPorts,
     check_spec,
     router_image,
 )
-from harness.backends.compose_load import ComposeLoadRunner
-from harness.backends.teardown import remove_run
+from harness.backends.compose.load import ComposeLoadRunner
 from harness.context import RunContext
 from harness.load.config import LoadConfig
 from harness.load.runner import LoadRunner
-from harness.state import FleetState, clear_current, write_current
+from harness.state import FleetState
 from harness.topology import Topology
 
 HEALTH_TIMEOUT_S = 30.0
@@ -86,8 +86,7 @@ class ComposeBackend(Backend):
         return backend
 
     def _log(self, event: str, **kw: Any) -> None:
-        if self.ctx.log is not None:
-            self.ctx.log.info(event, backend=self.name, **kw)
+        super()._log(event, backend=self.name, **kw)
 
     def load_runner(self, config: LoadConfig, out_dir: Path, log: Any) -> LoadRunner:
         """With workers, Locust runs in the compose file's ``load`` profile, next to the fleet
@@ -99,43 +98,22 @@ class ComposeBackend(Backend):
                                  run_id=self.ctx.run_id)
 
     # -- up / down --------------------------------------------------------
-    async def up(self, spec: FleetSpec) -> Topology:
+    def _check(self, spec: FleetSpec) -> None:
         try:
             check_spec(spec)
         except ValueError as exc:
             raise FleetError(str(exc)) from None
-        if self.ctx.state_file.exists():
-            raise FleetError(f"run {self.ctx.run_id} already exists at {self.ctx.state_dir}")
+
+    async def _prepare(self, spec: FleetSpec) -> ComposePlan:
         plan = ComposePlan(run_id=self.ctx.run_id, home=str(self.ctx.home.resolve()), token=self.ctx.token,
                            spec=spec, ports=HostPorts.allocate(spec.router_ids()))
-        engine = await asyncio.to_thread(dk.client)
-        try:
-            missing = await asyncio.to_thread(dk.missing_images, engine, plan.images())
-            if missing:
-                raise dk.DockerUnavailable(f"Docker image{'s' if len(missing) > 1 else ''} missing: "
-                                           f"{', '.join(missing)}; build them with `make images`")
-            await asyncio.to_thread(dk.compose_command)
-        finally:
-            engine.close()
-        self.ctx.logs_dir.mkdir(parents=True, exist_ok=True)
-        state = FleetState(run_id=self.ctx.run_id, topology=None, created_ns=time.time_ns())
-        state.save(self.ctx.state_file)
+        await asyncio.to_thread(dk.require, plan.images())
+        return plan
+
+    async def _start(self, spec: FleetSpec, plan: ComposePlan, state: FleetState) -> Topology:
         record = ComposeRecord(plan.project, str(COMPOSE_FILE), plan.environment(), plan.ports)
         # saved before Compose runs: a crash from here on is found by `down`/`cleanup`
         record.save(self.record_file)
-        started = time.monotonic()
-        try:
-            topology = await self._start(plan, record)
-        except BaseException:
-            await asyncio.shield(self._teardown(record, keep_logs=True))
-            raise
-        state.topology = topology
-        state.save(self.ctx.state_file)
-        write_current(self.ctx.home, self.ctx.run_id)
-        self._log("fleet_up", routers=spec.routers, seconds=round(time.monotonic() - started, 3))
-        return topology
-
-    async def _start(self, plan: ComposePlan, record: ComposeRecord) -> Topology:
         topology = plan.topology(str(self.ctx.state_dir), logs={})
         async with aiohttp.ClientSession() as session:
             await self._compose(record, "up", "--detach", "--no-deps", *plan.first_services())
@@ -147,13 +125,14 @@ class ComposeBackend(Backend):
             await self._compose(record, "up", "--detach", "--no-deps", *plan.second_services())
             await asyncio.gather(self._wait_health(session, "monitor", topology.monitor.admin),
                                  *(self._wait_health(session, r.id, r.admin) for r in topology.routers))
-        engine = await asyncio.to_thread(dk.client)
-        try:
-            names = {c.labels.get("com.docker.compose.service"): c.name
-                     for c in await asyncio.to_thread(dk.containers, engine, dk.run_filter(self.ctx.run_id))}
-        finally:
-            engine.close()
+        names = {c.labels.get("com.docker.compose.service"): c.name
+                 for c in await asyncio.to_thread(self._containers)}
         return dataclasses.replace(topology, logs={svc: f"docker logs {name}" for svc, name in names.items()})
+
+    def _containers(self) -> list[Any]:
+        """This run's containers (of every service, running or not)."""
+        with dk.docker_client() as engine:
+            return dk.containers(engine, dk.run_filter(self.ctx.run_id))
 
     async def _compose(self, record: ComposeRecord, *args: str) -> str:
         return await dk.compose(record.project, record.file, record.env, *args)
@@ -179,13 +158,11 @@ class ComposeBackend(Backend):
                                await asyncio.to_thread(self.logs, component, 30))
 
     def _container_status(self, component: str) -> str:
-        engine = dk.client()
-        try:
-            return dk.service_container(engine, self.ctx.run_id, component).status
-        except FleetError:
-            return "missing"
-        finally:
-            engine.close()
+        with dk.docker_client() as engine:
+            try:
+                return dk.service_container(engine, self.ctx.run_id, component).status
+            except FleetError:
+                return "missing"
 
     async def _create_proxies(self, session: aiohttp.ClientSession, plan: ComposePlan, topology: Topology) -> None:
         assert topology.toxiproxy is not None
@@ -198,48 +175,42 @@ class ComposeBackend(Backend):
         await _proxies_once_answering(session, api, [(p.name, p.upstream, p.listen) for p in plan.proxies()],
                                       not_answering)
 
-    async def _teardown(self, record: ComposeRecord, *, keep_logs: bool = False) -> list[tuple[str, str]]:
+    async def _stop(self, state: FleetState | None, *, keep_logs: bool) -> list[tuple[str, str]]:
         """Compose down (volumes too), then remove by label whatever is left
         (a container recreated by a deploy, a half-finished `up`)."""
         outcomes: list[tuple[str, str]] = []
         if keep_logs:
             await asyncio.to_thread(self._save_logs)
-        try:
-            await self._compose(record, "down", "--volumes", "--remove-orphans", "--timeout", str(STOP_TIMEOUT_S))
-            outcomes.append((record.project, "compose down"))
-        except FleetError as exc:
-            outcomes.append((record.project, f"compose down failed: {exc}"))
-        engine = await asyncio.to_thread(dk.client)
-        try:
-            removed = await asyncio.to_thread(dk.remove_resources, engine, dk.run_filter(self.ctx.run_id))
-        finally:
-            engine.close()
+        # missing only when `up` failed before writing it, so before running Compose
+        if self.record_file.exists():
+            record = ComposeRecord.load(self.record_file)
+            try:
+                await self._compose(record, "down", "--volumes", "--remove-orphans", "--timeout",
+                                    str(STOP_TIMEOUT_S))
+                outcomes.append((record.project, "compose down"))
+            except FleetError as exc:
+                outcomes.append((record.project, f"compose down failed: {exc}"))
+        removed = await asyncio.to_thread(dk.remove_labelled, dk.run_filter(self.ctx.run_id))
         outcomes += [(what, "removed") for what in removed]
-        if keep_logs:
-            self.ctx.state_file.unlink(missing_ok=True)
-            self.record_file.unlink(missing_ok=True)
-            clear_current(self.ctx.home, self.ctx.run_id)
-        else:
-            remove_run(self.ctx, self.ctx.run_id)
         return outcomes
+
+    def _records(self) -> list[Path]:
+        return [self.record_file]
 
     def _save_logs(self) -> None:
         """A failed start keeps each container's output, like local keeps its log files."""
         try:
-            engine = dk.client()
-        except FleetError:
-            return
-        try:
-            for container in dk.containers(engine, dk.run_filter(self.ctx.run_id)):
-                service = container.labels.get("com.docker.compose.service", container.name)
-                self.ctx.log_path(service).write_bytes(container.logs(tail=200))
-        finally:
-            engine.close()
+            with dk.docker_client() as engine:
+                for container in dk.containers(engine, dk.run_filter(self.ctx.run_id)):
+                    service = container.labels.get("com.docker.compose.service", container.name)
+                    self.ctx.log_path(service).write_bytes(container.logs(tail=200))
+        except dk.DockerUnavailable:
+            return  # no engine: nothing to save
 
     async def down(self) -> list[tuple[str, str]]:
         if not self.record_file.exists():
             raise NoFleet(f"no fleet is up for run {self.ctx.run_id}")
-        return await self._teardown(ComposeRecord.load(self.record_file))
+        return await self._teardown()
 
     # -- observing --------------------------------------------------------
     async def health(self) -> dict[str, str]:
@@ -252,45 +223,36 @@ class ComposeBackend(Backend):
         return result
 
     def _statuses(self) -> dict[str, str]:
-        engine = dk.client()
-        try:
-            return {c.labels.get("com.docker.compose.service", c.name): c.status
-                    for c in dk.containers(engine, dk.run_filter(self.ctx.run_id))}
-        finally:
-            engine.close()
+        return {c.labels.get("com.docker.compose.service", c.name): c.status for c in self._containers()}
 
     def logs(self, component: str, lines: int = 50) -> str:
-        engine = dk.client()
-        try:
-            container = dk.service_container(engine, self.ctx.run_id, component)
-            return container.logs(tail=lines).decode(errors="replace").rstrip()
-        except FleetError:
-            return ""
-        finally:
-            engine.close()
+        with dk.docker_client() as engine:
+            try:
+                container = dk.service_container(engine, self.ctx.run_id, component)
+                return container.logs(tail=lines).decode(errors="replace").rstrip()
+            except FleetError:
+                return ""
 
     # -- faults (Docker SDK, on this run's containers only) ---------------
     async def _act(self, component: str, action: str) -> None:
         def act() -> None:
-            engine = dk.client()
-            try:
-                container = dk.service_container(engine, self.ctx.run_id, component)
-                if action == "kill":
-                    container.kill()
-                    # the kill API returns once the signal is sent: wait until it has stopped
-                    container.wait(timeout=KILL_WAIT_S, condition="not-running")
-                elif action == "pause":
-                    container.pause()
-                elif action == "resume":
-                    container.unpause()
-                elif action == "restart":
-                    container.restart(timeout=STOP_TIMEOUT_S)
-            except Exception as exc:  # docker.errors.APIError: not running, already paused, ...
-                if isinstance(exc, FleetError):
-                    raise
-                raise FleetError(f"{action} {component}: {exc}") from None
-            finally:
-                engine.close()
+            with dk.docker_client() as engine:
+                try:
+                    container = dk.service_container(engine, self.ctx.run_id, component)
+                    if action == "kill":
+                        container.kill()
+                        # the kill API returns once the signal is sent: wait until it has stopped
+                        container.wait(timeout=KILL_WAIT_S, condition="not-running")
+                    elif action == "pause":
+                        container.pause()
+                    elif action == "resume":
+                        container.unpause()
+                    elif action == "restart":
+                        container.restart(timeout=STOP_TIMEOUT_S)
+                except Exception as exc:  # docker.errors.APIError: not running, already paused, ...
+                    if isinstance(exc, FleetError):
+                        raise
+                    raise FleetError(f"{action} {component}: {exc}") from None
 
         await asyncio.to_thread(act)
         self._log("container_" + action, target=component)
@@ -325,29 +287,18 @@ class ComposeBackend(Backend):
             else:
                 await self._wait_health(session, component, topology.admin_urls()[component])
 
-    async def deploy(self, router_id: str, version: str) -> None:
+    async def _redeploy(self, router_id: str, version: str) -> None:
         """Recreate the router's container from powerpeg-router:<version>: the
         tag is the artifact; address, flags and labels stay."""
-        if version not in VERSIONS:
-            raise ValueError(f"version must be one of {', '.join(VERSIONS)}, got {version!r}")
         self.topology().router(router_id)  # KeyError for a router this fleet does not have
 
         def recreate() -> None:
-            engine = dk.client()
-            try:
+            with dk.docker_client() as engine:
                 old = dk.service_container(engine, self.ctx.run_id, router_id)
                 dk.recreate(engine, old, router_image(version))
-            finally:
-                engine.close()
 
         await asyncio.to_thread(recreate)
         await self._after_start(router_id)
-        state = self._state()
-        assert state.topology is not None
-        routers = tuple(dataclasses.replace(r, version=version) if r.id == router_id else r
-                        for r in state.topology.routers)
-        state.topology = dataclasses.replace(state.topology, routers=routers)
-        state.save(self.ctx.state_file)
         self._log("deployed", target=router_id, version=version)
 
 
@@ -373,16 +324,7 @@ async def cleanup(home: Path, *, log: Any = None) -> list[str]:
     (crashed runs, SIGKILLed CLIs); nothing when no engine answers."""
     if not dk.engine_answers():
         return []
-    engine = await asyncio.to_thread(dk.client)
-    try:
-        removed = await asyncio.to_thread(dk.remove_resources, engine, dk.home_filter(str(home.resolve())))
-    finally:
-        engine.close()
+    removed = await asyncio.to_thread(dk.remove_labelled, dk.home_filter(str(home.resolve())))
     if log is not None and removed:
         log.info("compose_cleanup", removed=len(removed))
     return [f"docker: removed {what}" for what in removed]
-
-
-
-
-__all__ = ["ComposeBackend", "cleanup"]
