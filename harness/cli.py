@@ -201,10 +201,10 @@ def cmd_cleanup(_args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     if not args.burst:
-        from harness.replay import run_replay  # noqa: PLC0415
+        from harness.side_by_side import run_side_by_side  # noqa: PLC0415
 
-        return _run(lambda: run_replay(out=args.out, log=_logger()))
-    from harness.demo import run_demo  # noqa: PLC0415 - only the burst needs it
+        return _run(lambda: run_side_by_side(out=args.out, log=_logger()))
+    from harness.burst import run_burst  # noqa: PLC0415 - only the burst needs it
 
     spec = FleetSpec(routers=args.routers, toxiproxy=False)
     try:
@@ -214,7 +214,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _fail(str(exc))
     ctx = RunContext.create(log=_logger())
-    return _run(lambda: run_demo(ctx, spec, parents=args.parents, seed=args.seed))
+    return _run(lambda: run_burst(ctx, spec, parents=args.parents, seed=args.seed))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

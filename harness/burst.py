@@ -1,4 +1,4 @@
-"""`powerpeg demo`: a fleet, a burst of parent orders, what came of them.
+"""`powerpeg demo --burst`: a fleet, a burst of parent orders, what came of them.
 
 Bounded everywhere: a fixed number of parents, a settle deadline, and the
 fleet torn down in ``finally`` whatever happens.
@@ -176,7 +176,7 @@ async def _read_journal(session: aiohttp.ClientSession, topology: Topology) -> l
     return records
 
 
-async def run_demo(ctx: RunContext, spec: FleetSpec, *, parents: int, seed: int) -> int:
+async def run_burst(ctx: RunContext, spec: FleetSpec, *, parents: int, seed: int) -> int:
     backend = LocalBackend(ctx)
     print(f"standing up {spec.routers} routers ({spec.version}) …")
     started = time.monotonic()

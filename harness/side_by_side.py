@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PAIR = ("knight-2012-controls", "knight-2012")
 
 
-async def run_replay(*, experiments_dir: Path = ROOT / "experiments", out: Path | None = None, log=None) -> int:
+async def run_side_by_side(*, experiments_dir: Path = ROOT / "experiments", out: Path | None = None, log=None) -> int:
     out = out or Path("reports") / f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
     records = []
     for i, name in enumerate(PAIR, 1):
