@@ -24,8 +24,8 @@ from pathlib import Path
 
 import structlog
 
-from targets.exchange.config import Config
-from targets.exchange.server import Exchange
+from targets.exchange.config import ExchangeConfig
+from targets.exchange.service import ExchangeService
 from targets.fix import codec
 from targets.fix.codec import encode
 
@@ -73,8 +73,8 @@ def payload(comp_id: str, n: int, symbols: list[str]) -> list[bytes]:
 
 
 async def one_run(n: int, workdir: Path, run: int) -> float:
-    config = Config(journal=workdir / f"journal-{run}.ndjson", liquidity=False)
-    exchange = Exchange(config, "bench", structlog.get_logger())
+    config = ExchangeConfig(journal=workdir / f"journal-{run}.ndjson", liquidity=False)
+    exchange = ExchangeService(config, "bench", structlog.get_logger())
     exchange.engine.is_open = True
     session = exchange._session(exchange.order_entry, frozenset({"D", "F", "H"}))
     transport = KeepTransport()

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from targets.common.service import bad_request_middleware, json_error, parse_json, token_middleware
 
-from .sink import AlertSink, BadField, UnknownAlert, UnknownChannel
+from .core import AlertSink, BadField, UnknownAlert, UnknownChannel
 
 SINK_KEY = web.AppKey("sink", AlertSink)
 

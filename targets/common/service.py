@@ -1,10 +1,15 @@
 """What every target service shares: flags, bearer-token auth, JSON errors,
-the ready file, signal handling and uvloop.
+the ready file, the service lifecycle, signal handling and uvloop.
 
 Each service is started as ``python -m targets.<name> --ready-file F ...``,
 binds port 0 (or the port asked for) on 127.0.0.1, and writes the addresses
 it really bound to the ready file as JSON once it serves. The launcher waits
 for that file and then for ``/health``.
+
+Every service package has the same shape: ``config.py`` (flags → a typed
+config, through :func:`parse_config`), ``core.py`` (its state and logic),
+``http.py`` (its admin API), ``service.py`` (the wiring: a :class:`Service`
+and the ``main`` that ``__main__`` calls, through :func:`serve_main`).
 
 The admin token is read from ``POWERPEG_TOKEN`` (not argv, so it does not
 show in ``ps``).
@@ -20,15 +25,23 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, Awaitable, Callable, Protocol, TypeVar
 
 import pydantic
 from aiohttp import web
+
+from . import log as logsetup
 
 TOKEN_ENV = "POWERPEG_TOKEN"
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 M = TypeVar("M", bound=pydantic.BaseModel)
+C = TypeVar("C")
+SC = TypeVar("SC", bound="ServiceConfig")
+
+
+class ConfigError(ValueError):
+    """A flag value that cannot be used; the message names the flag."""
 
 
 def base_parser(component: str, description: str) -> argparse.ArgumentParser:
@@ -39,6 +52,17 @@ def base_parser(component: str, description: str) -> argparse.ArgumentParser:
     parser.add_argument("--run-id", default=os.environ.get("POWERPEG_RUN_ID", "-"))
     parser.add_argument("--ready-file", type=Path, help="write bound addresses here as JSON once serving")
     return parser
+
+
+def parse_config(parser: argparse.ArgumentParser, from_args: Callable[[argparse.Namespace], C],
+                 argv: list[str] | None = None) -> C:
+    """Flags → a service's typed config; a :class:`ConfigError` is a usage error (exit 2)."""
+    args = parser.parse_args(argv)
+    try:
+        return from_args(args)
+    except ConfigError as exc:
+        parser.error(str(exc))
+        raise  # pragma: no cover - parser.error exits
 
 
 def read_token() -> str:
@@ -129,6 +153,71 @@ async def start_http(app: web.Application, host: str, port: int) -> tuple[web.Ap
     await site.start()
     sock = site._server.sockets[0]  # type: ignore[union-attr]
     return runner, sock.getsockname()[1]
+
+
+class AdminSite:
+    """A service's admin HTTP API on its port: ``start()`` binds it, and ``port``
+    becomes the port really bound (0 asks for any free one); ``stop()`` releases it."""
+
+    def __init__(self, app: web.Application, host: str, port: int) -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        self._runner, self.port = await start_http(self.app, self.host, self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+
+class Service(Protocol):
+    """A target service's lifecycle, as :func:`serve` drives it (each ``targets/<name>/service.py``)."""
+
+    async def start(self) -> None:
+        """Bind every listener and start every task; log that it serves."""
+
+    async def stop(self) -> None:
+        """Undo ``start`` in reverse order."""
+
+    def ready_info(self) -> dict[str, Any]:
+        """What the ready file says: at least ``pid`` and ``admin_port``."""
+
+
+async def serve(service: Service, ready_file: Path | None, stop: asyncio.Event) -> None:
+    """Start ``service``, publish its ready file, serve until ``stop`` is set, then stop it."""
+    await service.start()
+    try:
+        write_ready_file(ready_file, service.ready_info())
+        await stop.wait()
+    finally:
+        await service.stop()
+
+
+class ServiceConfig(Protocol):
+    """What :func:`serve_main` reads of a service's typed config (the flags of :func:`base_parser`)."""
+
+    @property
+    def instance(self) -> str: ...
+
+    @property
+    def run_id(self) -> str: ...
+
+    @property
+    def ready_file(self) -> Path | None: ...
+
+
+def serve_main(component: str, cfg: SC, make_service: Callable[[SC, str, Any], Service], **bind: Any) -> None:
+    """A service's ``main`` once its flags are parsed: the token, the log (with ``bind`` on every
+    event), then serve ``make_service(cfg, token, log)`` until SIGTERM/SIGINT."""
+    token = read_token()
+    log = logsetup.configure(component=component, instance=cfg.instance, run_id=cfg.run_id)
+    if bind:
+        log = log.bind(**bind)
+    run(lambda stop: serve(make_service(cfg, token, log), cfg.ready_file, stop))
 
 
 def run(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:

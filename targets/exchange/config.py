@@ -8,13 +8,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from targets.common.service import base_parser
+from targets.common.service import ConfigError, base_parser, parse_config
 
 from .symbols import MIN_SYMBOLS
 
 
 @dataclass(frozen=True)
-class Config:
+class ExchangeConfig:
     host: str = "127.0.0.1"
     admin_port: int = 0
     fix_port: int = 0
@@ -38,7 +38,7 @@ class Config:
         return Path(tempfile.gettempdir()) / f"powerpeg-exchange-{os.getpid()}.ndjson"
 
 
-def parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     p = base_parser("exchange", "Mock exchange: FIX 4.4 order entry and drop copy, order books, market makers.")
     p.add_argument("--fix-port", type=int, default=0)
     p.add_argument("--dropcopy-port", type=int, default=0)
@@ -57,17 +57,20 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def from_args(argv: list[str] | None = None) -> Config:
-    p = parser()
-    args = p.parse_args(argv)
+def from_args(args: argparse.Namespace) -> ExchangeConfig:
+    """Validate parsed arguments; :class:`ConfigError` names the bad flag."""
     if args.symbols < MIN_SYMBOLS:
-        p.error(f"--symbols must be >= {MIN_SYMBOLS}")
+        raise ConfigError(f"--symbols must be >= {MIN_SYMBOLS}")
     if args.open_in < 0:
-        p.error("--open-in must be >= 0")
+        raise ConfigError("--open-in must be >= 0")
     open_at = args.open_at if args.open_at is not None else time.time_ns() + int(args.open_in * 1e9)
-    return Config(
+    return ExchangeConfig(
         host=args.host, admin_port=args.admin_port, fix_port=args.fix_port, dropcopy_port=args.dropcopy_port,
         comp_id=args.comp_id, allow=frozenset(args.allow), seed=args.seed, symbols=args.symbols,
         open_at_ns=open_at, preopen=args.preopen, journal=args.journal, cod_default=args.cod_default == "on",
         liquidity=not args.no_liquidity, instance=args.instance, run_id=args.run_id, ready_file=args.ready_file,
     )
+
+
+def parse(argv: list[str] | None = None) -> ExchangeConfig:
+    return parse_config(build_parser(), from_args, argv)

@@ -14,7 +14,7 @@ from targets.fix.codec import FixMessage, MsgType, Tag
 from targets.fix.session import REJECT_REQUIRED_TAG_MISSING, REJECT_VALUE_INCORRECT, FixSession
 
 from .book import BUY, DAY, IOC, LIMIT, MARKET, SELL
-from .engine import ER, EXEC_ORDER_STATUS, MM_FIRM, Engine
+from .core import ER, EXEC_ORDER_STATUS, MM_FIRM, Engine
 from .reports import parse_cents
 
 ORDER_ENTRY_TYPES = frozenset({MsgType.NewOrderSingle, MsgType.OrderCancelRequest, MsgType.OrderStatusRequest})

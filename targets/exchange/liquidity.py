@@ -23,10 +23,10 @@ import random
 from typing import TYPE_CHECKING
 
 from .book import BUY, DAY, LIMIT, SELL, Order
-from .engine import MM_FIRM
+from .core import MM_FIRM
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .core import Engine
 
 LEVELS = 5
 LEVEL_NOTIONAL_CENTS = 2_500_000  # about $25k per level

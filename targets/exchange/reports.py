@@ -1,11 +1,20 @@
-"""Wire and journal forms of order events: ExecutionReport fields, cents.
+"""Wire and journal forms of the exchange's events: ExecutionReport fields,
+cents, and the journal records (their shapes are in ``records.py``).
 
 Kept apart from the engine so the engine reads as order logic; everything
-here is on the per-order hot path, hence plain tuples and %-formatting.
+here is on the per-order hot path, hence plain tuples, %-formatting, and
+records built as one dict literal plus item assignments (``cast`` only
+tells the type checker which record it is).
 """
 from __future__ import annotations
 
+from typing import Any, cast
+
 from .book import MARKET, SIDE_NAMES, Order
+from .records import (
+    AcceptedRecord, CanceledRecord, CancelReason, FillRecord, KillRecord, KillScope, OpenRecord, RejectedRecord,
+    ReinstateRecord,
+)
 
 # ExecType (150) and OrdStatus (39) values.
 EXEC_NEW = "0"
@@ -79,7 +88,8 @@ def exec_report_body(
         )
 
 
-def journal_record(order: Order, kind: str, ts_ns: int, status: str) -> dict:
+def _order_fields(order: Order, kind: str, ts_ns: int, status: str) -> dict[str, Any]:
+    """The leading fields every order event's record has, in the journal's order."""
     return {
         "ts_ns": ts_ns,
         "kind": kind,
@@ -93,3 +103,63 @@ def journal_record(order: Order, kind: str, ts_ns: int, status: str) -> dict:
         "price": None if order.ord_type == MARKET or order.price is None else order.price / 100,
         "status": status,
     }
+
+
+def accepted_record(order: Order, ts_ns: int) -> AcceptedRecord:
+    return cast(AcceptedRecord, _order_fields(order, "accepted", ts_ns, "new"))
+
+
+def rejected_record(order: Order, ts_ns: int, text: str) -> RejectedRecord:
+    rec = _order_fields(order, "rejected", ts_ns, "rejected")
+    rec["text"] = text
+    return cast(RejectedRecord, rec)
+
+
+def fill_record(order: Order, ts_ns: int, exec_qty: int, exec_px: int, match_id: str, liquidity: str) -> FillRecord:
+    """One side of a match, after ``order`` counted it (``exec_px`` in cents)."""
+    rec = _order_fields(order, "fill", ts_ns, "filled" if order.leaves == 0 else "partially_filled")
+    rec["exec_qty"] = exec_qty
+    rec["exec_px"] = exec_px / 100
+    rec["cum_qty"] = order.cum_qty
+    rec["leaves_qty"] = order.leaves
+    rec["match_id"] = match_id
+    rec["liquidity"] = liquidity
+    return cast(FillRecord, rec)
+
+
+def canceled_record(order: Order, ts_ns: int, reason: CancelReason, canceled_qty: int) -> CanceledRecord:
+    rec = _order_fields(order, "canceled", ts_ns, "canceled")
+    rec["reason"] = reason
+    rec["cum_qty"] = order.cum_qty
+    rec["canceled_qty"] = canceled_qty
+    return cast(CanceledRecord, rec)
+
+
+def _admin_fields(kind: str, ts_ns: int, scope: str | None = None, ident: str | None = None) -> dict[str, Any]:
+    """The leading fields of a market or kill switch record: null but for the firm or session killed."""
+    return {
+        "ts_ns": ts_ns, "kind": kind,
+        "session": ident if scope == "session" else None, "firm": ident if scope == "firm" else None,
+        "cl_ord_id": None, "order_id": None, "symbol": None, "side": None, "qty": None, "price": None, "status": None,
+    }
+
+
+def open_record(ts_ns: int) -> OpenRecord:
+    return cast(OpenRecord, _admin_fields("open", ts_ns))
+
+
+def kill_record(ts_ns: int, scope: KillScope, ident: str, cancelled: int, by: str | None) -> KillRecord:
+    rec = _admin_fields("kill", ts_ns, scope, ident)
+    rec["scope"] = scope
+    rec["id"] = ident
+    rec["cancelled"] = cancelled
+    rec["by"] = by
+    return cast(KillRecord, rec)
+
+
+def reinstate_record(ts_ns: int, scope: KillScope, ident: str, was_active: bool) -> ReinstateRecord:
+    rec = _admin_fields("reinstate", ts_ns, scope, ident)
+    rec["scope"] = scope
+    rec["id"] = ident
+    rec["was_active"] = was_active
+    return cast(ReinstateRecord, rec)

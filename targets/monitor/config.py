@@ -1,10 +1,11 @@
-"""Command-line flags of the monitor (docs/targets.md, "monitor")."""
+"""Command-line flags of the monitor (docs/targets.md, "monitor") and the typed config they become."""
 from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from targets.common.service import base_parser
+from targets.common.service import base_parser, parse_config
 
 from .limits import Limits
 
@@ -48,6 +49,10 @@ class MonitorConfig:
     repage_s: float = 5.0
     instance: str = "monitor"
     fix_heartbeat_s: int = 2
+    host: str = "127.0.0.1"
+    admin_port: int = 0
+    run_id: str = "-"
+    ready_file: Path | None = None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,4 +104,12 @@ def from_args(args: argparse.Namespace) -> MonitorConfig:
         heartbeat_ms=args.heartbeat_ms,
         repage_s=args.repage_s,
         instance=args.instance,
+        host=args.host,
+        admin_port=args.admin_port,
+        run_id=args.run_id,
+        ready_file=args.ready_file,
     )
+
+
+def parse(argv: list[str] | None = None) -> MonitorConfig:
+    return parse_config(build_parser(), from_args, argv)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from targets.common.service import base_parser
+from targets.common.service import ConfigError, base_parser, parse_config
 
 VERSIONS = ("v1", "v2")
 SEVERITIES = ("email", "page", "off")
@@ -25,10 +25,6 @@ FLAG_DEFAULTS: dict[str, Any] = {"rlp": False}
 # A router id ends up in every parent id and ClOrdID, whose parent is found by
 # splitting on the last ".", so the id itself must not contain one.
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-
-
-class ConfigError(ValueError):
-    """A flag value that cannot be used; the message names the flag."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,10 +145,4 @@ def from_args(args: argparse.Namespace) -> RouterConfig:
 
 
 def parse(argv: list[str] | None = None) -> RouterConfig:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return from_args(args)
-    except ConfigError as exc:
-        parser.error(str(exc))
-        raise  # pragma: no cover - parser.error exits
+    return parse_config(build_parser(), from_args, argv)

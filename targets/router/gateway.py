@@ -18,16 +18,16 @@ second), so it does no logging and no validation objects per message.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from targets.fix.codec import FixMessage, MsgType, Tag, utc_timestamp
 from targets.fix.session import FixSession, connect
 
 from .config import RouterConfig
+from .market import Prices
 from .parents import SIDE_FIX, Child, cents_to_str, end_child, record_fill
-
-if TYPE_CHECKING:
-    from .engine import Router
+from .ports import GatewayOwner
+from .stats import Stats
 
 # OrdStatus values after which an order no longer works at the exchange.
 TERMINAL_STATUS = frozenset({"2", "3", "4", "8", "C"})
@@ -57,9 +57,13 @@ async def _wait_any(*events: asyncio.Event, timeout: float | None = None) -> Non
 
 
 class Gateway:
-    def __init__(self, cfg: RouterConfig, router: "Router", log: Any) -> None:
+    """The FIX session of one router; ``owner`` (the core) hears when it goes up and down."""
+
+    def __init__(self, cfg: RouterConfig, owner: GatewayOwner, prices: Prices, stats: Stats, log: Any) -> None:
         self.cfg = cfg
-        self.router = router
+        self.owner = owner
+        self.prices = prices
+        self.stats = stats
         self.log = log
         self.session: FixSession | None = None
         self.up = False
@@ -132,12 +136,12 @@ class Gateway:
             qty = int(f[Tag.LastQty])
             if qty > 0:
                 record_fill(child, qty)
-                stats = self.router.stats
+                stats = self.stats
                 stats.fills += 1
                 stats.filled_qty += qty
                 px = f.get(Tag.LastPx)
                 if px:
-                    self.router.prices.last[parent.symbol] = int(round(float(px) * 100))
+                    self.prices.last[parent.symbol] = int(round(float(px) * 100))
         status = f[Tag.OrdStatus]
         if status in TERMINAL_STATUS:
             children.pop(child.cl_ord_id, None)
@@ -147,7 +151,7 @@ class Gateway:
             reject = None
             if status == "8":
                 reject = f.get(Tag.Text) or "rejected by exchange"
-                self.router.stats.child_rejects += 1
+                self.stats.child_rejects += 1
             parent.strategy.on_child_end(parent, child, reject)
         elif filled:
             parent.strategy.on_fill(parent, child)
@@ -160,7 +164,7 @@ class Gateway:
         missed = int(f.get(Tag.CumQty) or 0) - child.filled
         if missed > 0:
             record_fill(child, missed)
-            stats = self.router.stats
+            stats = self.stats
             stats.fills += 1
             stats.filled_qty += missed
             self.log.warning("fills_recovered", cl_ord_id=child.cl_ord_id, qty=missed, status=status)
@@ -176,7 +180,7 @@ class Gateway:
                 parent.strategy.on_child_end(parent, child, reject)
             return
         child.leaves = int(f.get(Tag.LeavesQty) or child.leaves)
-        if not parent.active or self.router.halted:
+        if not parent.active or self.owner.halted:
             self.send_cancel(child)  # halted while we were away
         elif missed > 0:
             parent.strategy.on_fill(parent, child)
@@ -220,7 +224,7 @@ class Gateway:
         self.children.clear()
         if not self.stopping:
             self.log.warning("fix_down", graceful=graceful, in_doubt=len(self.in_doubt))
-        self.router.on_fix_down()
+        self.owner.on_fix_down()
 
     # -- connection management ----------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -253,7 +257,7 @@ class Gateway:
             self.log.info("fix_logged_on", exchange=f"{cfg.exchange_host}:{cfg.exchange_port}",
                           comp_id=cfg.comp_id, logons=self.logons)
             self._ask_status()
-            self.router.on_fix_up()
+            self.owner.on_fix_up()
             await _wait_any(session.closed_event, stop)
         await self.close()
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from targets.common.service import bad_request_middleware, json_error, parse_json, token_middleware
 
 from .checks import EntryRejection
-from .engine import FlagError, OrderEntry, Router
+from .core import FlagError, OrderEntry, Router
 from .metrics import make_registry, render
 
 ROUTER_KEY: web.AppKey[Router] = web.AppKey("router", Router)

@@ -7,7 +7,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 
 if TYPE_CHECKING:
-    from .engine import Router
+    from .core import Router
 
 
 class RouterCollector:

@@ -67,7 +67,7 @@ class Parent:
     children: int = 0
     next_k: int = 1
     working: dict[str, Child] = field(default_factory=dict)
-    strategy: Any = None  # the Slicer or PowerPeg driving it
+    strategy: Any = None  # the ports.Strategy driving it: the Slicer, or PowerPeg
 
     @property
     def active(self) -> bool:

@@ -22,12 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
 
 from .parents import ORD_LIMIT, ORD_MARKET, REJECTED, TIF_IOC, Child, Parent
-
-if TYPE_CHECKING:
-    from .engine import Router
+from .ports import OrderPort
 
 
 class PowerPeg:
@@ -37,12 +34,15 @@ class PowerPeg:
     the 212 parents ran at a few executions a second and the damage came from
     their number; pacing per parent keeps that shape here (more runaway
     parents, more damage) instead of one parent saturating the CPU.
+
+    A :class:`~targets.router.ports.Strategy`, acting through an
+    :class:`~targets.router.ports.OrderPort` (the router's core).
     """
 
-    __slots__ = ("router", "child_qty", "working", "interval_s", "_next_due", "_waking")
+    __slots__ = ("port", "child_qty", "working", "interval_s", "_next_due", "_waking")
 
-    def __init__(self, router: "Router", child_qty: int, working: int, interval_s: float = 0.0) -> None:
-        self.router = router
+    def __init__(self, port: OrderPort, child_qty: int, working: int, interval_s: float = 0.0) -> None:
+        self.port = port
         self.child_qty = child_qty
         self.working = working  # --powerpeg-working
         self.interval_s = interval_s  # --powerpeg-interval-ms
@@ -70,19 +70,19 @@ class PowerPeg:
         return True
 
     def pump(self, parent: Parent) -> None:
-        router = self.router
+        port = self.port
         if parent.state != "working":
             self._next_due.pop(parent.parent_id, None)
             return
-        while parent.state == "working" and len(parent.working) < self.working and router.can_send():
+        while parent.state == "working" and len(parent.working) < self.working and port.can_send():
             if self._paced(parent):
                 return
             # LATENT FAULT: no open_qty(parent) here — the fills the gateway
             # recorded on the parent are never consulted.
             if parent.limit_cents is None:
-                child = router.send_child(parent, self.child_qty, None, ORD_MARKET, TIF_IOC)
+                child = port.send_child(parent, self.child_qty, None, ORD_MARKET, TIF_IOC)
             else:
-                child = router.send_child(parent, self.child_qty, parent.limit_cents, ORD_LIMIT, TIF_IOC)
+                child = port.send_child(parent, self.child_qty, parent.limit_cents, ORD_LIMIT, TIF_IOC)
             if child is None:
                 return
             if self.interval_s > 0:
@@ -94,6 +94,6 @@ class PowerPeg:
     def on_child_end(self, parent: Parent, child: Child, reject: str | None) -> None:
         if reject is not None:
             if parent.state == "working":
-                self.router.finish(parent, REJECTED, reject)
+                self.port.finish(parent, REJECTED, reject)
             return
         self.pump(parent)

@@ -12,9 +12,9 @@ import aiohttp
 import pytest
 import structlog
 
-from targets.exchange.config import Config
+from targets.exchange.config import ExchangeConfig
 from targets.exchange.journal import read_records
-from targets.exchange.server import Exchange
+from targets.exchange.service import ExchangeService
 from targets.fix.codec import FixMessage, FixParser, encode
 
 TOKEN = "test-token"
@@ -76,16 +76,16 @@ class RawClient:
 
 
 @pytest.fixture
-async def exchange(tmp_path: Path) -> AsyncIterator[Exchange]:
-    config = Config(journal=tmp_path / "journal.ndjson", liquidity=False)
-    ex = Exchange(config, TOKEN, structlog.get_logger())
+async def exchange(tmp_path: Path) -> AsyncIterator[ExchangeService]:
+    config = ExchangeConfig(journal=tmp_path / "journal.ndjson", liquidity=False)
+    ex = ExchangeService(config, TOKEN, structlog.get_logger())
     await ex.start()
     yield ex
     await ex.stop()
 
 
 @pytest.fixture
-async def symbol(exchange: Exchange) -> str:
+async def symbol(exchange: ExchangeService) -> str:
     return next(iter(exchange.engine.books))
 
 
@@ -101,7 +101,7 @@ def is_er(cl: str, exec_type: str):
     return lambda m: m.msg_type == "8" and m.get(11) == cl and m.get(150) == exec_type
 
 
-async def test_order_is_acknowledged_new(exchange: Exchange, symbol: str) -> None:
+async def test_order_is_acknowledged_new(exchange: ExchangeService, symbol: str) -> None:
     """A resting limit NewOrderSingle gets ExecutionReport 150=0 39=0."""
     c = await RawClient.open(exchange.fix_port, "ROUTER-1")
     c.order("o1", 1, 100, "10.00", symbol, _1="KNIGHT")
@@ -109,7 +109,7 @@ async def test_order_is_acknowledged_new(exchange: Exchange, symbol: str) -> Non
     assert ("0", "KNIGHT", "100") == (er[39], er[1], er[151])
 
 
-async def test_crossing_order_fills_both_sessions(exchange: Exchange, symbol: str) -> None:
+async def test_crossing_order_fills_both_sessions(exchange: ExchangeService, symbol: str) -> None:
     """A crossing order fills: both sides get 150=F at the resting price."""
     seller = await RawClient.open(exchange.fix_port, "ROUTER-1")
     buyer = await RawClient.open(exchange.fix_port, "ROUTER-2")
@@ -120,7 +120,7 @@ async def test_crossing_order_fills_both_sessions(exchange: Exchange, symbol: st
     assert [("2", "100", "10.00")] * 2 == [(m[39], m[32], m[31]) for m in fills]
 
 
-async def test_drop_copy_receives_the_firms_reports(exchange: Exchange, symbol: str) -> None:
+async def test_drop_copy_receives_the_firms_reports(exchange: ExchangeService, symbol: str) -> None:
     """The firm's drop copy gets the new and the fill with 115 = the order's session."""
     dc = await RawClient.open(exchange.dropcopy_port, "KNIGHT")
     seller = await RawClient.open(exchange.fix_port, "ROUTER-1")
@@ -132,7 +132,7 @@ async def test_drop_copy_receives_the_firms_reports(exchange: Exchange, symbol: 
     assert [("ROUTER-2", "KNIGHT")] * 2 == [(m[115], m[1]) for m in (new, fill)]
 
 
-async def test_drop_copy_skips_other_firms(exchange: Exchange, symbol: str) -> None:
+async def test_drop_copy_skips_other_firms(exchange: ExchangeService, symbol: str) -> None:
     """A drop copy sees only its own firm's orders."""
     dc = await RawClient.open(exchange.dropcopy_port, "KNIGHT")
     c = await RawClient.open(exchange.fix_port, "ROUTER-1")
@@ -142,7 +142,7 @@ async def test_drop_copy_skips_other_firms(exchange: Exchange, symbol: str) -> N
     assert "k1" == first[11]
 
 
-async def test_missing_required_tag_gets_reject_naming_it(exchange: Exchange, symbol: str) -> None:
+async def test_missing_required_tag_gets_reject_naming_it(exchange: ExchangeService, symbol: str) -> None:
     """A NewOrderSingle without Symbol(55) gets Reject 35=3 with 371=55."""
     c = await RawClient.open(exchange.fix_port, "ROUTER-1")
     c.send("D", [(11, "o1"), (54, 1), (38, 100), (40, 2), (44, "10.00"), (60, "20240101-00:00:00.000")])
@@ -150,7 +150,7 @@ async def test_missing_required_tag_gets_reject_naming_it(exchange: Exchange, sy
     assert ("55", "1") == (rej[371], rej[373])
 
 
-async def test_bad_side_gets_value_reject_naming_the_tag(exchange: Exchange, symbol: str) -> None:
+async def test_bad_side_gets_value_reject_naming_the_tag(exchange: ExchangeService, symbol: str) -> None:
     """Side(54)=7 gets Reject 373=5 with 371=54, and the session stays up."""
     c = await RawClient.open(exchange.fix_port, "ROUTER-1")
     c.order("o1", 7, 100, "10.00", symbol)
@@ -160,7 +160,7 @@ async def test_bad_side_gets_value_reject_naming_the_tag(exchange: Exchange, sym
     assert ("54", "5") == (rej[371], rej[373])
 
 
-async def test_off_tick_price_gets_value_reject(exchange: Exchange, symbol: str) -> None:
+async def test_off_tick_price_gets_value_reject(exchange: ExchangeService, symbol: str) -> None:
     """Price(44)=10.001 is off the 0.01 tick: Reject naming tag 44."""
     c = await RawClient.open(exchange.fix_port, "ROUTER-1")
     c.order("o1", 1, 100, "10.001", symbol)
@@ -168,7 +168,7 @@ async def test_off_tick_price_gets_value_reject(exchange: Exchange, symbol: str)
     assert ("44", "5") == (rej[371], rej[373])
 
 
-async def test_a_price_seen_before_reads_the_same(exchange: Exchange, symbol: str) -> None:
+async def test_a_price_seen_before_reads_the_same(exchange: ExchangeService, symbol: str) -> None:
     """Prices are remembered as parsed (a runaway repeats them): the same good text gives the same
     price every time, the same bad text is refused every time, also after the cache was cleared."""
     c = await RawClient.open(exchange.fix_port, "ROUTER-1")
@@ -184,7 +184,7 @@ async def test_a_price_seen_before_reads_the_same(exchange: Exchange, symbol: st
     assert [107, 107, 107] == [o.price for o in book.level_orders(1, 107)]
 
 
-async def test_unknown_symbol_rejects_and_session_stays_up(exchange: Exchange) -> None:
+async def test_unknown_symbol_rejects_and_session_stays_up(exchange: ExchangeService) -> None:
     """An unknown symbol gets ER 39=8; the next order on the session still works."""
     c = await RawClient.open(exchange.fix_port, "ROUTER-1")
     c.order("o1", 1, 100, "10.00", "ZZZZZZ")
@@ -194,7 +194,7 @@ async def test_unknown_symbol_rejects_and_session_stays_up(exchange: Exchange) -
     assert "unknown symbol ZZZZZZ" == er[58]
 
 
-async def test_bad_checksum_message_is_dropped(exchange: Exchange, symbol: str) -> None:
+async def test_bad_checksum_message_is_dropped(exchange: ExchangeService, symbol: str) -> None:
     """A message with a wrong CheckSum is ignored; the same MsgSeqNum resent is processed."""
     c = await RawClient.open(exchange.fix_port, "ROUTER-1")
     good = encode("D", "ROUTER-1", COMP, 2, [(11, "bad"), (55, symbol), (54, 1), (38, 100), (40, 2),
@@ -206,7 +206,7 @@ async def test_bad_checksum_message_is_dropped(exchange: Exchange, symbol: str) 
     assert [] == [m for m in c.received if m.get(11) == "bad"]
 
 
-async def test_garbled_bytes_get_logout_and_others_keep_working(exchange: Exchange, symbol: str) -> None:
+async def test_garbled_bytes_get_logout_and_others_keep_working(exchange: ExchangeService, symbol: str) -> None:
     """Garbage on one session ends it with Logout; another session still trades."""
     other = await RawClient.open(exchange.fix_port, "ROUTER-2")
     c = await RawClient.open(exchange.fix_port, "ROUTER-1")
@@ -217,7 +217,7 @@ async def test_garbled_bytes_get_logout_and_others_keep_working(exchange: Exchan
     assert "garbled" in logout[58]
 
 
-async def test_cancel_request_cancels_and_unknown_gets_cancel_reject(exchange: Exchange, symbol: str) -> None:
+async def test_cancel_request_cancels_and_unknown_gets_cancel_reject(exchange: ExchangeService, symbol: str) -> None:
     """OrderCancelRequest cancels a working order; an unknown one gets 35=9."""
     c = await RawClient.open(exchange.fix_port, "ROUTER-1")
     c.order("o1", 1, 100, "10.00", symbol)
@@ -229,7 +229,7 @@ async def test_cancel_request_cancels_and_unknown_gets_cancel_reject(exchange: E
     assert (("x1", "o1"), ("x2", "nope")) == ((cxl[11], cxl[41]), (rej[11], rej[41]))
 
 
-async def test_drop_without_logout_cancels_working_orders(exchange: Exchange, symbol: str) -> None:
+async def test_drop_without_logout_cancels_working_orders(exchange: ExchangeService, symbol: str) -> None:
     """Closing the socket without Logout cancels the session's orders (reason disconnect)."""
     c = await RawClient.open(exchange.fix_port, "ROUTER-1")
     c.order("o1", 1, 100, "10.00", symbol)
@@ -240,7 +240,7 @@ async def test_drop_without_logout_cancels_working_orders(exchange: Exchange, sy
     assert ["disconnect"] == [r["reason"] for r in read_records(exchange.journal.path) if r["kind"] == "canceled"]
 
 
-async def test_order_status_after_a_reconnect_reports_fills_and_the_disconnect_cancel(exchange: Exchange, symbol: str) -> None:
+async def test_order_status_after_a_reconnect_reports_fills_and_the_disconnect_cancel(exchange: ExchangeService, symbol: str) -> None:
     """35=H from a new connection: 150=I 39=4 with CumQty 40 (the rest cancelled on disconnect); unknown 39=8 103=5."""
     seller = await sell_100_buy(exchange, symbol, 40)
     seller.close()  # gone without Logout: the exchange cancels the 60 left
@@ -253,7 +253,7 @@ async def test_order_status_after_a_reconnect_reports_fills_and_the_disconnect_c
     assert (("4", "40", "0"), ("8", "5", "0")) == ((known[39], known[14], known[151]), (unknown[39], unknown[103], unknown[14]))
 
 
-async def test_order_status_of_a_working_order_says_it_works(exchange: Exchange, symbol: str) -> None:
+async def test_order_status_of_a_working_order_says_it_works(exchange: ExchangeService, symbol: str) -> None:
     """A resting order partly filled: 150=I 39=1 with CumQty and LeavesQty; nothing is journaled for it."""
     seller = await sell_100_buy(exchange, symbol, 30)
     before = len(_records(exchange))
@@ -262,7 +262,7 @@ async def test_order_status_of_a_working_order_says_it_works(exchange: Exchange,
     assert ("1", "30", "70", before) == (er[39], er[14], er[151], len(_records(exchange)))
 
 
-async def sell_100_buy(exchange: Exchange, symbol: str, qty: int) -> RawClient:
+async def sell_100_buy(exchange: ExchangeService, symbol: str, qty: int) -> RawClient:
     """ROUTER-1 rests a 100-share sell "s1"; ROUTER-2 buys ``qty`` of it. The seller, once it saw its fill."""
     seller = await RawClient.open(exchange.fix_port, "ROUTER-1")
     buyer = await RawClient.open(exchange.fix_port, "ROUTER-2")
@@ -273,12 +273,12 @@ async def sell_100_buy(exchange: Exchange, symbol: str, qty: int) -> RawClient:
     return seller
 
 
-def _records(exchange: Exchange) -> list[dict]:
+def _records(exchange: ExchangeService) -> list[dict]:
     exchange.journal.flush()
     return read_records(exchange.journal.path)
 
 
-async def test_cod_off_on_logon_keeps_orders(exchange: Exchange, symbol: str) -> None:
+async def test_cod_off_on_logon_keeps_orders(exchange: ExchangeService, symbol: str) -> None:
     """Logon with 8013=N: a drop leaves the orders working."""
     c = await RawClient.open(exchange.fix_port, "ROUTER-1", logon_extra=[(8013, "N")])
     c.order("o1", 1, 100, "10.00", symbol)
@@ -288,50 +288,50 @@ async def test_cod_off_on_logon_keeps_orders(exchange: Exchange, symbol: str) ->
     assert ["o1"] == list(exchange.engine.sessions["ROUTER-1"].working)
 
 
-async def test_admin_post_without_token_is_401(exchange: Exchange) -> None:
+async def test_admin_post_without_token_is_401(exchange: ExchangeService) -> None:
     """POST /kill without the bearer token is refused."""
     async with aiohttp.ClientSession() as http:
-        async with http.post(f"http://127.0.0.1:{exchange.admin_port}/kill", json={"firm": "KNIGHT"}) as resp:
+        async with http.post(f"http://127.0.0.1:{exchange.http.port}/kill", json={"firm": "KNIGHT"}) as resp:
             assert 401 == resp.status
 
 
-async def test_admin_kill_cancels_over_fix(exchange: Exchange, symbol: str) -> None:
+async def test_admin_kill_cancels_over_fix(exchange: ExchangeService, symbol: str) -> None:
     """POST /kill with the token cancels the firm's orders; the owner gets 39=4."""
     c = await RawClient.open(exchange.fix_port, "ROUTER-1")
     c.order("o1", 1, 100, "10.00", symbol, _1="KNIGHT")
     await c.expect(is_er("o1", "0"))
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
-        async with http.post(f"http://127.0.0.1:{exchange.admin_port}/kill", json={"firm": "KNIGHT"}) as resp:
+        async with http.post(f"http://127.0.0.1:{exchange.http.port}/kill", json={"firm": "KNIGHT"}) as resp:
             body = await resp.json()
     cxl = await c.expect(is_er("o1", "4"))
     assert ((1, "firm"), "canceled: kill") == ((body["cancelled"], body["scope"]), cxl[58])
 
 
-async def test_admin_kill_body_error_names_field(exchange: Exchange) -> None:
+async def test_admin_kill_body_error_names_field(exchange: ExchangeService) -> None:
     """POST /kill with a non-string firm gets 400 naming firm."""
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
-        async with http.post(f"http://127.0.0.1:{exchange.admin_port}/kill", json={"firm": 5}) as resp:
+        async with http.post(f"http://127.0.0.1:{exchange.http.port}/kill", json={"firm": 5}) as resp:
             assert (400, "firm") == (resp.status, (await resp.json())["field"])
 
 
-async def test_journal_endpoint_streams_records(exchange: Exchange, symbol: str) -> None:
+async def test_journal_endpoint_streams_records(exchange: ExchangeService, symbol: str) -> None:
     """GET /journal returns the accepted order as NDJSON."""
     c = await RawClient.open(exchange.fix_port, "ROUTER-1")
     c.order("o1", 1, 100, "10.00", symbol)
     await c.expect(is_er("o1", "0"))
     async with aiohttp.ClientSession() as http:
-        async with http.get(f"http://127.0.0.1:{exchange.admin_port}/journal") as resp:
+        async with http.get(f"http://127.0.0.1:{exchange.http.port}/journal") as resp:
             text = await resp.text()
     assert '"cl_ord_id":"o1"' in text
 
 
-async def test_journal_endpoint_resumes_from_a_byte_offset(exchange: Exchange, symbol: str) -> None:
+async def test_journal_endpoint_resumes_from_a_byte_offset(exchange: ExchangeService, symbol: str) -> None:
     """GET /journal?offset=N returns only what was written after the N bytes already read."""
     c = await RawClient.open(exchange.fix_port, "ROUTER-1")
     c.order("o1", 1, 100, "10.00", symbol)
     await c.expect(is_er("o1", "0"))
     async with aiohttp.ClientSession() as http:
-        url = f"http://127.0.0.1:{exchange.admin_port}/journal"
+        url = f"http://127.0.0.1:{exchange.http.port}/journal"
         async with http.get(url) as resp:
             first = await resp.read()
         c.order("o2", 1, 100, "10.00", symbol)
@@ -344,10 +344,10 @@ async def test_journal_endpoint_resumes_from_a_byte_offset(exchange: Exchange, s
     assert (400, "offset") == bad
 
 
-async def test_clock_reschedule_needs_preopen(exchange: Exchange) -> None:
+async def test_clock_reschedule_needs_preopen(exchange: ExchangeService) -> None:
     """POST /clock when already open is a 409."""
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
-        async with http.post(f"http://127.0.0.1:{exchange.admin_port}/clock", json={"open_in_s": 5}) as resp:
+        async with http.post(f"http://127.0.0.1:{exchange.http.port}/clock", json={"open_in_s": 5}) as resp:
             assert 409 == resp.status
 
 

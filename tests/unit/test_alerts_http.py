@@ -6,7 +6,7 @@ import structlog
 from aiohttp.test_utils import TestClient, TestServer
 
 from targets.alerts.http import build_app
-from targets.alerts.sink import AlertSink
+from targets.alerts.core import AlertSink
 
 TOKEN = "secret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from targets.exchange.book import BUY, DAY, LIMIT, MARKET, SELL
-from targets.exchange.engine import MM_FIRM, Engine
+from targets.exchange.core import MM_FIRM, Engine
 from targets.exchange.journal import Journal
 from targets.exchange.liquidity import LEVELS, Liquidity
 from targets.exchange.symbols import Symbol

@@ -20,7 +20,7 @@ from aiohttp import web
 from targets.fix.codec import FixMessage, MsgType, Tag
 from targets.fix.session import FixSession
 from targets.router.config import RouterConfig
-from targets.router.runtime import RunningRouter, start
+from targets.router.service import RouterService
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -242,9 +242,11 @@ def router_config(exchange: FakeExchange, world: FakeWorld, **overrides: Any) ->
     return dataclasses.replace(cfg, **overrides)
 
 
-async def start_router(exchange: FakeExchange, world: FakeWorld, **overrides: Any) -> RunningRouter:
+async def start_router(exchange: FakeExchange, world: FakeWorld, **overrides: Any) -> RouterService:
     log = structlog.get_logger().bind(component="router-test")
-    return await start(router_config(exchange, world, **overrides), TOKEN, log, symbols_deadline_s=2.0)
+    service = RouterService(router_config(exchange, world, **overrides), TOKEN, log, symbols_deadline_s=2.0)
+    await service.start()
+    return service
 
 
 def order_body(**overrides: Any) -> dict[str, Any]:
@@ -257,7 +259,7 @@ def order_body(**overrides: Any) -> dict[str, Any]:
 _client_ids = itertools.count(1)
 
 
-async def post_order(http: aiohttp.ClientSession, rr: RunningRouter, **overrides: Any) -> tuple[int, dict]:
+async def post_order(http: aiohttp.ClientSession, rr: RouterService, **overrides: Any) -> tuple[int, dict]:
     async with http.post(f"{rr.base_url}/orders", json=order_body(**overrides), headers=AUTH) as resp:
         return resp.status, await resp.json()
 
@@ -290,9 +292,9 @@ async def http():
 @pytest.fixture
 async def launch(exchange, world):
     """Start routers against the fakes; every one is stopped after the test."""
-    started: list[RunningRouter] = []
+    started: list[RouterService] = []
 
-    async def _launch(**overrides: Any) -> RunningRouter:
+    async def _launch(**overrides: Any) -> RouterService:
         rr = await start_router(exchange, world, **overrides)
         started.append(rr)
         return rr

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from targets.router.runtime import StartupError, fetch_symbols
+from targets.router.service import StartupError, fetch_symbols
 
 from .test_router_fakes import TOKEN, exchange, get_json, http, wait_until, world  # noqa: F401 - fixtures
 

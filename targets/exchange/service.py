@@ -1,6 +1,10 @@
-"""The exchange as a service object: ``start()`` binds everything, ``stop()`` undoes it.
+"""The exchange as a service: ``start()`` binds everything, ``stop()`` undoes it.
 
-Used by ``__main__`` and directly by in-process tests (port 0 everywhere).
+Wiring only: the engine (``core``) with its journal, market makers and
+clock, the two FIX doors (``fixgate``) on their listeners, and the admin
+API (``http``). ``main`` is what ``python -m targets.exchange`` runs; tests
+and benchmarks build an :class:`ExchangeService` in-process (port 0
+everywhere).
 """
 from __future__ import annotations
 
@@ -8,26 +12,23 @@ import asyncio
 import os
 from typing import Any
 
-from aiohttp import web
-
-from targets.common.service import start_http
+from targets.common.service import AdminSite, serve_main
 from targets.fix.codec import FRAMER
 from targets.fix.session import FixSession
 
-from .admin import build_app
 from .clock import MarketClock
-from .config import Config
-from .engine import Engine
+from .config import ExchangeConfig, parse
+from .core import Engine
 from .fixgate import DROPCOPY_TYPES, ORDER_ENTRY_TYPES, DropCopy, ExchangeSession, OrderEntry
+from .http import build_app
 from .journal import Journal
 from .liquidity import Liquidity
 from .symbols import universe
 
 
-class Exchange:
-    def __init__(self, config: Config, token: str, log: Any) -> None:
+class ExchangeService:
+    def __init__(self, config: ExchangeConfig, token: str, log: Any) -> None:
         self.config = config
-        self.token = token
         self.log = log
         self.journal = Journal(config.journal_path())
         self.engine = Engine(universe(config.symbols, config.seed), self.journal)
@@ -42,14 +43,13 @@ class Exchange:
         self.stopping = False
         self.fix_port = 0
         self.dropcopy_port = 0
-        self.admin_port = 0
         self._fix_server: asyncio.AbstractServer | None = None
         self._dc_server: asyncio.AbstractServer | None = None
-        self._runner: web.AppRunner | None = None
+        self.http = AdminSite(build_app(self, token), config.host, config.admin_port)
 
     def ready_info(self) -> dict[str, Any]:
         return {
-            "pid": os.getpid(), "admin_port": self.admin_port, "fix_port": self.fix_port,
+            "pid": os.getpid(), "admin_port": self.http.port, "fix_port": self.fix_port,
             "dropcopy_port": self.dropcopy_port, "journal": str(self.journal.path),
         }
 
@@ -62,10 +62,10 @@ class Exchange:
             lambda: self._session(self.dropcopy, DROPCOPY_TYPES), cfg.host, cfg.dropcopy_port, reuse_address=True)
         self.fix_port = self._fix_server.sockets[0].getsockname()[1]
         self.dropcopy_port = self._dc_server.sockets[0].getsockname()[1]
-        self._runner, self.admin_port = await start_http(build_app(self, self.token), cfg.host, cfg.admin_port)
+        await self.http.start()
         self.clock.start()
         self.log.info("exchange_started", fix_port=self.fix_port, dropcopy_port=self.dropcopy_port,
-                      admin_port=self.admin_port, journal=str(self.journal.path), phase=self.clock.phase,
+                      admin_port=self.http.port, journal=str(self.journal.path), phase=self.clock.phase,
                       symbols=len(self.engine.books), liquidity=self.liquidity is not None, framer=FRAMER)
 
     async def stop(self) -> None:
@@ -80,8 +80,7 @@ class Exchange:
         for session in list(self.sessions):
             session.logout("exchange shutting down")
         self.journal.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await self.http.stop()
         self.log.info("exchange_stopped", journal_records=self.journal.records_written)
 
     def _session(self, app: Any, known: frozenset[str]) -> FixSession:
@@ -92,3 +91,7 @@ class Exchange:
         self.engine.open_market(self.liquidity.start if self.liquidity is not None else None)
         self.log.info("market_open", queued_processed=True)
 
+
+def main(argv: list[str] | None = None) -> None:
+    """Flags → config → serve until SIGTERM."""
+    serve_main("exchange", parse(argv), ExchangeService)

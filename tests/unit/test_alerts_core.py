@@ -5,7 +5,7 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from targets.alerts.sink import AlertSink, BadField, UnknownAlert
+from targets.alerts.core import AlertSink, BadField, UnknownAlert
 
 
 def _sink() -> AlertSink:

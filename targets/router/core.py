@@ -1,6 +1,9 @@
-"""The router context object: order entry, children through the checks,
-halt / resume, flags. Everything else (HTTP, FIX, notifications) talks to
-one :class:`Router` passed explicitly."""
+"""The router's core, its context object: order entry, children through the
+checks, halt / resume, flags. Everything else (HTTP, FIX, notifications)
+talks to one :class:`Router` passed explicitly; the strategies and the FIX
+gateway see it only through the Protocols of ``ports.py`` (it is their
+:class:`~targets.router.ports.OrderPort` and
+:class:`~targets.router.ports.GatewayOwner`)."""
 from __future__ import annotations
 
 import time
@@ -12,11 +15,10 @@ from .config import FLAG_DEFAULTS, FLAG_TYPES, RouterConfig
 from .gateway import Gateway
 from .market import Prices
 from .notify import Notifier
-from .parents import (
-    HALTED, PATH_NORMAL, PATH_POWERPEG, PATH_RLP, STOPPED, Child, Parent, add_child,
-)
+from .parents import HALTED, PATH_NORMAL, PATH_POWERPEG, PATH_RLP, STOPPED, Child, Parent, add_child
 from .powerpeg import PowerPeg
 from .slicer import Slicer
+from .stats import Stats
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,25 +41,6 @@ class FlagError(ValueError):
         self.field = field
 
 
-class Stats:
-    """Plain counters read by /metrics (cheaper than metric objects per child)."""
-
-    __slots__ = ("parents", "parents_by_path", "entry_rejections", "children_sent", "cancels_sent",
-                 "fills", "filled_qty", "child_rejects", "blocked_children", "halts")
-
-    def __init__(self) -> None:
-        self.parents = 0
-        self.parents_by_path = {PATH_NORMAL: 0, PATH_RLP: 0, PATH_POWERPEG: 0}
-        self.entry_rejections = 0
-        self.children_sent = 0
-        self.cancels_sent = 0
-        self.fills = 0
-        self.filled_qty = 0
-        self.child_rejects = 0
-        self.blocked_children = 0
-        self.halts = 0
-
-
 class Router:
     def __init__(self, cfg: RouterConfig, prices: Prices, notifier: Notifier, log: Any) -> None:
         self.cfg = cfg
@@ -73,7 +56,7 @@ class Router:
         self.checks: list[Check] = build_checks(cfg, prices)
         # Only the checks that look at children run on the hot path.
         self.child_checks = [c for c in self.checks if type(c).check_child is not Check.check_child]
-        self.gateway = Gateway(cfg, self, log)
+        self.gateway = Gateway(cfg, self, prices, self.stats, log)
         self.slicer = Slicer(self, cfg.child_qty, cfg.max_working_children)
         self.powerpeg = (PowerPeg(self, cfg.child_qty, cfg.powerpeg_working, cfg.powerpeg_interval_ms / 1000)
                          if cfg.version == "v1" else None)

@@ -1,9 +1,11 @@
-"""The matching engine: orders, sessions, kill switch, positions, reports.
+"""The exchange's core, the matching engine: orders, sessions, kill switch,
+positions, reports.
 
 Glues the books, the journal, the clock and the report fan-out (owner
 session plus the firm's drop copies). Knows nothing about sockets: a session
 is anything with ``send(msg_type, fields)``; FIX parsing lives in
-``fixgate``. Everything runs on the event loop thread, so there are no locks.
+``fixgate``, the admin API in ``http``, the wiring in ``service``.
+Everything runs on the event loop thread, so there are no locks.
 
 Per-order work is deliberately plain (no logging, no pydantic, counters in
 lists) because a runaway router sends tens of thousands of orders a second.
@@ -19,9 +21,11 @@ from targets.fix.codec import utc_timestamp
 
 from .book import BUY, IOC, MARKET, Book, Order
 from .journal import Journal
+from .records import CancelReason, KillScope
 from .reports import (
     EXEC_CANCELED, EXEC_NEW, EXEC_REJECTED, EXEC_TRADE, STATUS_CANCELED, STATUS_FILLED, STATUS_NEW,
-    STATUS_PARTIAL, STATUS_REJECTED, exec_report_body, journal_record,
+    STATUS_PARTIAL, STATUS_REJECTED, accepted_record, canceled_record, exec_report_body, fill_record, kill_record,
+    open_record, rejected_record, reinstate_record,
 )
 from .symbols import Symbol
 
@@ -142,13 +146,11 @@ class Engine:
             order.leaves = 0
             order.done = True
             ts = self.now()
-            rec = journal_record(order, "rejected", ts, "rejected")
-            rec["text"] = text
-            self.journal.append(rec)
+            self.journal.append(rejected_record(order, ts, text))
             self._report(order, EXEC_REJECTED, STATUS_REJECTED, 0, None, text, ts)
             return order
         ts = self.now()
-        self.journal.append(journal_record(order, "accepted", ts, "new"))
+        self.journal.append(accepted_record(order, ts))
         st.working[cl_ord_id] = order
         orders = st.orders
         orders[cl_ord_id] = order
@@ -189,7 +191,7 @@ class Engine:
                                 None, None, utc_timestamp())
 
     def cancel_order(
-        self, order: Order, reason: str, *, cl_ord_id: str | None = None, orig_cl_ord_id: str | None = None,
+        self, order: Order, reason: CancelReason, *, cl_ord_id: str | None = None, orig_cl_ord_id: str | None = None,
         in_book: bool = True,
     ) -> int:
         """Cancel what is left of ``order``; returns the quantity cancelled."""
@@ -203,11 +205,7 @@ class Engine:
             cancelled = self.books[order.symbol].remove(order)
         self._finish(order)
         ts = self.now()
-        rec = journal_record(order, "canceled", ts, "canceled")
-        rec["reason"] = reason
-        rec["cum_qty"] = order.cum_qty
-        rec["canceled_qty"] = cancelled
-        self.journal.append(rec)
+        self.journal.append(canceled_record(order, ts, reason, cancelled))
         self._report(order, EXEC_CANCELED, STATUS_CANCELED, 0, None, f"canceled: {reason}", ts, cl_ord_id, orig_cl_ord_id)
         return cancelled
 
@@ -219,7 +217,7 @@ class Engine:
     def open_market(self, start_liquidity: Callable[[], None] | None = None) -> None:
         """The open: journal it, let market makers quote, then run the queue in order."""
         self.is_open = True
-        self.journal.append(_admin_record("open", self.now()))
+        self.journal.append(open_record(self.now()))
         if start_liquidity is not None:
             start_liquidity()
         queue, self.queue = self.queue, []
@@ -229,23 +227,18 @@ class Engine:
                 self._execute(order, self.books[order.symbol])
 
     # -- kill switch ------------------------------------------------------------------
-    def kill(self, scope: str, ident: str, *, by: str | None = None) -> int:
+    def kill(self, scope: KillScope, ident: str, *, by: str | None = None) -> int:
         """Block new orders of a firm or session and cancel its working orders."""
         (self.killed_firms if scope == "firm" else self.killed_sessions).add(ident)
         orders = self._working_in(scope, ident)
-        ts = self.now()
-        rec = _admin_record("kill", ts, scope=scope, id=ident, cancelled=len(orders), by=by)
-        rec["firm" if scope == "firm" else "session"] = ident
-        self.journal.append(rec)
+        self.journal.append(kill_record(self.now(), scope, ident, len(orders), by))
         return self._cancel_all(orders, "kill")
 
-    def reinstate(self, scope: str, ident: str) -> bool:
+    def reinstate(self, scope: KillScope, ident: str) -> bool:
         killed = self.killed_firms if scope == "firm" else self.killed_sessions
         was_active = ident in killed
         killed.discard(ident)
-        rec = _admin_record("reinstate", self.now(), scope=scope, id=ident, was_active=was_active)
-        rec["firm" if scope == "firm" else "session"] = ident
-        self.journal.append(rec)
+        self.journal.append(reinstate_record(self.now(), scope, ident, was_active))
         return was_active
 
     def is_killed(self, firm: str, comp_id: str) -> bool:
@@ -308,14 +301,7 @@ class Engine:
         ts = self.now()
         for order, liquidity in ((maker, "maker"), (taker, "taker")):
             status = STATUS_FILLED if order.leaves == 0 else STATUS_PARTIAL
-            rec = journal_record(order, "fill", ts, "filled" if order.leaves == 0 else "partially_filled")
-            rec["exec_qty"] = qty
-            rec["exec_px"] = px / 100
-            rec["cum_qty"] = order.cum_qty
-            rec["leaves_qty"] = order.leaves
-            rec["match_id"] = match_id
-            rec["liquidity"] = liquidity
-            self.journal.append(rec)
+            self.journal.append(fill_record(order, ts, qty, px, match_id, liquidity))
             per_symbol = self.positions.get(order.firm) or self.positions.setdefault(order.firm, {})
             pos = per_symbol.get(order.symbol) or per_symbol.setdefault(order.symbol, [0, 0, 0, 0])
             if order.side == BUY:
@@ -343,7 +329,7 @@ class Engine:
             return list(st.working.values()) if st else []
         return [o for st in self.sessions.values() for o in st.working.values() if o.firm == ident]
 
-    def _cancel_all(self, orders: list[Order], reason: str) -> int:
+    def _cancel_all(self, orders: list[Order], reason: CancelReason) -> int:
         return sum(1 for o in orders if self.cancel_order(o, reason) > 0)
 
     def _report(
@@ -364,12 +350,3 @@ class Engine:
             body += "115=%s\x01" % order.session
             for copy in copies:
                 copy.send_body(ER, body, now)
-
-def _admin_record(kind: str, ts_ns: int, **extra: Any) -> dict[str, Any]:
-    rec: dict[str, Any] = {
-        "ts_ns": ts_ns, "kind": kind, "session": None, "firm": None, "cl_ord_id": None, "order_id": None,
-        "symbol": None, "side": None, "qty": None, "price": None, "status": None,
-    }
-    rec.update(extra)
-    return rec
-

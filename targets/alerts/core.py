@@ -1,4 +1,4 @@
-"""The alert sink's core: channels, routing by severity, delay, drop, ack.
+"""The alert sink's core, its state and logic: channels, routing by severity, delay, drop, ack.
 
 Three channels stand for the ways a human hears about trouble: ``page``
 (the pager), ``phone`` (the out-of-band escalation: an on-call phone tree on

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from targets.exchange.book import BUY, DAY, IOC, LIMIT, MARKET, SELL
-from targets.exchange.engine import Engine, SessionState
+from targets.exchange.core import Engine, SessionState
 from targets.exchange.journal import Journal, read_records
 from targets.exchange.symbols import Symbol
 

@@ -1,0 +1,224 @@
+"""The exchange's admin HTTP API (aiohttp): views, kill switch, clock, journal.
+
+Handlers are module-level functions that find the exchange's parts in the
+app (``EXCHANGE_KEY``); ``build_app`` wires them to their routes.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol
+
+import pydantic
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from targets.common.service import BadRequest, bad_request_middleware, json_error, parse_json, token_middleware
+
+from .clock import MarketClock
+from .config import ExchangeConfig
+from .core import Engine
+from .journal import Journal
+from .records import KillScope
+
+JOURNAL_CHUNK = 1 << 16
+
+
+class ExchangeParts(Protocol):
+    """What the admin API reads and drives (``service.ExchangeService`` has it all)."""
+
+    config: ExchangeConfig
+    engine: Engine
+    clock: MarketClock
+    journal: Journal
+    log: Any
+    stopping: bool  # set at shutdown: ends the journal's follow streams
+
+
+EXCHANGE_KEY = web.AppKey("exchange", ExchangeParts)
+REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
+
+
+class ScopeBody(pydantic.BaseModel):
+    """``{"firm": F}`` or ``{"session": COMP_ID}``, exactly one."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+    firm: str | None = pydantic.Field(default=None, min_length=1, max_length=64)
+    session: str | None = pydantic.Field(default=None, min_length=1, max_length=64)
+    # who pulled the switch (monitor, operator, powerpeg-abort): journaled so
+    # measurement can tell the firm's controls from the harness's safety net
+    by: str | None = pydantic.Field(default=None, min_length=1, max_length=64)
+
+
+class ClockBody(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    open_in_s: float = pydantic.Field(ge=0, le=7 * 24 * 3600)
+
+
+class EngineCollector:
+    """Renders the engine's plain counters at scrape time (nothing per order)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def collect(self):  # noqa: ANN201 - prometheus_client protocol
+        engine = self.engine
+        orders = CounterMetricFamily("powerpeg_exchange_orders", "NewOrderSingles received", labels=["firm"])
+        fills = CounterMetricFamily("powerpeg_exchange_fills", "Fills (one per side)", labels=["firm"])
+        rejects = CounterMetricFamily("powerpeg_exchange_rejects", "Orders rejected", labels=["firm"])
+        for firm, (n_orders, n_fills, n_rejects) in engine.stats.items():
+            orders.add_metric([firm], n_orders)
+            fills.add_metric([firm], n_fills)
+            rejects.add_metric([firm], n_rejects)
+        shares = GaugeMetricFamily("powerpeg_exchange_position_shares", "Net position in shares", labels=["firm"])
+        notional = GaugeMetricFamily("powerpeg_exchange_notional_usd", "Position value at the marks", labels=["firm", "kind"])
+        view = engine.positions_view()["firms"]
+        for firm, per_symbol in engine.positions.items():
+            shares.add_metric([firm], sum(p[0] for p in per_symbol.values()))
+            notional.add_metric([firm, "gross"], view[firm]["gross_notional_usd"])
+            notional.add_metric([firm, "net"], view[firm]["net_position_usd"])
+        working = GaugeMetricFamily("powerpeg_exchange_working_orders", "Working orders")
+        working.add_metric([], engine.working_count())
+        return [orders, fills, rejects, shares, notional, working]
+
+
+def _scope(body: ScopeBody) -> tuple[KillScope, str]:
+    if body.firm is None and body.session is None:
+        raise BadRequest(json_error(400, "firm: give a firm or a session", field="firm"))
+    if body.firm is not None and body.session is not None:
+        raise BadRequest(json_error(400, "session: give a firm or a session, not both", field="session"))
+    return ("firm", body.firm) if body.firm is not None else ("session", body.session)  # type: ignore[return-value]
+
+
+def _exchange(request: web.Request) -> ExchangeParts:
+    return request.app[EXCHANGE_KEY]
+
+
+async def health(request: web.Request) -> web.Response:
+    exchange = _exchange(request)
+    live = sum(1 for st in exchange.engine.sessions.values() if st.sender is not None)
+    return web.json_response({"status": "ok", "comp_id": exchange.config.comp_id, "phase": exchange.clock.phase, "sessions": live})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(request.app[REGISTRY_KEY]), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def symbols(request: web.Request) -> web.Response:
+    return web.json_response([{"symbol": s, "ref_price": p / 100} for s, p in _exchange(request).engine.ref.items()])
+
+
+async def book(request: web.Request) -> web.Response:
+    engine = _exchange(request).engine
+    symbol = request.match_info["symbol"]
+    b = engine.books.get(symbol)
+    if b is None:
+        return json_error(404, f"unknown symbol {symbol}", field="symbol")
+    depth_txt = request.query.get("depth", "10")
+    if not depth_txt.isdigit() or not 0 < int(depth_txt) <= 1000:
+        return json_error(400, "depth must be a whole number 1..1000", field="depth")
+    bids, asks = b.depth(int(depth_txt))
+    return web.json_response({
+        "symbol": symbol,
+        "bids": [[p / 100, q] for p, q in bids],
+        "asks": [[p / 100, q] for p, q in asks],
+        "last": None if b.last is None else b.last / 100,
+        "fair": engine.mark(symbol),
+    })
+
+
+async def positions(request: web.Request) -> web.Response:
+    return web.json_response(_exchange(request).engine.positions_view())
+
+
+async def clock_get(request: web.Request) -> web.Response:
+    return web.json_response(_exchange(request).clock.snapshot())
+
+
+async def clock_post(request: web.Request) -> web.Response:
+    body = await parse_json(request, ClockBody)
+    clock = _exchange(request).clock
+    if clock.is_open:
+        return json_error(409, "market already open", field="open_in_s")
+    clock.reschedule(body.open_in_s)
+    return web.json_response(clock.snapshot())
+
+
+async def kill(request: web.Request) -> web.Response:
+    exchange = _exchange(request)
+    body = await parse_json(request, ScopeBody)
+    scope, ident = _scope(body)
+    cancelled = exchange.engine.kill(scope, ident, by=body.by)
+    exchange.log.warning("kill_switch", scope=scope, id=ident, cancelled=cancelled, by=body.by)
+    return web.json_response({"scope": scope, "id": ident, "cancelled": cancelled, "ts_ns": time.time_ns()})
+
+
+async def reinstate(request: web.Request) -> web.Response:
+    exchange = _exchange(request)
+    scope, ident = _scope(await parse_json(request, ScopeBody))
+    was_active = exchange.engine.reinstate(scope, ident)
+    exchange.log.warning("kill_switch_reinstated", scope=scope, id=ident, was_active=was_active)
+    return web.json_response({"scope": scope, "id": ident, "was_active": was_active, "ts_ns": time.time_ns()})
+
+
+async def sessions(request: web.Request) -> web.Response:
+    engine = _exchange(request).engine
+    out: list[dict[str, Any]] = []
+    for st in engine.sessions.values():
+        out.append({
+            "comp_id": st.comp_id, "firm": st.firm, "kind": "internal" if st.comp_id == "MM" else "order-entry",
+            "connected": st.sender is not None, "peer": st.peer, "cod": st.cod,
+            "working_orders": len(st.working), "killed": engine.is_killed(st.firm, st.comp_id),
+        })
+    for firm, senders in engine.dropcopies.items():
+        for s in senders:
+            out.append({"comp_id": firm, "firm": firm, "kind": "drop-copy", "connected": True,
+                        "peer": getattr(s, "peer", ""), "working_orders": 0, "killed": firm in engine.killed_firms})
+    return web.json_response(out)
+
+
+async def journal(request: web.Request) -> web.StreamResponse:
+    exchange = _exchange(request)
+    follow = request.query.get("follow", "0") in ("1", "true", "yes")
+    offset_txt = request.query.get("offset", "0")
+    if not offset_txt.isdigit():
+        return json_error(400, "offset must be a byte offset (a whole number >= 0)", field="offset")
+    jr = exchange.journal
+    if not jr.closed:
+        jr.flush()
+    resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+    await resp.prepare(request)
+    with open(jr.path, "rb") as fh:
+        # readers that poll (the harness, every 100 ms) ask only for what is new
+        fh.seek(int(offset_txt))
+        while True:
+            chunk = fh.read(JOURNAL_CHUNK)
+            if chunk:
+                await resp.write(chunk)
+                continue
+            if not follow or jr.closed or exchange.stopping:
+                break
+            await jr.wait_flushed(1.0)
+    await resp.write_eof()
+    return resp
+
+
+def build_app(exchange: ExchangeParts, token: str) -> web.Application:
+    app = web.Application(middlewares=[token_middleware(token), bad_request_middleware])
+    app[EXCHANGE_KEY] = exchange
+    registry = CollectorRegistry()
+    registry.register(EngineCollector(exchange.engine))  # type: ignore[arg-type]
+    app[REGISTRY_KEY] = registry
+    app.router.add_get("/health", health)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/symbols", symbols)
+    app.router.add_get("/book/{symbol}", book)
+    app.router.add_get("/positions", positions)
+    app.router.add_get("/clock", clock_get)
+    app.router.add_post("/clock", clock_post)
+    app.router.add_post("/kill", kill)
+    app.router.add_post("/reinstate", reinstate)
+    app.router.add_get("/sessions", sessions)
+    app.router.add_get("/journal", journal)
+    return app
