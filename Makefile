@@ -6,9 +6,9 @@ BIN := $(VENV)/bin
 TOXIPROXY_VERSION := v2.12.0
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test unit integration bench clean images
+.PHONY: setup demo test unit integration bench clean images lint
 
-setup: $(STAMP) $(BIN)/toxiproxy-server-check
+setup: $(STAMP) $(BIN)/toxiproxy-server-check $(BIN)/pp-qfclient-check
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -36,6 +36,17 @@ $(BIN)/toxiproxy-server-check: | $(BIN)/python
 	    || echo "warning: go install of toxiproxy-server failed; network faults unavailable"; \
 	else echo "note: Go not found; toxiproxy-server not installed (network faults unavailable)"; fi
 
+# QuickFIX/Go, the independent FIX engine of the interop tests (tests/interop/):
+# built when Go is here; without Go those tests skip (CI requires them).
+QFCLIENT_SRC := $(wildcard tests/interop/qfclient/*.go) tests/interop/qfclient/go.mod tests/interop/qfclient/go.sum
+.PHONY: $(BIN)/pp-qfclient-check
+$(BIN)/pp-qfclient-check: | $(BIN)/python
+	@if command -v go >/dev/null; then $(MAKE) -s $(BIN)/pp-qfclient; \
+	else echo "note: Go not found; QuickFIX/Go interop client not built (tests/interop skip)"; fi
+$(BIN)/pp-qfclient: $(QFCLIENT_SRC) | $(BIN)/python
+	@echo "building QuickFIX/Go interop client (tests/interop/qfclient)"
+	cd tests/interop/qfclient && go build -o $(abspath $(BIN))/pp-qfclient .
+
 demo: setup
 	$(BIN)/powerpeg demo
 
@@ -54,6 +65,11 @@ integration: setup
 BASE_IMAGE ?= python:3.11-slim
 images: setup
 	BASE_IMAGE=$(BASE_IMAGE) PY=$(BIN)/python bash compose/build-images.sh
+
+# ruff (style and the rules our noqa comments name) and mypy (types), as CI runs them
+lint: setup
+	$(BIN)/ruff check harness targets bench tests
+	$(BIN)/mypy
 
 bench: setup
 	$(BIN)/python -m bench

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from harness.events import ABORT_KILLER, RunEvent
+from targets.exchange.records import JournalRecord
 
 BUCKET_NS = 100_000_000
 # past this many buckets (10 minutes at 100 ms) the picture coarsens instead of growing
@@ -20,7 +21,7 @@ MAX_BUCKETS = 6000
 class Evidence:
     """What a run leaves behind, as collected by the runner (shapes: docs/harness.md)."""
 
-    journal: list[dict]
+    journal: list[JournalRecord]  # the exchange journal (targets/exchange/records.py)
     parents: list[dict]
     alerts: list[dict]
     events: list[dict]
@@ -228,7 +229,7 @@ class _JournalPass:
         self.runaway_children = 0
         self.unattributed = 0
 
-    def run(self, journal: list[dict]) -> None:
+    def run(self, journal: list[JournalRecord]) -> None:
         # one loop with local aliases: this is the hot path of a 10^6-record runaway
         firm, qty_of = self.firm, self.qty_of
         committed, executed, violated_at = self.committed, self.executed, self.violated_at

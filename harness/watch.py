@@ -15,6 +15,8 @@ from typing import Any
 
 import aiohttp
 
+from targets.exchange.records import JournalRecord
+
 
 class _Lines:
     """Complete JSON lines out of chunks; a torn last line waits for its end."""
@@ -107,7 +109,7 @@ class LiveState:
         self.parent_qty[parent] = int(record["qty"])
         self.excess_shares += self._excess_of(parent) - before
 
-    def on_journal(self, record: dict[str, Any]) -> None:
+    def on_journal(self, record: JournalRecord) -> None:
         if record.get("firm") != self.firm:
             return
         kind = record.get("kind")
