@@ -101,7 +101,7 @@ def test_the_load_profile_gets_every_variable_it_reads_and_routers_by_service_na
     import structlog  # noqa: PLC0415
 
     from harness.backends.compose.load import ComposeLoadRunner  # noqa: PLC0415
-    from tests.unit.test_load_config import build  # noqa: PLC0415
+    from tests.unit.harness.load.test_config import build  # noqa: PLC0415
 
     services = _file()["services"]
     read = {m for name in ("locust-master", "locust-worker")

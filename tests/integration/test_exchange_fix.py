@@ -398,7 +398,7 @@ async def test_garbled_streams_from_many_sessions_leave_the_exchange_process_ser
     crashes it (a crash in C code would end the process, not raise)."""
     import random
 
-    from tests.unit.test_fix_speedups import garble
+    from tests.unit.targets.fix.test_speedups import garble
 
     proc, info = await start_exchange_process(tmp_path)
     try:

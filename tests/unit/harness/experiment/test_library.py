@@ -1,0 +1,70 @@
+"""The bundled experiment library: every file validates and says what it shows."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.experiment.loader import load
+
+EXPERIMENTS = Path(__file__).parents[4] / "experiments"
+BUNDLED = sorted(EXPERIMENTS.glob("*.yaml"))
+EXPECTED = {
+    "alert-blackout", "dropcopy-lag", "exchange-disconnect", "exchange-latency", "fleet-version-drift",
+    "knight-2012", "knight-2012-controls", "knight-2012-rollback", "router-crash", "router-freeze",
+}
+
+
+def test_library_holds_the_expected_experiments() -> None:
+    """Every experiment the project promises is bundled."""
+    assert set() == EXPECTED - {p.stem for p in BUNDLED}
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=lambda p: p.stem)
+def test_bundled_experiment_validates(path: Path) -> None:
+    """A bundled file loads without error and is named after its file."""
+    assert path.stem == load(path).name
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=lambda p: p.stem)
+def test_bundled_experiment_opens_with_a_comment_block(path: Path) -> None:
+    """Each file opens with comments saying what it shows and what to expect."""
+    head = path.read_text().splitlines()[:3]
+    assert (True, True) == (all(line.startswith("#") for line in head), "to expect" in path.read_text())
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=lambda p: p.stem)
+def test_bundled_experiment_is_short(path: Path) -> None:
+    """Runs stay short: the method lasts at most 12 s."""
+    assert load(path).duration <= 12.0
+
+
+def test_knight_2012_misses_router_8_on_an_all_v1_fleet() -> None:
+    """The Knight file: 8 routers on v1, v2 deployed at 0s missing router-8, no monitor, TTD/TTK 1s."""
+    exp = load(EXPERIMENTS / "knight-2012.yaml")
+    [deploy] = exp.method
+    assert (8, "v1", 0.0, "partial_deploy", {"version": "v2", "miss": ["router-8"]}, False, False, 1.0, 1.0) == (
+        exp.topology.routers, exp.topology.version, deploy.at, deploy.fault, deploy.args,
+        exp.controls.monitor.enabled, exp.controls.monitor.auto_kill, exp.assertions.ttd_max, exp.assertions.ttk_max)
+
+
+def test_knight_2012_sends_flagged_parents_from_the_open() -> None:
+    """rlp-flagged parents arrive after the open only."""
+    mix = load(EXPERIMENTS / "knight-2012.yaml").load.mix
+    assert (0.0, True) == (mix.rlp_share_before_open, mix.rlp_share_after_open > 0)
+
+
+def test_knight_controls_kill_on_the_first_overfilled_share() -> None:
+    """The controls variant: monitor on, auto-kill, overfill 0, a gross limit, 250 ms bounds."""
+    exp = load(EXPERIMENTS / "knight-2012-controls.yaml")
+    mon = exp.controls.monitor
+    assert (True, True, 0, True, 0.25, 0.25) == (
+        mon.enabled, mon.auto_kill, mon.limits.overfill_shares, mon.limits.max_gross_notional is not None,
+        exp.assertions.ttd_max, exp.assertions.ttk_max)
+
+
+def test_knight_rollback_rolls_back_two_seconds_after_the_open() -> None:
+    """The wrong remedy: rollback_deploy to v1, 2 s after the open."""
+    exp = load(EXPERIMENTS / "knight-2012-rollback.yaml")
+    rollback = exp.method[-1]
+    assert ("rollback_deploy", "v1", exp.market.open_at + 2) == (rollback.fault, rollback.args["version"], rollback.at)

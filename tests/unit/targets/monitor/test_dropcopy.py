@@ -1,0 +1,152 @@
+"""The monitor on a drop-copy FIX session over real loopback TCP."""
+import asyncio
+
+from targets.fix.codec import MsgType, Tag
+from targets.fix.session import FixSession
+from targets.monitor.book import Parent
+from targets.monitor.dropcopy import DropCopyClient
+
+from tests.unit.targets.monitor.fakes import FakeNeighbours, er_fields, make_monitor
+
+
+class FakeDropCopy:
+    """An exchange drop-copy acceptor: records logons, pushes ExecutionReports."""
+
+    def __init__(self) -> None:
+        self.logons: list[dict[int, str]] = []
+        self.sessions: list[FixSession] = []
+        self.logged_on = asyncio.Event()
+
+    def on_logon(self, session, msg):
+        self.logons.append(dict(msg.fields))
+        self.sessions.append(session)
+        self.logged_on.set()
+        return None
+
+    def on_message(self, session, msg):
+        pass
+
+    def on_close(self, session, graceful):
+        pass
+
+    async def start(self) -> int:
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(
+            lambda: FixSession(self, comp_id="EXCHANGE", role="acceptor"), "127.0.0.1", 0)
+        return self.server.sockets[0].getsockname()[1]
+
+    async def wait_logon(self, count: int) -> None:
+        async with asyncio.timeout(5):
+            while len(self.logons) < count:
+                self.logged_on.clear()
+                await self.logged_on.wait()
+
+    def push(self, fields) -> None:
+        self.sessions[-1].send(MsgType.ExecutionReport, fields)
+
+
+async def _until(predicate, timeout: float = 3.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.002)
+
+
+async def _running(fake_dc: FakeDropCopy, monitor):
+    port = await fake_dc.start()
+    stop = asyncio.Event()
+    client = DropCopyClient(monitor, "127.0.0.1", port)
+    task = asyncio.create_task(client.run(stop))
+    await fake_dc.wait_logon(1)
+    return stop, task, client
+
+
+async def _stop(stop, task, fake_dc, monitor) -> None:
+    stop.set()
+    await asyncio.wait_for(task, 3)
+    fake_dc.server.close()
+    await monitor.drain()
+    await monitor.actions.close()
+
+
+async def test_logs_on_as_the_firm_with_sequence_reset() -> None:
+    """The monitor logs on with SenderCompID = firm, TargetCompID = exchange and 141=Y."""
+    fake_dc = FakeDropCopy()
+    monitor = make_monitor(None, firm="KNIGHT", exchange_comp_id="EXCHANGE")
+    stop, task, _ = await _running(fake_dc, monitor)
+    logon = fake_dc.logons[0]
+    await _until(lambda: monitor.dropcopy == "logged_on")
+    await _stop(stop, task, fake_dc, monitor)
+    assert ("KNIGHT", "EXCHANGE", "Y") == (logon[Tag.SenderCompID], logon[Tag.TargetCompID], logon[Tag.ResetSeqNumFlag])
+
+
+async def test_pages_on_the_very_message_that_over_fills() -> None:
+    """Over real TCP, no page follows the fills within the parent and one follows the first fill beyond it."""
+    async with FakeNeighbours() as fake:
+        fake_dc = FakeDropCopy()
+        monitor = fake.monitor()
+        stop, task, _ = await _running(fake_dc, monitor)
+        monitor.register_parent(Parent("router-1-000001", "router-1", "AAA", "buy", 200, 0))
+        pages_after = []
+        for k in range(1, 4):
+            fake_dc.push(er_fields("F", f"router-1-000001.{k}", qty=100, last_qty=100, last_px="10.00"))
+            await _until(lambda: monitor.book.messages == k)
+            await monitor.drain()
+            pages_after.append(len(fake.posts("/alerts")))
+        breach = monitor.breaches[0]
+        await _stop(stop, task, fake_dc, monitor)
+    assert ([0, 0, 1], "router-1-000001.3") == (pages_after, breach["cl_ord_id"])
+
+
+async def test_auto_kill_over_tcp_in_one_burst() -> None:
+    """A burst of over-filling fills over TCP ends in exactly one kill and one halt."""
+    async with FakeNeighbours() as fake:
+        fake_dc = FakeDropCopy()
+        monitor = fake.monitor(routers=fake.router_urls(1), auto_kill=True)
+        stop, task, _ = await _running(fake_dc, monitor)
+        monitor.register_parent(Parent("router-1-000001", "router-1", "AAA", "buy", 100, 0))
+        for k in range(50):
+            fake_dc.push(er_fields("F", f"router-1-000001.{k}", qty=100, last_qty=100, last_px="10.00"))
+        await _until(lambda: monitor.book.messages == 50)
+        await monitor.drain()
+        calls = sorted(p for p, _, _ in fake.requests if p != "/alerts")
+        await _stop(stop, task, fake_dc, monitor)
+    assert (["/kill", "/router-1/halt"], "overfill") == (calls, monitor.kill["reason"])
+
+
+async def test_reconnects_with_a_fresh_logon_after_a_drop() -> None:
+    """When the exchange drops the session the monitor logs on again at MsgSeqNum 1 with 141=Y."""
+    fake_dc = FakeDropCopy()
+    monitor = make_monitor(None)
+    stop, task, client = await _running(fake_dc, monitor)
+    fake_dc.push(er_fields("0", "router-1-000001.1"))
+    await _until(lambda: monitor.book.messages == 1)
+    fake_dc.sessions[-1].abort()
+    await fake_dc.wait_logon(2)
+    second = fake_dc.logons[1]
+    await _stop(stop, task, fake_dc, monitor)
+    assert (2, "1", "Y") == (client.logons, second[Tag.MsgSeqNum], second[Tag.ResetSeqNumFlag])
+
+
+async def test_malformed_execution_report_is_counted_not_fatal() -> None:
+    """A trade ER without LastPx is counted as malformed and the session carries on."""
+    fake_dc = FakeDropCopy()
+    monitor = make_monitor(None)
+    stop, task, client = await _running(fake_dc, monitor)
+    bad = [f for f in er_fields("F", "router-1-000001.1", last_qty=100) if f[0] != Tag.LastPx]
+    fake_dc.push(bad)
+    fake_dc.push(er_fields("0", "router-1-000001.2"))
+    await _until(lambda: monitor.book.messages == 1)
+    await _stop(stop, task, fake_dc, monitor)
+    assert (1, 1) == (monitor.ignored["malformed"], client.logons)
+
+
+async def test_other_firms_reports_are_ignored() -> None:
+    """An ER whose Account is another firm does not touch the book."""
+    fake_dc = FakeDropCopy()
+    monitor = make_monitor(None, firm="KNIGHT")
+    stop, task, _ = await _running(fake_dc, monitor)
+    fake_dc.push(er_fields("F", "mm.1", last_qty=100, firm="MM"))
+    fake_dc.push(er_fields("0", "router-1-000001.1"))
+    await _until(lambda: monitor.book.messages == 1)
+    await _stop(stop, task, fake_dc, monitor)
+    assert (1, {}) == (monitor.ignored["foreign"], monitor.book.positions)

@@ -1,0 +1,112 @@
+"""The monitor's HTTP API: parent registration, limits, auto-kill, state."""
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from targets.monitor.http import build_app
+
+from tests.unit.targets.monitor.fakes import TOKEN, fill, make_monitor
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+PARENT = {"parent_id": "router-1-000001", "router": "router-1", "symbol": "AAA", "side": "buy", "qty": 200,
+          "ts_ns": 1}
+
+
+@pytest.fixture
+async def monitor():
+    m = make_monitor(None)
+    yield m
+    await m.actions.close()
+
+
+@pytest.fixture
+async def client(monitor):
+    async with TestClient(TestServer(build_app(monitor, TOKEN), host="127.0.0.1", port=0)) as c:
+        yield c
+
+
+async def test_register_parent_is_201(client, monitor) -> None:
+    """POST /parents registers the parent for reconciliation."""
+    resp = await client.post("/parents", json=PARENT, headers=AUTH)
+    assert (201, 200) == (resp.status, monitor.book.parents["router-1-000001"].qty)
+
+
+async def test_register_parent_without_token_is_401(client) -> None:
+    """POST /parents without the bearer token is refused."""
+    resp = await client.post("/parents", json=PARENT)
+    assert 401 == resp.status
+
+
+async def test_register_parent_with_bad_side_is_400_naming_it(client) -> None:
+    """A side other than buy/sell is a 400 whose field is side."""
+    resp = await client.post("/parents", json={**PARENT, "side": "short"}, headers=AUTH)
+    assert (400, "side") == (resp.status, (await resp.json())["field"])
+
+
+async def test_register_parent_with_zero_qty_is_400_naming_it(client) -> None:
+    """A non-positive qty is a 400 whose field is qty."""
+    resp = await client.post("/parents", json={**PARENT, "qty": 0}, headers=AUTH)
+    assert (400, "qty") == (resp.status, (await resp.json())["field"])
+
+
+async def test_duplicate_parent_is_409(client) -> None:
+    """Registering the same parent id twice is a 409."""
+    await client.post("/parents", json=PARENT, headers=AUTH)
+    resp = await client.post("/parents", json=PARENT, headers=AUTH)
+    assert 409 == resp.status
+
+
+async def test_put_limits_changes_one_limit(client, monitor) -> None:
+    """PUT /limits sets the given limit and leaves the others."""
+    resp = await client.put("/limits", json={"max_position": 500}, headers=AUTH)
+    assert (200, 500, 0) == (resp.status, monitor.limits.max_position, monitor.limits.overfill_shares)
+
+
+async def test_put_limits_unknown_name_is_400_naming_it(client) -> None:
+    """An unknown limit name is a 400 naming it."""
+    resp = await client.put("/limits", json={"max_leverage": 3}, headers=AUTH)
+    assert (400, "max_leverage") == (resp.status, (await resp.json())["field"])
+
+
+async def test_put_limits_negative_is_400(client) -> None:
+    """A negative limit is a 400 naming it."""
+    resp = await client.put("/limits", json={"max_child_rate": -1}, headers=AUTH)
+    assert (400, "max_child_rate") == (resp.status, (await resp.json())["field"])
+
+
+async def test_auto_kill_can_be_switched_on(client, monitor) -> None:
+    """POST /auto-kill {"enabled": true} arms the auto-kill."""
+    resp = await client.post("/auto-kill", json={"enabled": True}, headers=AUTH)
+    assert (200, True) == (resp.status, monitor.auto_kill)
+
+
+async def test_auto_kill_without_enabled_is_400(client) -> None:
+    """POST /auto-kill without enabled is a 400 naming it."""
+    resp = await client.post("/auto-kill", json={}, headers=AUTH)
+    assert (400, "enabled") == (resp.status, (await resp.json())["field"])
+
+
+async def test_state_reports_positions_and_parent_counts(client, monitor) -> None:
+    """GET /state shows positions, notional and registered/over-filled parent counts."""
+    await client.post("/parents", json=PARENT, headers=AUTH)
+    monitor.on_execution(fill("router-1-000001.1", 300, "10.00"))
+    state = await (await client.get("/state")).json()
+    assert (300, 3000.0, {"registered": 1, "over_filled": 1}) == (
+        state["positions"]["AAA"]["position"], state["notional"]["gross_usd"],
+        {k: state["parents"][k] for k in ("registered", "over_filled")})
+
+
+async def test_breaches_endpoint_lists_breaches(client, monitor) -> None:
+    """GET /breaches lists the over-fill with its ts_ns."""
+    await client.post("/parents", json=PARENT, headers=AUTH)
+    monitor.on_execution(fill("router-1-000001.1", 300))
+    await monitor.drain()
+    body = await (await client.get("/breaches")).json()
+    assert [("overfill", True)] == [(b["kind"], b["ts_ns"] > 0) for b in body["breaches"]]
+
+
+async def test_metrics_expose_notional(client, monitor) -> None:
+    """/metrics exposes gross notional as a Prometheus gauge."""
+    await client.post("/parents", json=PARENT, headers=AUTH)
+    monitor.on_execution(fill("router-1-000001.1", 100, "10.00"))
+    text = await (await client.get("/metrics")).text()
+    assert 'powerpeg_monitor_notional_usd{kind="gross"} 1000.0' in text.splitlines()
