@@ -64,14 +64,16 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(prog="python -m bench.fleet_executions")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--window", type=float, default=5.0)
-    parser.add_argument("--parents", type=int, default=320, help="rlp parents over the 8 routers (router-8 runs 1/8 of them away)")
+    parser.add_argument("--parents", type=int, default=320,
+                        help="rlp parents over the 8 routers (router-8 runs 1/8 of them away)")
     args = parser.parse_args(argv)
     rates = []
     with tempfile.TemporaryDirectory(prefix="powerpeg-bench-") as home:
         for _ in range(args.runs):
             rates.append(asyncio.run(one_run(Path(home), args.window, args.parents)))
     result = {"fleet_executions_per_s_median": statistics.median(rates), "min": min(rates), "max": max(rates)}
-    print(f"fleet_executions 8 routers (router-8 v1 Power Peg) executions/s median={result['fleet_executions_per_s_median']:,.0f} "
+    print("fleet_executions 8 routers (router-8 v1 Power Peg) executions/s "
+          f"median={result['fleet_executions_per_s_median']:,.0f} "
           f"min={result['min']:,.0f} max={result['max']:,.0f} runs={args.runs} window={args.window}s")
     return result
 

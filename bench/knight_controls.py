@@ -71,7 +71,8 @@ async def main_async(runs: int, backend: str) -> dict[str, float]:
         "ttd_s_median": statistics.median(ttd) if ttd else float("nan"), "ttd_s_max": max(ttd, default=float("nan")),
         "ttk_s_median": statistics.median(ttk) if ttk else float("nan"), "ttk_s_max": max(ttk, default=float("nan")),
     }
-    print(f"knight-2012-controls {backend} x{runs}: wall median {result['wall_s_median']:.1f}s max {result['wall_s_max']:.1f}s; "
+    print(f"knight-2012-controls {backend} x{runs}: "
+          f"wall median {result['wall_s_median']:.1f}s max {result['wall_s_max']:.1f}s; "
           f"ttd_s median {result['ttd_s_median']:.4f} max {result['ttd_s_max']:.4f}; "
           f"ttk_s median {result['ttk_s_median']:.4f} max {result['ttk_s_max']:.4f}")
     print(f"knight-2012 runaway ({plain.status}, {plain.metrics.excess_shares:,} excess shares): "

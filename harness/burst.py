@@ -123,7 +123,7 @@ async def settle(session: aiohttp.ClientSession, topology: Topology, accepted: d
 def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
     cells = [header] + [tuple(str(c) for c in row) for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    return "\n".join("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+    return "\n".join("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
                      for r in cells)
 
 

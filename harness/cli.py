@@ -11,8 +11,9 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, Awaitable, Callable, NoReturn, Sequence
+from typing import Any, NoReturn
 
 from targets.common.log import configure
 
@@ -90,10 +91,10 @@ def build_parser(parser_class: type[_Parser] = _Parser) -> argparse.ArgumentPars
 
     from harness.run_cmd import add_arguments  # noqa: PLC0415 - keeps `powerpeg up` start-up light
     add_arguments(sub.add_parser("run", help="run one experiment and write its reports"))
-    from harness.gameday.runner import add_arguments as add_gameday  # noqa: PLC0415
+    from harness.gameday.runner import add_arguments as add_gameday  # noqa: PLC0415 - keeps `powerpeg up` start-up light
 
     add_gameday(sub.add_parser("gameday", help="run a suite of experiments; or --history: the trend across game days"))
-    from harness.ui.command import add_arguments as add_ui  # noqa: PLC0415
+    from harness.ui.command import add_arguments as add_ui  # noqa: PLC0415 - keeps `powerpeg up` start-up light
 
     add_ui(sub.add_parser("ui", help="a game day in the Locust web UI: the Chaos tab and the KILL SWITCH"))
     return parser
@@ -190,7 +191,7 @@ def cmd_down(_args: argparse.Namespace) -> int:
 
 
 def cmd_cleanup(_args: argparse.Namespace) -> int:
-    from harness.backends.compose import cleanup as compose_cleanup  # noqa: PLC0415
+    from harness.backends.compose import cleanup as compose_cleanup  # noqa: PLC0415 - only the commands that use compose import it
 
     home, log = powerpeg_home(), _logger()
     # containers first: they are found by label, whatever the state files say
@@ -201,7 +202,7 @@ def cmd_cleanup(_args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     if not args.burst:
-        from harness.side_by_side import run_side_by_side  # noqa: PLC0415
+        from harness.side_by_side import run_side_by_side  # noqa: PLC0415 - the run machinery only for a run
 
         return _run(lambda: run_side_by_side(out=args.out, log=_logger()))
     from harness.burst import run_burst  # noqa: PLC0415 - only the burst needs it
@@ -241,19 +242,19 @@ def cmd_schema(_args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.run_cmd import cmd_run_async  # noqa: PLC0415
+    from harness.run_cmd import cmd_run_async  # noqa: PLC0415 - the run machinery only for a run
 
     return _run(lambda: cmd_run_async(args, log=_logger()))
 
 
 def cmd_gameday(args: argparse.Namespace) -> int:
-    from harness.gameday.runner import cmd_gameday_async  # noqa: PLC0415
+    from harness.gameday.runner import cmd_gameday_async  # noqa: PLC0415 - the run machinery only for a run
 
     return _run(lambda: cmd_gameday_async(args, log=_logger()))
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    from harness.ui.command import cmd_ui_async  # noqa: PLC0415
+    from harness.ui.command import cmd_ui_async  # noqa: PLC0415 - the run machinery only for a run
 
     # not _run: the game day handles SIGTERM itself (it ends the run, it does not cancel it)
     return asyncio.run(cmd_ui_async(args, log=_logger()))

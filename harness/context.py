@@ -53,7 +53,7 @@ class RunContext:
     log: Any = field(default=None, repr=False)
 
     @classmethod
-    def create(cls, *, home: Path | None = None, run_id: str | None = None, log: Any = None) -> "RunContext":
+    def create(cls, *, home: Path | None = None, run_id: str | None = None, log: Any = None) -> RunContext:
         run_id = check_run_id(run_id) if run_id else new_run_id()
         return cls(
             run_id=run_id,

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import structlog
+from structlog.typing import EventDict, WrappedLogger
 
 ABORT_KILLER = "powerpeg-abort"
 """The ``by`` of the kill the harness's own stop conditions issue (journaled by the exchange)."""
@@ -109,7 +110,7 @@ class _Capture:
     def __init__(self, sink: list[dict[str, Any]]) -> None:
         self._sink = sink
 
-    def __call__(self, _logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    def __call__(self, _logger: WrappedLogger, _name: str, event: EventDict) -> EventDict:
         self._sink.append(dict(event))
         return event
 
@@ -122,7 +123,7 @@ class EventLog:
         self._file: TextIO | None = path.open("w", buffering=1) if path is not None else None
         self.path = path
 
-        def stamp(_l: Any, _n: str, event: dict[str, Any]) -> dict[str, Any]:
+        def stamp(_l: WrappedLogger, _n: str, event: EventDict) -> EventDict:
             event.setdefault("ts_ns", time.time_ns())
             return event
 

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from harness.events import ABORT_KILLER, RunEvent
-from targets.exchange.records import JournalRecord
+from targets.exchange.records import JournalRecord, KillRecord
 
 BUCKET_NS = 100_000_000
 # past this many buckets (10 minutes at 100 ms) the picture coarsens instead of growing
@@ -52,8 +52,8 @@ class Series:
 
 
 METRIC_KEYS = (
-    "first_violation_at", "detected_at", "detected_by", "kill_issued_at", "kill_issued_by", "contained_at", "contained_by",
-    "flat_at", "ttd_s", "ttk_s", "ttc_s", "excess_shares", "runaway_child_orders", "gross_notional_usd",
+    "first_violation_at", "detected_at", "detected_by", "kill_issued_at", "kill_issued_by", "contained_at",
+    "contained_by", "flat_at", "ttd_s", "ttk_s", "ttc_s", "excess_shares", "runaway_child_orders", "gross_notional_usd",
     "net_position_usd", "loss_usd", "runaway_parents", "parents", "unattributed_child_orders",
 )
 
@@ -66,7 +66,8 @@ class Metrics:
     detected_at: int | None = None
     detected_by: str | None = None  # "page" | "phone" (escalation while the pager is down) | "operator"
     kill_issued_at: int | None = None
-    kill_issued_by: str | None = None  # "operator" (the KILL SWITCH of `powerpeg ui`) or the control's name, e.g. "monitor"
+    # "operator" (the KILL SWITCH of `powerpeg ui`) or the control's name, e.g. "monitor"
+    kill_issued_by: str | None = None
     contained_at: int | None = None
     contained_by: str | None = None  # "control" | "abort" | "end"
     flat_at: int | None = None
@@ -102,7 +103,7 @@ class _Events:
     marks: list[Mark] = field(default_factory=list)
 
     @classmethod
-    def parse(cls, events: list[dict]) -> "_Events":
+    def parse(cls, events: list[dict]) -> _Events:
         out = cls()
         for event in events:
             name, ts = event.get("event"), event.get("ts_ns")
@@ -174,7 +175,8 @@ def _detection(alerts: list[dict], timeline: _Events) -> tuple[int | None, str |
     return None, None, None
 
 
-def _control_kills(kills: list[dict], firm: str, firm_sessions: set[str], timeline: _Events) -> list[tuple[int, str]]:
+def _control_kills(kills: list[KillRecord], firm: str, firm_sessions: set[str],
+                   timeline: _Events) -> list[tuple[int, str]]:
     """Kill switches by the firm's controls or its operators, as (time, by) in time order: never the
     harness's own abort kill."""
     times = [(ts, "operator") for ts in timeline.operator_kills]
@@ -198,7 +200,8 @@ class _Buckets:
     """Where the timeline picture's buckets start, how wide they are and how many."""
 
     def __init__(self, t0: int | None, end: int | None) -> None:
-        self.t0, self.width, self.count = t0, BUCKET_NS, 0
+        # without a start there are no buckets (count 0), and t0 is never read
+        self.t0, self.width, self.count = t0 or 0, BUCKET_NS, 0
         if t0 is not None and end is not None:
             span = max(0, end - t0)
             if span // BUCKET_NS + 1 > MAX_BUCKETS:
@@ -220,7 +223,7 @@ class _JournalPass:
         self.open_children: dict[str, int] = {}
         self.flat_since: dict[str, int] = {}
         self.firm_sessions: set[str] = set()
-        self.kills: list[dict] = []
+        self.kills: list[KillRecord] = []
         self.position: dict[str, int] = {}
         self.last_px: dict[str, int] = {}
         self.cash_cents = 0
@@ -235,13 +238,14 @@ class _JournalPass:
         committed, executed, violated_at = self.committed, self.executed, self.violated_at
         working, open_children, flat_since = self.working, self.open_children, self.flat_since
         position, last_px, accepted = self.position, self.last_px, self.accepted
-        exposure_cents, t0, width, n_buckets = self.exposure_cents, self.buckets.t0, self.buckets.width, self.buckets.count
+        exposure_cents = self.exposure_cents
+        t0, width, n_buckets = self.buckets.t0, self.buckets.width, self.buckets.count
         exposure_of: dict[str, int] = {}
         gross = cash = 0  # cents; gross = Σ |position| × last trade price
         filled_to = 0  # exposure_cents[:filled_to] are final
         for rec in journal:
-            kind = rec["kind"]
-            if kind == "fill":
+            # rec["kind"] tested each time, not through a local: that is what narrows the record's type
+            if rec["kind"] == "fill":
                 sym, px = rec["symbol"], _cents(rec["exec_px"])
                 last_px[sym] = px
                 mine = rec["firm"] == firm
@@ -275,12 +279,12 @@ class _JournalPass:
                 gross += new - exposure_of.get(sym, 0)
                 exposure_of[sym] = new
                 continue
-            if kind == "kill":
+            if rec["kind"] == "kill":
                 self.kills.append(rec)
                 continue
             if rec.get("firm") != firm:
                 continue
-            if kind == "accepted":
+            if rec["kind"] == "accepted":
                 ts = rec["ts_ns"]
                 self.firm_sessions.add(rec["session"])
                 if n_buckets:
@@ -305,7 +309,7 @@ class _JournalPass:
                     self.contained_at = ts
                 working[cl] = [parent, 0]
                 open_children[parent] = open_children.get(parent, 0) + 1
-            elif kind == "canceled":
+            elif rec["kind"] == "canceled":
                 child = working.pop(rec["cl_ord_id"], None)
                 if child is None:
                     continue
@@ -360,7 +364,7 @@ def compute(evidence: Evidence) -> Metrics:
     kills = [ts for ts, _ in kill_list]
     first, contained_at = walk.first_violation, walk.contained_at
     contained_by = None
-    if first is not None:
+    if first is not None and contained_at is not None:  # set together, by the first violation
         abort_at = timeline.abort_at
         # a control contained it when a kill came after its last child and before any abort
         if any(k >= contained_at and (abort_at is None or k <= abort_at) for k in kills):
@@ -406,7 +410,8 @@ def _marks(metrics: Metrics, timeline: _Events, page_source: str | None) -> list
     if metrics.first_violation_at is not None:
         marks.append(Mark(metrics.first_violation_at, "first_violation", "first violation"))
     if metrics.detected_at is not None:
-        how = f"{metrics.detected_by} from {page_source}" if metrics.detected_by in WAKE_CHANNELS and page_source else metrics.detected_by
+        paged = metrics.detected_by in WAKE_CHANNELS and page_source
+        how = f"{metrics.detected_by} from {page_source}" if paged else metrics.detected_by
         marks.append(Mark(metrics.detected_at, "detected", f"detected ({how})"))
     if metrics.kill_issued_at is not None:
         marks.append(Mark(metrics.kill_issued_at, "kill", "kill switch"))

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import aiohttp
 
@@ -92,7 +93,7 @@ async def check(ctx: ProbeContext, probes: list[Probe], phase: str) -> list[Prob
     async def one(p: Probe) -> ProbeResult:
         try:
             ok, value, message = await PROBES[p.probe](ctx, p)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, KeyError, ValueError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError, KeyError, ValueError) as exc:
             ok, value, message = False, None, f"probe failed: {exc!r}"
         return ProbeResult(p.name, p.probe, phase, ok, value, message)
 

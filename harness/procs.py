@@ -17,11 +17,25 @@ import signal
 import subprocess
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Protocol
 
 from harness.context import RUN_ID_ENV
+
+
+class Started(Protocol):
+    """A started process as waiting for it sees one: a ``subprocess.Popen``, or
+    a service forked by the local backend's launcher (``ForkedProc``)."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    def poll(self) -> int | None: ...
 
 
 class StartError(Exception):
@@ -45,7 +59,7 @@ class ProcIdentity:
     start_time: int
 
     @classmethod
-    def of(cls, pid: int) -> "ProcIdentity | None":
+    def of(cls, pid: int) -> ProcIdentity | None:
         start = read_start_time(pid)
         return None if start is None else cls(pid, start)
 
@@ -58,7 +72,7 @@ class ProcIdentity:
         return {"pid": self.pid, "start_time": self.start_time}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "ProcIdentity":
+    def from_json(cls, data: dict[str, Any]) -> ProcIdentity:
         return cls(int(data["pid"]), int(data["start_time"]))
 
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
@@ -25,6 +26,10 @@ import yaml
 
 from harness.experiment.loader import ExperimentError, load
 from harness.experiment.model import Experiment
+
+if TYPE_CHECKING:
+    # pytest's own types of repr_failure's signature, not re-exported by `pytest`
+    from _pytest._code.code import TerminalRepr, TracebackStyle
 
 PROPERTIES = ("ttd_s", "ttk_s", "ttc_s", "excess_shares", "loss_usd")
 SUFFIXES = (".yaml", ".yml")
@@ -56,7 +61,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 class ExperimentFile(pytest.File):
-    def collect(self):
+    def collect(self) -> Iterator[ExperimentItem]:
         try:
             experiment: Experiment | None = load(self.path)
             issues: list[str] = []
@@ -84,7 +89,8 @@ class ExperimentItem(pytest.Item):
         configured = self.config.getoption("powerpeg_out")
         if configured is not None:
             return Path(configured) / self.name
-        return self.config._tmp_path_factory.mktemp(f"powerpeg-{self.name}"[:40], numbered=True)  # type: ignore[attr-defined]
+        factory: pytest.TempPathFactory = self.config._tmp_path_factory  # type: ignore[attr-defined]  # noqa: SLF001 - pytest gives an Item no public way to the session's tmp_path_factory
+        return factory.mktemp(f"powerpeg-{self.name}"[:40], numbered=True)
 
     def runtest(self) -> None:
         from harness.run_cmd import run_experiment  # noqa: PLC0415 - the run machinery only when items run
@@ -92,8 +98,8 @@ class ExperimentItem(pytest.Item):
         if self.experiment is None:
             raise ExperimentFailed(["invalid experiment file:", *self.issues])
         out = self._out_dir()
-        record = asyncio.run(run_experiment(self.experiment, out=out, backend_name=self.config.getoption("powerpeg_backend"),
-                                            quiet=True))
+        record = asyncio.run(run_experiment(self.experiment, out=out, quiet=True,
+                                            backend_name=self.config.getoption("powerpeg_backend")))
         metrics = record.metrics.to_dict()
         for key in PROPERTIES:
             self.user_properties.append((key, "" if metrics[key] is None else metrics[key]))  # null: not measured
@@ -109,7 +115,8 @@ class ExperimentItem(pytest.Item):
             lines.append(f"error: {record.error}")
         raise ExperimentFailed(lines)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None) -> str:  # type: ignore[override]
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: TracebackStyle | None = None) -> str | TerminalRepr:
         if isinstance(excinfo.value, ExperimentFailed):
             return "\n".join(excinfo.value.lines)
         return super().repr_failure(excinfo)
@@ -166,14 +173,16 @@ class Fleet:
 
 
 @pytest.fixture
-def powerpeg_fleet(tmp_path_factory: pytest.TempPathFactory):
-    """``fleet = await powerpeg_fleet(routers=2, version="v2", ...)`` (FleetSpec arguments); torn down after the test."""
-    from harness.backends.base import FleetSpec  # noqa: PLC0415
-    from harness.backends.local import LocalBackend  # noqa: PLC0415
-    from harness.context import RunContext  # noqa: PLC0415
+def powerpeg_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Awaitable[Fleet]]]:
+    """``fleet = await powerpeg_fleet(routers=2, version="v2", ...)``: a local fleet (FleetSpec arguments),
+    torn down after the test."""
+    # pytest loads this plugin in every run: the fleet machinery only for a test that asks for a fleet
+    from harness.backends.base import FleetSpec  # noqa: PLC0415 - only when a test asks for a fleet
+    from harness.backends.local import LocalBackend  # noqa: PLC0415 - only when a test asks for a fleet
+    from harness.context import RunContext  # noqa: PLC0415 - only when a test asks for a fleet
 
     home = tmp_path_factory.mktemp("powerpeg-home")
-    backends: list[Any] = []
+    backends: list[LocalBackend] = []
 
     async def start(**spec: Any) -> Fleet:
         spec.setdefault("routers", 2)

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from structlog.typing import FilteringBoundLogger
+
 from harness.backends import BACKENDS, make_backend
 from harness.context import RunContext
 from harness.events import EventLog
@@ -48,7 +50,8 @@ def default_out(exp: Experiment) -> Path:
 
 
 async def run_experiment(exp: Experiment, *, out: Path, backend_name: str = "local", load_workers: int | None = None,
-                         quiet: bool = False, home: Path | None = None, log=None) -> RunRecord:
+                         quiet: bool = False, home: Path | None = None,
+                         log: FilteringBoundLogger | None = None) -> RunRecord:
     """Run one experiment and write its reports; the record comes back for callers (demo, game days, pytest)."""
     out.mkdir(parents=True, exist_ok=True)
     for leftover in ("load", "logs"):  # an earlier run into the same DIR must not leak into this one's evidence
@@ -68,7 +71,7 @@ async def run_experiment(exp: Experiment, *, out: Path, backend_name: str = "loc
     return record
 
 
-async def cmd_run_async(args: argparse.Namespace, log=None) -> int:
+async def cmd_run_async(args: argparse.Namespace, log: FilteringBoundLogger | None = None) -> int:
     try:
         exp = load(args.file)
     except ExperimentError as exc:

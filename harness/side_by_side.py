@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from structlog.typing import FilteringBoundLogger
+
 from harness.experiment.loader import load
 from harness.report.summary import render, side_by_side
 from harness.run_cmd import run_experiment
@@ -18,7 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PAIR = ("knight-2012-controls", "knight-2012")
 
 
-async def run_side_by_side(*, experiments_dir: Path = ROOT / "experiments", out: Path | None = None, log=None) -> int:
+async def run_side_by_side(*, experiments_dir: Path = ROOT / "experiments", out: Path | None = None,
+                           log: FilteringBoundLogger | None = None) -> int:
     out = out or Path("reports") / f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
     records = []
     for i, name in enumerate(PAIR, 1):

@@ -34,7 +34,7 @@ class ProcessRecord:
                 "ready": self.ready}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "ProcessRecord":
+    def from_json(cls, data: dict[str, Any]) -> ProcessRecord:
         return cls(data["component"], ProcIdentity.from_json(data), list(data["argv"]), data["log"],
                    dict(data.get("ready", {})))
 
@@ -64,7 +64,7 @@ class FleetState:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "FleetState":
+    def from_json(cls, data: dict[str, Any]) -> FleetState:
         if data.get("version") != STATE_VERSION:
             raise ValueError(f"state file version {data.get('version')!r}, expected {STATE_VERSION}")
         topo = data.get("topology")
@@ -85,7 +85,7 @@ class FleetState:
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: Path) -> "FleetState":
+    def load(cls, path: Path) -> FleetState:
         return cls.from_json(json.loads(path.read_text()))
 
 

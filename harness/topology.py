@@ -2,8 +2,9 @@
 shows them (``--json`` for tools, a table for people)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 # The fleet's Toxiproxy links, by name: every router's FIX session to the
 # exchange, the drop copy to the monitor, and what routers and monitor send to
@@ -101,7 +102,7 @@ class Topology:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Topology":
+    def from_json(cls, data: dict[str, Any]) -> Topology:
         toxi = data.get("toxiproxy")
         return cls(
             backend=data["backend"],
@@ -146,7 +147,8 @@ def render_table(topology: Topology, health: dict[str, str]) -> str:
     """A plain-text table: one row per component with its health and address."""
     rows: list[tuple[str, str, str, str]] = [
         ("alerts", "", topology.alerts.admin, ""),
-        ("exchange", "", topology.exchange.admin, f"fix {topology.exchange.fix}  dropcopy {topology.exchange.dropcopy}"),
+        ("exchange", "", topology.exchange.admin,
+         f"fix {topology.exchange.fix}  dropcopy {topology.exchange.dropcopy}"),
     ]
     if topology.toxiproxy is not None:
         rows.append(("toxiproxy", "", topology.toxiproxy.api, f"{len(topology.toxiproxy.proxies)} proxies"))
@@ -159,5 +161,5 @@ def render_table(topology: Topology, health: dict[str, str]) -> str:
         f"run {topology.run_id}  backend {topology.backend}  firm {topology.firm}  state {topology.state_dir}",
     ]
     for row in table:
-        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1])
     return "\n".join(lines)

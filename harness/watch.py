@@ -11,25 +11,30 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import aiohttp
 
 from targets.exchange.records import JournalRecord
 
+Line = TypeVar("Line")
 
-class _Lines:
-    """Complete JSON lines out of chunks; a torn last line waits for its end."""
+
+class _Lines(Generic[Line]):
+    """Complete JSON lines out of chunks; a torn last line waits for its end.
+
+    ``Line`` is the shape the writer gives every line (a parent record, a
+    journal record): trusted, not checked line by line."""
 
     def __init__(self) -> None:
         self.offset = 0
         self._partial = b""
 
-    def feed(self, chunk: bytes) -> list[dict[str, Any]]:
+    def feed(self, chunk: bytes) -> list[Line]:
         self.offset += len(chunk)
         lines = (self._partial + chunk).split(b"\n")
         self._partial = lines.pop()
-        out = []
+        out: list[Line] = []
         for line in lines:
             if line.strip():
                 try:
@@ -44,7 +49,7 @@ class Tail:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lines = _Lines()
+        self._lines: _Lines[dict[str, Any]] = _Lines()
 
     def read_new(self) -> list[dict[str, Any]]:
         try:
@@ -70,11 +75,11 @@ class HttpTail:
 
     def __init__(self, url: str, keep_firm: str | None = None) -> None:
         self.url = url
-        self._lines = _Lines()
+        self._lines: _Lines[JournalRecord] = _Lines()
         self._keep_firm = keep_firm
-        self.kept: list[dict[str, Any]] = []
+        self.kept: list[JournalRecord] = []
 
-    async def read_new(self, http: aiohttp.ClientSession) -> list[dict[str, Any]]:
+    async def read_new(self, http: aiohttp.ClientSession) -> list[JournalRecord]:
         async with http.get(self.url, params={"offset": str(self._lines.offset)}) as resp:
             resp.raise_for_status()
             chunk = await resp.read()
@@ -112,10 +117,9 @@ class LiveState:
     def on_journal(self, record: JournalRecord) -> None:
         if record.get("firm") != self.firm:
             return
-        kind = record.get("kind")
-        if kind == "accepted":
+        if record["kind"] == "accepted":
             self.child_orders += 1
-        elif kind == "fill":
+        elif record["kind"] == "fill":  # tested on the record itself, which narrows its type
             self.fills += 1
             parent = (record.get("cl_ord_id") or "").rsplit(".", 1)[0]
             before = self._excess_of(parent)
@@ -138,8 +142,8 @@ class Watch:
                 tail = self._parent_tails.setdefault(path, Tail(path))
                 for rec in tail.read_new():
                     self.state.on_parent(rec)
-        for rec in await self.journal.read_new(http):
-            self.state.on_journal(rec)
+        for record in await self.journal.read_new(http):
+            self.state.on_journal(record)
 
     def on_positions(self, positions: dict[str, Any]) -> None:
         firm = positions.get("firms", {}).get(self.state.firm, {})

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.backends.base import Backend, FleetError, FleetSpec, NoFleet
+from harness.context import RunContext
 from harness.state import FleetState, read_current
 
 __all__ = ["Backend", "FleetError", "FleetSpec", "NoFleet", "attach_backend", "make_backend"]
@@ -14,15 +15,15 @@ __all__ = ["Backend", "FleetError", "FleetSpec", "NoFleet", "attach_backend", "m
 BACKENDS = ("local", "compose")
 
 
-def make_backend(name: str, ctx, *, keep_launcher: bool = False) -> Backend:  # noqa: ANN001 - RunContext
+def make_backend(name: str, ctx: RunContext, *, keep_launcher: bool = False) -> Backend:
     """The backend called ``name`` for a new run. ``keep_launcher`` is the
     local backend's long-lived fork server (the runner); compose has none."""
     if name == "local":
-        from harness.backends.local import LocalBackend  # noqa: PLC0415
+        from harness.backends.local import LocalBackend  # noqa: PLC0415 - only the backend in use is imported
 
         return LocalBackend(ctx, keep_launcher=keep_launcher)
     if name == "compose":
-        from harness.backends.compose import ComposeBackend  # noqa: PLC0415
+        from harness.backends.compose import ComposeBackend  # noqa: PLC0415 - only the backend in use is imported
 
         return ComposeBackend(ctx)
     raise ValueError(f"unknown backend {name!r}; known: {', '.join(BACKENDS)}")
@@ -30,7 +31,7 @@ def make_backend(name: str, ctx, *, keep_launcher: bool = False) -> Backend:  # 
 
 def attach_backend(home: Path, run_id: str | None = None, log: Any = None) -> Backend:
     """The backend of the active run (or of ``run_id``), whichever kind it is; NoFleet if none."""
-    from harness.backends.local import LocalBackend  # noqa: PLC0415
+    from harness.backends.local import LocalBackend  # noqa: PLC0415 - only the backend in use is imported
 
     run_id = run_id or read_current(home)
     if run_id is None:
@@ -39,7 +40,7 @@ def attach_backend(home: Path, run_id: str | None = None, log: Any = None) -> Ba
     if state_file.exists():
         state = FleetState.load(state_file)
         if state.topology is not None and state.topology.backend == "compose":
-            from harness.backends.compose import ComposeBackend  # noqa: PLC0415
+            from harness.backends.compose import ComposeBackend  # noqa: PLC0415 - only the backend in use is imported
 
             return ComposeBackend.attach(home, run_id, log=log)
     return LocalBackend.attach(home, run_id, log=log)

@@ -75,7 +75,7 @@ class FleetSpec:
     def version_of(self, router_id: str) -> str:
         return self.versions.get(router_id, self.version)
 
-    def validate(self) -> "FleetSpec":
+    def validate(self) -> FleetSpec:
         """Raise ValueError naming the bad setting.
 
         Routers, versions and firm follow the experiment file's own rules (its
@@ -276,7 +276,7 @@ async def probe_health(session: aiohttp.ClientSession, url: str) -> str:
     try:
         async with session.get(url, timeout=aiohttp.ClientTimeout(total=2)) as resp:
             return "ok" if resp.status == 200 else f"HTTP {resp.status}"
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         return f"down ({type(exc).__name__})"
 
 
@@ -287,4 +287,4 @@ async def probe_topology(topology: Topology) -> dict[str, str]:
         targets["toxiproxy"] = topology.toxiproxy.api + "/version"
     async with aiohttp.ClientSession() as session:
         answers = await asyncio.gather(*(probe_health(session, url) for url in targets.values()))
-    return dict(zip(targets, answers))
+    return dict(zip(targets, answers, strict=True))

@@ -15,9 +15,10 @@ import difflib
 import re
 import types
 import typing
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -210,8 +211,11 @@ def suggest(word: str, choices: Sequence[str]) -> str | None:
     return close[0] if close else None
 
 
+_YAML_TYPES: dict[type, str] = {dict: "mapping", list: "list"}
+
+
 def _yaml_type(value: Any) -> str:
-    return {dict: "mapping", list: "list"}.get(type(value), type(value).__name__)
+    return _YAML_TYPES.get(type(value), type(value).__name__)
 
 
 def _allowed_keys(model: type[BaseModel], loc: Loc) -> list[str]:
@@ -259,7 +263,8 @@ def _parse_yaml(text: str, issues: _Issues) -> tuple[Any, Lines | None]:
         try:
             root = loader.get_single_node()
             if root is None:
-                issues.add((), "the file is empty: an experiment is a mapping of sections (name, topology, method, ...)")
+                issues.add((), "the file is empty: an experiment is a mapping of sections "
+                               "(name, topology, method, ...)")
                 return None, None
             data = loader.construct_document(root)
         finally:
@@ -278,7 +283,8 @@ def _parse_yaml(text: str, issues: _Issues) -> tuple[Any, Lines | None]:
     for loc, _ in lines.duplicates:
         issues.add(loc, f"duplicate key {loc[-1]!r}: the later value would silently win")
     if not isinstance(data, dict):
-        issues.add((), f"the top level must be a mapping of sections (name, topology, method, ...), got a {_yaml_type(data)}")
+        issues.add((), "the top level must be a mapping of sections (name, topology, method, ...), "
+                       f"got a {_yaml_type(data)}")
         return None, lines
     return data, lines
 
@@ -292,6 +298,7 @@ def check_data(data: dict[str, Any], issues: _Issues, toxiproxy_available: bool 
         experiment = Experiment.model_validate(data)
     except ValidationError as exc:
         issues.add_validation(exc, Experiment, data)
+    parts: tuple[FleetShape | None, Market | None, float | None, list[tuple[int, Step]]]
     if experiment is not None:
         parts = experiment.topology, experiment.market, experiment.duration, list(enumerate(experiment.method))
     else:

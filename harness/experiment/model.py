@@ -11,9 +11,10 @@ rollback → when faults are reverted.
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, field_validator, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, field_validator,
+                      model_validator)
 
 from harness.topology import proxy_names
 
@@ -35,7 +36,8 @@ class FleetShape(Strict):
 
     routers: int = Field(8, ge=1, le=64, description="routers router-1..router-N")
     version: Version = Field("v2", description="starting version of every router")
-    versions: dict[str, Version] = Field(default_factory=dict, description="per-router starting version, overrides `version`")
+    versions: dict[str, Version] = Field(default_factory=dict,
+                                         description="per-router starting version, overrides `version`")
     firm: str = Field("KNIGHT", pattern=r"^[A-Z][A-Z0-9_]{0,15}$")
     symbols: int = Field(20, ge=1, le=500, description="how many symbols of the universe the load trades")
 
@@ -59,16 +61,18 @@ class Market(Strict):
 
 
 class LoadMix(Strict):
-    rlp_share_after_open: float = Field(0.0, ge=0, le=1, description="share of rlp-flagged parents once the market is open")
+    rlp_share_after_open: float = Field(0.0, ge=0, le=1,
+                                        description="share of rlp-flagged parents once the market is open")
     rlp_share_before_open: float = Field(0.0, ge=0, le=1)
     market_share: float = Field(0.5, ge=0, le=1, description="share of market (vs limit) parents")
     buy_share: float = Field(0.5, ge=0, le=1)
     qty_min: int = Field(100, ge=1)
     qty_max: int = Field(1000, ge=1)
-    limit_offset_bps: float = Field(20.0, ge=0, le=10_000, description="limit prices within this distance of the reference price")
+    limit_offset_bps: float = Field(20.0, ge=0, le=10_000,
+                                    description="limit prices within this distance of the reference price")
 
     @model_validator(mode="after")
-    def _qty_range(self) -> "LoadMix":
+    def _qty_range(self) -> LoadMix:
         if self.qty_max < self.qty_min:
             raise ValueError(f"qty_max ({self.qty_max}) is below qty_min ({self.qty_min})")
         return self
@@ -113,11 +117,16 @@ class Controls(Strict):
     warnings: Literal["email", "page", "off"] = Field("email", description="severity of the routers' legacy warnings")
 
 
+ProbePhase = Literal["before", "during", "after"]
+PROBE_PHASES: tuple[ProbePhase, ...] = ("before", "during", "after")
+
+
 class Probe(Strict):
     name: str
     probe: Literal["healthy", "fills_flowing", "exposure", "load_failures"]
-    tolerance: float | None = Field(None, description="fills_flowing: min fills/s; exposure: max gross USD; load_failures: max failure ratio")
-    when: list[Literal["before", "during", "after"]] = Field(default_factory=lambda: ["before", "during", "after"])
+    tolerance: float | None = Field(
+        None, description="fills_flowing: min fills/s; exposure: max gross USD; load_failures: max failure ratio")
+    when: list[ProbePhase] = Field(default_factory=lambda: list(PROBE_PHASES))
 
 
 class SteadyState(Strict):
@@ -135,7 +144,7 @@ def _parse_at(value: Any) -> Any:
 
 # One validator instead of a Union so a bad value gives one error, not one per branch.
 At = Annotated[
-    Union[Literal["open"], float],
+    Literal["open"] | float,
     BeforeValidator(_parse_at),
     PlainSerializer(lambda v: v if v == "open" else format_duration(v), return_type=str),
     WithJsonSchema({"anyOf": [{"const": "open"}, {"type": "string", "pattern": DURATION_PATTERN}],

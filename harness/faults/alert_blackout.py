@@ -3,7 +3,7 @@ emails before the open, and no page; here a channel of the alert sink is
 switched off, downgraded (pages travel as email) or delayed."""
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal, Optional
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -19,10 +19,10 @@ SETTINGS = ("enabled", "downgrade_to", "delay_ms")
 class Params(BaseParams):
     channel: Literal["page", "phone", "email"] = "page"
     mode: Literal["off", "downgrade", "delay"]
-    delay: Optional[Duration] = Field(None, description="how long alerts wait (mode delay)")
+    delay: Duration | None = Field(None, description="how long alerts wait (mode delay)")
 
     @model_validator(mode="after")
-    def _mode_args(self) -> "Params":
+    def _mode_args(self) -> Params:
         if self.mode == "delay":
             if self.delay is None:
                 raise ValueError("mode delay needs `delay`, e.g. delay: 30s")
@@ -44,7 +44,7 @@ class Params(BaseParams):
         return {"delay_ms": round(self.delay * 1000)}
 
 
-class AlertBlackout(Fault):
+class AlertBlackout(Fault[Params]):
     """PUT /channels/{channel}; revert PUTs back the settings it had."""
 
     kind: ClassVar[str] = "alert_blackout"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import aiohttp
 from pydantic import BaseModel, ConfigDict
@@ -65,8 +65,14 @@ class FaultContext:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
-class Fault(abc.ABC):
-    """One injected fault. Instances are made by the runner from a timeline step."""
+P = TypeVar("P", bound=Params)
+
+
+class Fault(abc.ABC, Generic[P]):
+    """One injected fault. Instances are made by the runner from a timeline step.
+
+    Generic in its parameters' class, so ``self.params`` has the kind's own
+    fields (``class Kill(Fault[process.Params])``)."""
 
     kind: ClassVar[str]
     Params: ClassVar[type[Params]]
@@ -74,7 +80,7 @@ class Fault(abc.ABC):
     # (e.g. "toxiproxy": the toxiproxy-server binary must be installed)
     requires: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, params: Params) -> None:
+    def __init__(self, params: P) -> None:
         self.params = params
         self.applied: Any = None  # what inject changed, for revert
 

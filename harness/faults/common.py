@@ -4,7 +4,8 @@ API with errors turned into :class:`FaultError`."""
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any, Iterable
+from collections.abc import Iterable
+from typing import Annotated, Any
 
 import aiohttp
 from pydantic import StringConstraints
@@ -65,7 +66,7 @@ async def admin_call(ctx: FaultContext, method: str, url: str, body: Any = None)
                 return await resp.json(content_type=None)
             except ValueError:
                 raise FaultError(f"{method} {url}: answer is not JSON: {text.strip()[:300]}") from None
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         raise FaultError(f"{method} {url}: {type(exc).__name__}: {exc}") from None
 
 
@@ -80,7 +81,7 @@ async def router_version(ctx: FaultContext, router_id: str) -> str:
 
 async def router_versions(ctx: FaultContext, router_ids: list[str]) -> dict[str, str]:
     versions = await asyncio.gather(*(router_version(ctx, rid) for rid in router_ids))
-    return dict(zip(router_ids, versions))
+    return dict(zip(router_ids, versions, strict=True))
 
 
 async def deploy_routers(ctx: FaultContext, plan: dict[str, str]) -> None:

@@ -5,7 +5,7 @@ had Power Peg."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any, ClassVar, Literal, Optional, Union
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, StrictBool, model_validator
 
@@ -15,13 +15,13 @@ from harness.experiment.model import FleetShape
 
 
 class Params(BaseParams):
-    flag: Optional[Literal["rlp"]] = Field(None, description="the router flag to set")
+    flag: Literal["rlp"] | None = Field(None, description="the router flag to set")
     value: StrictBool = Field(True, description="the flag's new value")
-    routers: Union[Literal["all"], list[common.RouterId]] = Field("all", description="routers whose flag is set")
-    rlp_share: Optional[float] = Field(None, ge=0, le=1, description="share of rlp-flagged parents in the load")
+    routers: Literal["all"] | list[common.RouterId] = Field("all", description="routers whose flag is set")
+    rlp_share: float | None = Field(None, ge=0, le=1, description="share of rlp-flagged parents in the load")
 
     @model_validator(mode="after")
-    def _one_way(self) -> "Params":
+    def _one_way(self) -> Params:
         if (self.flag is None) == (self.rlp_share is None):
             raise ValueError("give either `flag` (with `value`, `routers`) or `rlp_share`, not both or neither")
         if self.rlp_share is not None:
@@ -36,7 +36,7 @@ class Params(BaseParams):
         return []
 
 
-class FlagFlip(Fault):
+class FlagFlip(Fault[Params]):
     """PUT /flags on routers, or change the load's rlp share; revert puts back what was there."""
 
     kind: ClassVar[str] = "flag_flip"
@@ -59,11 +59,12 @@ class FlagFlip(Fault):
             return
         routers = common.chosen_routers(self.params.routers, ctx)
         flag = self.params.flag
+        assert flag is not None  # Params._one_way: no rlp_share means a flag
         before = await asyncio.gather(*(_get_flags(ctx, rid) for rid in routers))
-        missing = [rid for rid, flags in zip(routers, before) if flag not in flags]
+        missing = [rid for rid, flags in zip(routers, before, strict=True) if flag not in flags]
         if missing:
             raise FaultError(f"flag {flag!r} unknown to {', '.join(missing)}")
-        self.applied = {"flags": {rid: flags[flag] for rid, flags in zip(routers, before)}}
+        self.applied = {"flags": {rid: flags[flag] for rid, flags in zip(routers, before, strict=True)}}
         await _put_all(ctx, {rid: {flag: self.params.value} for rid in routers})
 
     async def revert(self, ctx: FaultContext) -> None:
@@ -75,6 +76,7 @@ class FlagFlip(Fault):
             ctx.load.set_rlp_share(self.applied["rlp_share"])
         else:
             flag = self.params.flag
+            assert flag is not None  # inject recorded "flags" only for a flag
             await _put_all(ctx, {rid: {flag: had} for rid, had in self.applied["flags"].items()})
         self.applied = None
 

@@ -8,7 +8,7 @@ the event loop.
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal, Optional
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, StrictBool, StrictInt, ValidationInfo, field_validator, model_validator
 
@@ -36,7 +36,7 @@ Attribute = Annotated[StrictInt, Field(ge=0)]
 
 class Params(BaseParams):
     link: str = Field(description="router-N->exchange, exchange->monitor or ->alerts")
-    toxic: Optional[ToxicKind] = None
+    toxic: ToxicKind | None = None
     # validate_default: a toxic whose needed attribute is left out must fail too
     attributes: dict[str, Attribute] = Field(
         default_factory=dict, validate_default=True, description="toxiproxy's, e.g. latency: 200"
@@ -64,7 +64,7 @@ class Params(BaseParams):
         return value
 
     @model_validator(mode="after")
-    def _toxic_or_down(self) -> "Params":
+    def _toxic_or_down(self) -> Params:
         if self.down:
             extra = sorted({"toxic", "attributes", "stream", "toxicity"} & self.model_fields_set)
             if extra:
@@ -90,7 +90,7 @@ class Params(BaseParams):
         return {"name": name, "type": kind, "stream": self.stream, "toxicity": self.toxicity, "attributes": attributes}
 
 
-class Network(Fault):
+class Network(Fault[Params]):
     """A toxic on the link's proxy, or the proxy disabled; revert removes / re-enables."""
 
     kind: ClassVar[str] = "network"

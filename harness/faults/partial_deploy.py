@@ -2,7 +2,7 @@
 technician who copied the release to seven of Knight's eight servers."""
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal, Union
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -13,7 +13,7 @@ from harness.faults.base import Fault, FaultContext, Params as BaseParams
 
 class Params(BaseParams):
     version: Version = Field(description="the version deployed")
-    routers: Union[Literal["all"], list[common.RouterId]] = Field("all", description="where the deploy goes")
+    routers: Literal["all"] | list[common.RouterId] = Field("all", description="where the deploy goes")
     miss: list[common.RouterId] = Field(default_factory=list, description="routers the deploy misses")
 
     def check(self, topology: FleetShape) -> list[tuple[str, str]]:
@@ -24,7 +24,7 @@ class Params(BaseParams):
         return errors
 
 
-class PartialDeploy(Fault):
+class PartialDeploy(Fault[Params]):
     """Deploy ``version`` to ``routers`` minus ``miss``; revert redeploys what each had."""
 
     kind: ClassVar[str] = "partial_deploy"

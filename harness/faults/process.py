@@ -2,7 +2,7 @@
 fleet. They share their parameters (``target``: a component)."""
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from pydantic import Field
 
@@ -20,7 +20,7 @@ class Params(BaseParams):
         return common.missing_component("target", self.target, topology)
 
 
-class _ProcessFault(Fault):
+class _ProcessFault(Fault[Params]):
     Params: ClassVar[type[BaseParams]] = Params
 
     def target(self) -> str:

@@ -3,7 +3,7 @@ the new code back on the servers that had it, which put the old Power Peg
 path back on all eight."""
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal, Union
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -15,7 +15,7 @@ from harness.faults.partial_deploy import deploy_recording, restore_versions
 
 class Params(BaseParams):
     version: Version = Field("v1", description="the old version rolled back to")
-    routers: Union[Literal["deployed"], list[common.RouterId]] = Field(
+    routers: Literal["deployed"] | list[common.RouterId] = Field(
         "deployed", description="'deployed': every router not running `version`"
     )
 
@@ -25,7 +25,7 @@ class Params(BaseParams):
         return []
 
 
-class RollbackDeploy(Fault):
+class RollbackDeploy(Fault[Params]):
     """Deploy the old ``version`` back; revert restores what each router had."""
 
     kind: ClassVar[str] = "rollback_deploy"

@@ -39,7 +39,7 @@ class HistoryEntry(BaseModel):
     report: str
 
     @classmethod
-    def of(cls, record: RunRecord, *, date: str, gameday: str, suite: str, report: Path) -> "HistoryEntry":
+    def of(cls, record: RunRecord, *, date: str, gameday: str, suite: str, report: Path) -> HistoryEntry:
         m = record.metrics
         return cls(date=date, gameday=gameday, suite=suite, experiment=record.experiment, status=record.status,
                    ttd_s=m.ttd_s, ttk_s=m.ttk_s, ttc_s=m.ttc_s, excess_shares=m.excess_shares, loss_usd=m.loss_usd,
@@ -91,7 +91,8 @@ def trend_table(entries: list[HistoryEntry]) -> str:
     """The terminal view: per experiment, one row per game day, with the change in TTD since the previous one."""
     if not entries:
         return "no runs in the history"
-    header = f"{'game day':<19} {'status':<8} {'TTD s':>8} {'TTK s':>8} {'TTC s':>8} {'excess':>10} {'loss USD':>14}  by"
+    header = (f"{'game day':<19} {'status':<8} {'TTD s':>8} {'TTK s':>8} {'TTC s':>8} {'excess':>10} "
+              f"{'loss USD':>14}  by")
     lines: list[str] = []
     for experiment, rows in by_experiment(entries).items():
         lines += ["", experiment, "  " + header]
@@ -121,9 +122,11 @@ def _chart(title: str, labels: list[str], lines: list[tuple[str, str, list[float
     def y(v: float) -> float:
         return TOP + (peak - v) / span * (H - TOP - BOTTOM) if peak != low else (H - BOTTOM + TOP) / 2
 
-    out = [f'<svg class="trend" width="{W}" height="{H}" viewBox="0 0 {W} {H}" role="img" aria-label="{escape(title)}">',
+    out = [f'<svg class="trend" width="{W}" height="{H}" viewBox="0 0 {W} {H}" role="img" '
+           f'aria-label="{escape(title)}">',
            "<style>.t{font:12px sans-serif;fill:#333}.a{font:10px sans-serif;fill:#555}</style>",
-           f'<rect x="{LEFT}" y="{TOP}" width="{W - LEFT - RIGHT}" height="{H - TOP - BOTTOM}" fill="#fafafa" stroke="#ccc"/>',
+           f'<rect x="{LEFT}" y="{TOP}" width="{W - LEFT - RIGHT}" height="{H - TOP - BOTTOM}" '
+           'fill="#fafafa" stroke="#ccc"/>',
            f'<text x="{LEFT}" y="14" class="t">{escape(title)}</text>',
            f'<text x="{LEFT - 4}" y="{TOP + 8}" class="a" text-anchor="end">{peak:.3g}{unit}</text>',
            f'<text x="{LEFT - 4}" y="{H - BOTTOM}" class="a" text-anchor="end">{low:.3g}{unit}</text>']

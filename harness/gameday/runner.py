@@ -11,12 +11,15 @@ import json
 import re
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+
+from structlog.typing import FilteringBoundLogger
 
 from harness.backends import BACKENDS
 from harness.experiment.loader import ExperimentError
-from harness.report import RunRecord, write_all
+from harness.measure import Metrics
+from harness.report import RunRecord, RunStatus, write_all
 from harness.report.summary import render as render_summary
 from harness.run_cmd import run_experiment
 
@@ -34,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--history", nargs="?", type=Path, const=Path(""), metavar="FILE",
                         help="history file (default $POWERPEG_HOME/gameday-history.jsonl); "
                              "without SUITE: show the trend it holds")
-    parser.add_argument("--html", type=Path, metavar="OUT.html", help="with --history: also write the trend as a picture")
+    parser.add_argument("--html", type=Path, metavar="OUT.html",
+                        help="with --history: also write the trend as a picture")
 
 
 def slug(title: str) -> str:
@@ -46,8 +50,8 @@ def _history_path(args: argparse.Namespace) -> Path:
 
 
 def _error_record(exp_name: str, backend: str, seed: int, started_ns: int, exc: BaseException) -> RunRecord:
-    return RunRecord(experiment=exp_name, status="error", backend=backend, seed=seed, started_ns=started_ns,
-                     ended_ns=time.time_ns(), metrics=None, error=f"{type(exc).__name__}: {exc}")
+    return RunRecord(experiment=exp_name, status=RunStatus.ERROR, backend=backend, seed=seed, started_ns=started_ns,
+                     ended_ns=time.time_ns(), metrics=Metrics(), error=f"{type(exc).__name__}: {exc}")
 
 
 def read_events(path: Path) -> list[dict]:
@@ -82,9 +86,9 @@ def summary_table(runs: list[SuiteRun]) -> str:
 
 
 async def run_suite(loaded: LoadedSuite, *, out_root: Path, backend: str, history_file: Path,
-                    home: Path | None = None, log=None) -> tuple[int, Path]:
+                    home: Path | None = None, log: FilteringBoundLogger | None = None) -> tuple[int, Path]:
     """Run every experiment in order; a run that errors is recorded as such and the suite goes on."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     day_dir = out_root / f"{now.astimezone().strftime('%Y-%m-%d-%H%M%S')}-{slug(loaded.suite.title)}"
     day_dir.mkdir(parents=True, exist_ok=False)
     date = now.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -104,7 +108,8 @@ async def run_suite(loaded: LoadedSuite, *, out_root: Path, backend: str, histor
             print(render_summary(record, day_dir / subdir), flush=True)
             runs.append(SuiteRun(record, subdir, read_events(day_dir / subdir / "events.jsonl")))
             history.append(history_file, history.HistoryEntry.of(
-                record, date=date, gameday=day_dir.name, suite=loaded.suite.title, report=day_dir / subdir / "report.html"))
+                record, date=date, gameday=day_dir.name, suite=loaded.suite.title,
+                report=day_dir / subdir / "report.html"))
     finally:
         # an interrupted game day still leaves an index of what ran
         index.write(day_dir / "index.html", loaded.suite, runs, started=date, backend=backend)
@@ -129,7 +134,7 @@ def show_history(path: Path, html_out: Path | None) -> int:
     return EXIT_OK
 
 
-async def cmd_gameday_async(args: argparse.Namespace, log=None) -> int:
+async def cmd_gameday_async(args: argparse.Namespace, log: FilteringBoundLogger | None = None) -> int:
     if args.suite is None:
         if args.history is None:
             print("powerpeg gameday: error: give a SUITE.yaml to run, or --history to show the trend", file=sys.stderr)

@@ -53,7 +53,8 @@ LINK = ('<a id="powerpeg-chaos-link" href="./chaos" style="position:fixed;right:
 def forward(api: str, method: str, path: str, authorization: str | None,
             operator: str | None = None) -> tuple[int, bytes]:
     """One request to the harness's control API; its status and body as they are."""
-    req = urllib.request.Request(api.rstrip("/") + path, method=method, data=b"" if method == "POST" else None)
+    url = api.rstrip("/") + path
+    req = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)  # noqa: S310 - loopback URL from our env
     if authorization:
         req.add_header("Authorization", authorization)
     if operator:
@@ -70,7 +71,7 @@ def forward(api: str, method: str, path: str, authorization: str | None,
 def _setup_login(web_ui: Any, token: str) -> None:
     """Locust's documented web login: a user loader, ``auth_args`` for the form, the form's callback route."""
     from flask import Blueprint, redirect, request, session, url_for  # noqa: PLC0415 - only in Locust's process
-    from flask_login import UserMixin, login_user, logout_user  # noqa: PLC0415
+    from flask_login import UserMixin, login_user, logout_user  # noqa: PLC0415 - only in Locust's process
 
     class Operator(UserMixin):
         def __init__(self, name: str) -> None:
@@ -144,7 +145,7 @@ def register(web_ui: Any, api: str, token: str) -> None:
         """The operator of this request's session, if it is logged in."""
         if not login:
             return None
-        from flask_login import current_user  # noqa: PLC0415
+        from flask_login import current_user  # noqa: PLC0415 - only in Locust's process
 
         return current_user.get_id() if current_user.is_authenticated else None
 

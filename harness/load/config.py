@@ -74,7 +74,7 @@ class LoadConfig(_Frozen):
         duration_s: float,
         out_dir: Path,
         run_time_margin_s: float = RUN_TIME_MARGIN_S,
-    ) -> "LoadConfig":
+    ) -> LoadConfig:
         """The config for one run.
 
         The load trades the first ``symbol_count`` symbols of ``universe``
@@ -118,5 +118,5 @@ class LoadConfig(_Frozen):
         return Path(self.parents_dir) / f"parents-{host}-{pid}.jsonl"
 
     @classmethod
-    def read(cls, path: str | Path) -> "LoadConfig":
+    def read(cls, path: str | Path) -> LoadConfig:
         return cls.model_validate_json(Path(path).read_text())

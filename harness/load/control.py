@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from harness.experiment.model import LoadMix
@@ -116,7 +117,7 @@ class ControlPoller:
     """The Locust side: the pinned share, re-read when the file's mtime
     changes, looked at no more often than every :data:`POLL_INTERVAL_S`."""
 
-    def __init__(self, path: Path, *, clock=time.monotonic) -> None:
+    def __init__(self, path: Path, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.path = Path(path)
         self._clock = clock
         self._checked_at: float | None = None

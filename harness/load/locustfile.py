@@ -15,11 +15,12 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from locust import FastHttpUser, events, task
+from locust.event import Events
 from locust.exception import StopUser
-from locust.runners import WorkerRunner
+from locust.runners import Runner, WorkerRunner
 from locust.user.wait_time import constant_pacing
 
 from harness.load.config import CONFIG_ENV, LoadConfig
@@ -28,7 +29,7 @@ from harness.load.orders import Broker, user_number
 
 if os.environ.get("POWERPEG_CHAOS_API"):
     # `powerpeg ui`: the Chaos tab and the /chaos/* control API on Locust's web app
-    import harness.load.chaos_web  # noqa: F401
+    import harness.load.chaos_web  # noqa: F401 - imported for its Locust init listener (the Chaos tab)
 
 
 class LoadSession:
@@ -79,8 +80,16 @@ def write_final_stats(environment: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
+class _Environment(Protocol):
+    """Locust's Environment as this file uses it: ``_on_init`` hangs the process's LoadSession on it."""
+
+    runner: Runner | None
+    events: Events
+    powerpeg: LoadSession
+
+
 @events.init.add_listener
-def _on_init(environment, **_kwargs) -> None:
+def _on_init(environment: _Environment, **_kwargs: Any) -> None:
     session = LoadSession(LoadConfig.read(os.environ[CONFIG_ENV]))
     environment.powerpeg = session
     if not isinstance(environment.runner, WorkerRunner):
@@ -91,7 +100,7 @@ def _on_init(environment, **_kwargs) -> None:
 
 
 @events.test_start.add_listener
-def _on_test_start(environment, **_kwargs) -> None:
+def _on_test_start(environment: _Environment, **_kwargs: Any) -> None:
     # the master (or the only process) tells the harness the load is running
     if not isinstance(environment.runner, WorkerRunner):
         ready = Path(environment.powerpeg.config.ready_file)
@@ -101,7 +110,7 @@ def _on_test_start(environment, **_kwargs) -> None:
 
 
 @events.quitting.add_listener
-def _on_quitting(environment, **_kwargs) -> None:
+def _on_quitting(environment: _Environment, **_kwargs: Any) -> None:
     environment.powerpeg.close()
 
 

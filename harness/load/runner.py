@@ -218,7 +218,7 @@ class LoadRunner:
         if self.procs:
             self.log.info("load_stopped", outcomes=outcomes)
 
-    async def __aenter__(self) -> "LoadRunner":
+    async def __aenter__(self) -> LoadRunner:
         await self.start()
         return self
 

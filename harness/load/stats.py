@@ -55,7 +55,7 @@ class LoadStats:
                 "failure_ratio": self.failure_ratio}
 
     @classmethod
-    def from_csv(cls, text: str) -> "LoadStats":
+    def from_csv(cls, text: str) -> LoadStats:
         """The ``Aggregated`` row of a ``_stats.csv``."""
         for row in csv.DictReader(io.StringIO(text)):
             if row.get("Name") == "Aggregated":
@@ -70,7 +70,7 @@ class LoadStats:
         raise StatsError("no Aggregated row in the Locust stats")
 
     @classmethod
-    def from_final(cls, text: str) -> "LoadStats":
+    def from_final(cls, text: str) -> LoadStats:
         """The locustfile's final JSON (same keys as :meth:`to_json`)."""
         data = json.loads(text)
         try:
@@ -80,7 +80,7 @@ class LoadStats:
             raise StatsError(f"bad final stats {text!r}: {exc}") from None
 
     @classmethod
-    def from_files(cls, csv_path: Path, final_path: Path) -> "LoadStats":
+    def from_files(cls, csv_path: Path, final_path: Path) -> LoadStats:
         """The final numbers once Locust quit, else the live CSV, else zero (nothing written yet)."""
         try:
             return cls.from_final(final_path.read_text())

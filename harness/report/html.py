@@ -1,9 +1,10 @@
 """``report.html``: one self-contained page (inline CSS and SVG, no script, no URL)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from html import escape
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .record import RunRecord, iso_utc
 from .svg import human, timeline
@@ -13,8 +14,10 @@ BADGE = {"passed": "#1a7f37", "failed": "#cf222e", "aborted": "#bc4c00", "error"
 CSS = """
 body{font:14px/1.45 -apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px auto;max-width:1000px;color:#1f2328}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:26px 0 8px;border-bottom:1px solid #d0d7de}
-.badge{display:inline-block;padding:2px 10px;border-radius:12px;color:#fff;font-weight:600;text-transform:uppercase;font-size:12px}
-table{border-collapse:collapse;width:100%}td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}
+.badge{display:inline-block;padding:2px 10px;border-radius:12px;color:#fff;font-weight:600;
+text-transform:uppercase;font-size:12px}
+table{border-collapse:collapse;width:100%}
+td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f6f8fa}.ok{color:#1a7f37;font-weight:600}.ko{color:#cf222e;font-weight:600}
 .muted{color:#656d76}.err{background:#ffebe9;border:1px solid #ff8182;padding:8px;white-space:pre-wrap}
 """

@@ -41,9 +41,11 @@ def to_element(run: RunRecord) -> ET.Element:
         case = ET.SubElement(suite, "testcase", {"classname": classname, "name": result.name, "time": "0"})
         if not result.passed:
             failure = ET.SubElement(case, "failure", {"message": result.message, "type": "AssertionError"})
-            failure.text = f"expected {result.name} {_text(result.expected)}, actual {_text(result.actual)}: {result.message}"
+            failure.text = (f"expected {result.name} {_text(result.expected)}, "
+                            f"actual {_text(result.actual)}: {result.message}")
     if errored:
-        case = ET.SubElement(suite, "testcase", {"classname": classname, "name": "run", "time": f"{run.duration_s:.3f}"})
+        case = ET.SubElement(suite, "testcase",
+                             {"classname": classname, "name": "run", "time": f"{run.duration_s:.3f}"})
         ET.SubElement(case, "error", {"message": run.error or "run error", "type": "RunError"}).text = run.error or ""
     return suite
 

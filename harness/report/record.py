@@ -6,10 +6,11 @@ report writer sees a loose dict.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from harness.measure import Metrics, Series
 from harness.verdict import AssertionResult
@@ -39,7 +40,7 @@ def iso_utc(ts_ns: int | None) -> str | None:
     if ts_ns is None:
         return None
     seconds, nanos = divmod(ts_ns, 1_000_000_000)
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + f".{nanos:09d}Z"
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{nanos:09d}Z"
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,11 @@ class LoadFigures:
                                          "num_failures": "failures"}
 
 
-def _from_dict(kind: type, data: dict[str, Any]) -> Any:
+Part = TypeVar("Part", FaultRecord, ProbeRecord, AbortRecord, LoadFigures)
+"""The parts of a run record that are parsed from what the runner collected."""
+
+
+def from_dict(kind: type[Part], data: Mapping[str, Any]) -> Part:
     """Known names (or their aliases) become fields; anything else is kept in ``extra``, never lost."""
     names = {f.name for f in fields(kind)} - {"extra"}
     kwargs: dict[str, Any] = {}
@@ -111,9 +116,9 @@ def _from_dict(kind: type, data: dict[str, Any]) -> Any:
     return kind(**kwargs, extra=extra)
 
 
-def _parse(kind: type, value: Any) -> Any:
+def _parse(kind: type[Part], value: Any) -> Part:
     """A record of ``kind`` from itself, a dict, or another dataclass / object with ``to_json``/``to_dict``."""
-    if value is None or isinstance(value, kind):
+    if isinstance(value, kind):
         return value
     if not isinstance(value, dict):
         if is_dataclass(value) and not isinstance(value, type):
@@ -123,7 +128,7 @@ def _parse(kind: type, value: Any) -> Any:
         elif hasattr(value, "to_dict"):
             value = value.to_dict()
     if isinstance(value, dict):
-        return _from_dict(kind, value)
+        return from_dict(kind, value)
     raise TypeError(f"expected {kind.__name__} or dict, got {type(value).__name__}")
 
 
@@ -137,7 +142,7 @@ class RunRecord:
     seed: int
     started_ns: int
     ended_ns: int
-    metrics: Metrics | None  # None when the run never got as far as measuring
+    metrics: Metrics  # all empty (Metrics()) when the run never got as far as measuring
     description: str = ""
     hypothesis: str = ""
     assertions: list[AssertionResult] = field(default_factory=list)
@@ -149,6 +154,8 @@ class RunRecord:
     series: Series | None = None
 
     def __post_init__(self) -> None:
+        # what the fields say is what they hold from here on; the parts may come in as
+        # given (a status string, dicts, or None for metrics not measured)
         try:
             self.status = RunStatus(self.status)
         except ValueError:
@@ -157,9 +164,9 @@ class RunRecord:
             self.metrics = Metrics()
         self.assertions = [a if isinstance(a, AssertionResult) else AssertionResult(**a) for a in self.assertions]
         self.faults = [_parse(FaultRecord, f) for f in self.faults]
-        self.load = _parse(LoadFigures, self.load) or LoadFigures()
+        self.load = _parse(LoadFigures, self.load) if self.load is not None else LoadFigures()
         self.steady_state = [_parse(ProbeRecord, p) for p in self.steady_state]
-        self.abort = _parse(AbortRecord, self.abort) or AbortRecord()
+        self.abort = _parse(AbortRecord, self.abort) if self.abort is not None else AbortRecord()
         if self.series is None:
             self.series = self.metrics.series
 

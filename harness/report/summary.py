@@ -46,7 +46,8 @@ def _timing(run: RunRecord, what: str, value: float | None) -> str:
 def _blast(run: RunRecord) -> str:
     m = run.metrics
     return (f"{m.excess_shares:,} excess shares · {m.runaway_child_orders:,} runaway child orders "
-            f"({m.runaway_parents} of {m.parents} parents) · loss {_usd(m.loss_usd)} · gross {_usd(m.gross_notional_usd)}")
+            f"({m.runaway_parents} of {m.parents} parents) · loss {_usd(m.loss_usd)} "
+            f"· gross {_usd(m.gross_notional_usd)}")
 
 
 def render(run: RunRecord, out_dir: Path | str | None = None) -> str:
@@ -102,13 +103,14 @@ def _fit(text: str) -> str:
     return text if len(text) <= COLUMN else text[: COLUMN - 1] + "…"
 
 
-def side_by_side(run_a: RunRecord, run_b: RunRecord, titles: tuple[str, str] = ("without controls", "with controls")) -> str:
+def side_by_side(run_a: RunRecord, run_b: RunRecord,
+                 titles: tuple[str, str] = ("without controls", "with controls")) -> str:
     """Two runs of the same faults in two columns: what the controls changed."""
     names = list(dict.fromkeys([a.name for a in run_a.assertions] + [b.name for b in run_b.assertions]))
     label_w = max([17] + [len(n) + 3 for n in names])
     lines = [f"{'':<{label_w}} {_fit(titles[0]):<{COLUMN}} {_fit(titles[1]):<{COLUMN}}",
              f"{'':<{label_w}} {'-' * COLUMN} {'-' * COLUMN}"]
-    for (label, a), (_, b) in zip(_rows(run_a), _rows(run_b)):
+    for (label, a), (_, b) in zip(_rows(run_a), _rows(run_b), strict=True):
         lines.append(f"{label:<{label_w}} {_fit(a):<{COLUMN}} {_fit(b):<{COLUMN}}".rstrip())
     for name in names:
         mark = [next((("✓" if r.passed else "✗") for r in run.assertions if r.name == name), "·")

@@ -59,7 +59,8 @@ class _Frame:
 
 def _panel(frame: _Frame, top: float, values: list[float], bucket_s: float, title: str, color: str,
            prefix: str) -> list[str]:
-    out = [f'<rect x="{LEFT}" y="{top}" width="{WIDTH - LEFT - RIGHT}" height="{PANEL_H}" fill="#fafafa" stroke="#ccc"/>',
+    out = [f'<rect x="{LEFT}" y="{top}" width="{WIDTH - LEFT - RIGHT}" height="{PANEL_H}" '
+           'fill="#fafafa" stroke="#ccc"/>',
            f'<text x="{LEFT + 6}" y="{top + 14}" class="t">{escape(title)}</text>']
     if not values:
         out.append(f'<text x="{WIDTH / 2}" y="{top + PANEL_H / 2}" class="t" text-anchor="middle">no data</text>')
@@ -77,9 +78,11 @@ def _panel(frame: _Frame, top: float, values: list[float], bucket_s: float, titl
         path.append(f"{frame.x(i * step_s):.1f},{y(v):.1f}")
         path.append(f"{frame.x((i + 1) * step_s):.1f},{y(v):.1f}")
     path.append(f"{frame.x(len(points) * step_s):.1f},{bottom:.1f}")
-    out.append(f'<polygon points="{" ".join(path)}" fill="{color}" fill-opacity="0.25" stroke="{color}" stroke-width="1.2"/>')
+    out.append(f'<polygon points="{" ".join(path)}" fill="{color}" fill-opacity="0.25" '
+               f'stroke="{color}" stroke-width="1.2"/>')
     for v in (0.0, peak / 2, peak):
-        out.append(f'<text x="{LEFT - 6}" y="{y(v) + 4:.1f}" class="a" text-anchor="end">{escape(human(v, prefix))}</text>')
+        out.append(f'<text x="{LEFT - 6}" y="{y(v) + 4:.1f}" class="a" text-anchor="end">'
+                   f'{escape(human(v, prefix))}</text>')
         out.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#e4e4e4"/>')
     return out
 
@@ -88,7 +91,7 @@ def _label_rows(xs: list[float], labels: list[str]) -> list[int]:
     """A row per label such that labels on one row do not overlap (left to right)."""
     ends = [-math.inf] * LABEL_ROWS
     rows = []
-    for x, label in zip(xs, labels):
+    for x, label in zip(xs, labels, strict=True):
         width = len(label) * CHAR_W
         start = x - width - 6 if x + width > WIDTH - 4 else x
         row = next((r for r in range(LABEL_ROWS) if ends[r] < start), min(range(LABEL_ROWS), key=lambda r: ends[r]))
@@ -105,10 +108,11 @@ def timeline(series: Series | None, marks: list[Mark], title: str = "timeline") 
            f'role="img" aria-label="{escape(title)}">',
            "<style>.t{font:12px sans-serif;fill:#333}.a{font:11px sans-serif;fill:#555}"
            ".m{font:11px sans-serif}</style>"]
-    t0 = series.t0_ns if series is not None else None
-    if t0 is None:
-        svg.append(f'<text x="{WIDTH / 2}" y="{height / 2}" class="t" text-anchor="middle">no timeline data</text></svg>')
+    if series is None or series.t0_ns is None:
+        svg.append(f'<text x="{WIDTH / 2}" y="{height / 2}" class="t" text-anchor="middle">'
+                   'no timeline data</text></svg>')
         return "\n".join(svg)
+    t0 = series.t0_ns
     rate, exposure = series.child_orders_per_s, series.exposure_usd
     rel = sorted((((m.ts_ns - t0) / 1e9, m) for m in marks), key=lambda pair: pair[0]) if marks else []
     span = max(len(rate), len(exposure)) * series.bucket_s
@@ -124,17 +128,19 @@ def timeline(series: Series | None, marks: list[Mark], title: str = "timeline") 
         svg.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{axis_y}" y2="{axis_y + 4}" stroke="#555"/>')
         svg.append(f'<text x="{x:.1f}" y="{axis_y + 16}" class="a" text-anchor="middle">{tick:g}s</text>')
         tick += step
-    svg.append(f'<text x="{WIDTH - RIGHT}" y="{axis_y + 30}" class="a" text-anchor="end">seconds from method start</text>')
+    svg.append(f'<text x="{WIDTH - RIGHT}" y="{axis_y + 30}" class="a" text-anchor="end">'
+               'seconds from method start</text>')
     xs = [frame.x(t) for t, _ in rel]
     labels = [f"{m.label} @{t:.2f}s" for t, m in rel]
-    for x, label, row, (_, mark) in zip(xs, labels, _label_rows(xs, labels), rel):
+    for x, label, row, (_, mark) in zip(xs, labels, _label_rows(xs, labels), rel, strict=True):
         color = COLORS.get(mark.kind, "#444")
         y_label = 12 + row * LABEL_ROW_H
         svg.append(f'<line class="mark {escape(mark.kind)}" x1="{x:.1f}" x2="{x:.1f}" y1="{y_label + 3}" y2="{axis_y}" '
                    f'stroke="{color}" stroke-width="1.4" stroke-dasharray="4 3"/>')
         # a label that would run off the right edge hangs to the left of its line instead
         if x + len(label) * CHAR_W > WIDTH - 4:
-            svg.append(f'<text x="{x - 3:.1f}" y="{y_label}" class="m" fill="{color}" text-anchor="end">{escape(label)}</text>')
+            svg.append(f'<text x="{x - 3:.1f}" y="{y_label}" class="m" fill="{color}" text-anchor="end">'
+                       f'{escape(label)}</text>')
         else:
             svg.append(f'<text x="{x + 3:.1f}" y="{y_label}" class="m" fill="{color}">{escape(label)}</text>')
     svg.append("</svg>")

@@ -11,16 +11,16 @@ import json
 import shutil
 import time
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
 from harness import measure
 from harness.events import RunEvent
 from harness.report import RunRecord
-from harness.report.record import RunStatus
+from harness.report.record import LoadFigures, ProbeRecord, RunStatus, from_dict
 from harness.run.state import LiveRun, Run
 from harness.verdict import evaluate
+from targets.exchange.records import JournalRecord
 
 LOG_LINES = 200_000  # per component, when the backend keeps the logs (containers)
 JOURNAL_FLUSH_S = 0.1  # the exchange's journal flush interval
@@ -37,14 +37,14 @@ async def collect(live: LiveRun) -> measure.Evidence | None:
         async with live.http.get(f"{topo.alerts.admin}/alerts") as resp:
             body = await resp.json()
         alerts = body if isinstance(body, list) else body.get("alerts", [])
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         run.events.warning(RunEvent.EVIDENCE_READ_FAILED, error=repr(exc))
         marks, alerts = {}, []
     await copy_logs(live)
     journal_path = run.out_dir / "exchange-journal.jsonl"
     try:
         await download(live.http, f"{topo.exchange.admin}/journal", journal_path)
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         run.events.warning(RunEvent.JOURNAL_READ_FAILED, error=repr(exc))
         run.fail(f"could not read the exchange journal: {exc!r}")
         return None
@@ -74,8 +74,9 @@ async def download(http: aiohttp.ClientSession, url: str, path: Path) -> None:
                 fh.write(chunk)
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    out = []
+def read_jsonl(path: Path) -> list[JournalRecord]:
+    """The exchange journal's records, in the shapes its writer gives them (trusted, not re-checked)."""
+    out: list[JournalRecord] = []
     try:
         with path.open() as fh:
             for line in fh:
@@ -105,7 +106,9 @@ def record(run: Run, evidence: measure.Evidence | None, load_stop_ns: int | None
     return RunRecord(
         experiment=exp.name, description=exp.description, hypothesis=exp.hypothesis, status=run.status,
         backend=run.backend.name, seed=exp.seed, started_ns=run.started_ns, ended_ns=time.time_ns(),
-        metrics=metrics, assertions=results, faults=[f.to_record() for f in run.faults],
-        load=stats.to_json() if stats is not None else {}, steady_state=[r.to_dict() for r in run.steady],
+        metrics=metrics if metrics is not None else measure.Metrics(), assertions=results,
+        faults=[f.to_record() for f in run.faults],
+        load=from_dict(LoadFigures, stats.to_json()) if stats is not None else LoadFigures(),
+        steady_state=[from_dict(ProbeRecord, r.to_dict()) for r in run.steady],
         abort=run.abort, error=run.error,
     )

@@ -73,7 +73,7 @@ class Runner:
         except FaultError as exc:
             run.fail(f"fault failed: {exc}")
             run.events.warning(RunEvent.RUN_ERROR, error=str(exc))
-        except Exception as exc:  # infrastructure: still tear down, still report
+        except Exception as exc:  # noqa: BLE001 - infrastructure: still tear down, still report
             run.fail(f"{type(exc).__name__}: {exc}")
             run.events.warning(RunEvent.RUN_ERROR, error=run.error, traceback=traceback.format_exc())
         finally:
@@ -143,7 +143,7 @@ class Runner:
     async def _teardown(self) -> None:
         try:
             await self.run.backend.down()
-        except Exception as exc:  # a half-started fleet: cleanup() removes the rest
+        except Exception as exc:  # noqa: BLE001 - a half-started fleet: cleanup() removes the rest
             self.run.events.warning(RunEvent.TEARDOWN_FAILED, error=repr(exc))
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiohttp
 
@@ -50,7 +51,7 @@ class Safety:
             else:
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=WATCH_INTERVAL_S)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 if stop.is_set():
                     break
@@ -83,7 +84,7 @@ class Safety:
             if alerts:
                 await self.read_alerts()
             self._blind_since = None
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             run.events.warning(RunEvent.WATCH_READ_FAILED, error=repr(exc))
             now = time.monotonic()
             self._blind_since = self._blind_since or now
@@ -131,7 +132,7 @@ async def status_of(call: Any) -> int | str:
     try:
         async with call as resp:
             return resp.status
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         return repr(exc)
 
 

@@ -9,9 +9,10 @@ the fleet take it and need no ``assert ... is not None``.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import aiohttp
 
@@ -73,7 +74,8 @@ class Progress:
             return
         self._last = now
         self.write(f"  t={elapsed:5.1f}s  {phase:<8} child orders/s {rate:7.0f}  exposure ${live.gross_usd:>13,.0f}"
-                   f"  loss ${live.loss_usd:>12,.0f}  excess {live.excess_shares:>9,} sh  alerts {live.alerts} (pages {live.pages})")
+                   f"  loss ${live.loss_usd:>12,.0f}  excess {live.excess_shares:>9,} sh"
+                   f"  alerts {live.alerts} (pages {live.pages})")
 
 
 @dataclass
@@ -115,7 +117,7 @@ class LiveRun:
     alerts: list[dict[str, Any]] = field(default_factory=list)  # the sink's alerts, as last read
 
     @classmethod
-    def open(cls, run: Run, topology: Topology, *, keep_journal: bool = False) -> "LiveRun":
+    def open(cls, run: Run, topology: Topology, *, keep_journal: bool = False) -> LiveRun:
         http = aiohttp.ClientSession(headers={"Authorization": f"Bearer {topology.token}"},
                                      timeout=aiohttp.ClientTimeout(total=5))
         watch = Watch(topology.firm, f"{topology.exchange.admin}/journal", run.out_dir / "load" / "parents",

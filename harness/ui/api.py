@@ -10,7 +10,8 @@ needs the fleet's admin bearer token, else 401.
 from __future__ import annotations
 
 import hmac
-from typing import Any, Awaitable, Callable, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -77,5 +78,6 @@ async def serve(app: web.Application, host: str = "127.0.0.1") -> tuple[web.AppR
     await runner.setup()
     site = web.TCPSite(runner, host, 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # noqa: SLF001 - aiohttp exposes the bound port only here
+    # the runner's only site: its first socket's address is the one bound
+    port: int = runner.addresses[0][1]
     return runner, port

@@ -5,7 +5,8 @@ game day's index shows it for every run.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from harness import measure
 from harness.events import RunEvent

@@ -192,7 +192,7 @@ class OperatorMethod:
                                            for r in topo.routers))
             self.killed = True
             self.phase = self._phase_now()
-            routers = {r.id: h for r, h in zip(topo.routers, halts)}
+            routers = {r.id: h for r, h in zip(topo.routers, halts, strict=True)}
             run.events.emit(RunEvent.OPERATOR_KILL_DONE, exchange=exchange, routers=routers)
             run.progress.phase(f"KILL SWITCH by the operator{_by(operator)}: {exchange.get('cancelled')} orders "
                                "cancelled, routers halted")
@@ -210,8 +210,8 @@ class OperatorMethod:
                                              for r in topo.routers))
             self.killed = False
             self.phase = self._phase_now()
-            live.run.events.emit(RunEvent.OPERATOR_REINSTATE, routers={r.id: s for r, s in zip(topo.routers, resumes)},
-                                 **_named(operator))
+            routers = {r.id: s for r, s in zip(topo.routers, resumes, strict=True)}
+            live.run.events.emit(RunEvent.OPERATOR_REINSTATE, routers=routers, **_named(operator))
         return {"killed": False}
 
     def status(self) -> dict[str, Any]:

@@ -19,8 +19,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
@@ -85,12 +86,12 @@ class SinkMetrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
     def __post_init__(self) -> None:
-        labels = ["channel", "severity"]
-        self.received = Counter("powerpeg_alerts_received", "Alerts received", labels, registry=self.registry)
-        self.delivered = Counter("powerpeg_alerts_delivered", "Alerts delivered", labels, registry=self.registry)
-        self.dropped = Counter("powerpeg_alerts_dropped", "Alerts dropped (channel off)", labels, registry=self.registry)
-        self.acked = Counter("powerpeg_alerts_acked", "Alerts acknowledged", labels, registry=self.registry)
-        self.heartbeats = Counter("powerpeg_alerts_heartbeats", "Pipeline heartbeats", ["result"], registry=self.registry)
+        labels, registry = ["channel", "severity"], self.registry
+        self.received = Counter("powerpeg_alerts_received", "Alerts received", labels, registry=registry)
+        self.delivered = Counter("powerpeg_alerts_delivered", "Alerts delivered", labels, registry=registry)
+        self.dropped = Counter("powerpeg_alerts_dropped", "Alerts dropped (channel off)", labels, registry=registry)
+        self.acked = Counter("powerpeg_alerts_acked", "Alerts acknowledged", labels, registry=registry)
+        self.heartbeats = Counter("powerpeg_alerts_heartbeats", "Pipeline heartbeats", ["result"], registry=registry)
 
 
 class AlertSink:

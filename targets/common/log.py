@@ -13,9 +13,10 @@ import time
 from typing import Any, TextIO
 
 import structlog
+from structlog.typing import EventDict, WrappedLogger
 
 
-def add_ns_timestamp(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+def add_ns_timestamp(_logger: WrappedLogger, _name: str, event: EventDict) -> EventDict:
     """Stamp every event with host wall time in ns: the one clock of DESIGN.md."""
     event.setdefault("ts_ns", time.time_ns())
     return event
@@ -27,7 +28,7 @@ class BindIdentity:
     def __init__(self, *, component: str, instance: str, run_id: str) -> None:
         self._identity = {"component": component, "instance": instance, "run_id": run_id}
 
-    def __call__(self, _logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    def __call__(self, _logger: WrappedLogger, _name: str, event: EventDict) -> EventDict:
         for key, value in self._identity.items():
             event.setdefault(key, value)
         return event

@@ -24,8 +24,9 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import pydantic
 from aiohttp import web
@@ -151,8 +152,9 @@ async def start_http(app: web.Application, host: str, port: int) -> tuple[web.Ap
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     await site.start()
-    sock = site._server.sockets[0]  # type: ignore[union-attr]
-    return runner, sock.getsockname()[1]
+    # the runner's only site: its first socket's address is the one bound
+    bound: int = runner.addresses[0][1]
+    return runner, bound
 
 
 class AdminSite:
@@ -225,7 +227,7 @@ def run(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     # a hard crash (segfault in a C extension) still leaves a Python trace in the log
     faulthandler.enable()
     try:
-        import uvloop  # noqa: PLC0415
+        import uvloop  # noqa: PLC0415 - optional: asyncio's own loop without it
 
         runner: Callable = uvloop.run
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 import pydantic
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from targets.common.service import BadRequest, bad_request_middleware, json_error, parse_json, token_middleware
@@ -62,7 +62,7 @@ class EngineCollector:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def collect(self):  # noqa: ANN201 - prometheus_client protocol
+    def collect(self) -> list[Metric]:
         engine = self.engine
         orders = CounterMetricFamily("powerpeg_exchange_orders", "NewOrderSingles received", labels=["firm"])
         fills = CounterMetricFamily("powerpeg_exchange_fills", "Fills (one per side)", labels=["firm"])
@@ -72,7 +72,8 @@ class EngineCollector:
             fills.add_metric([firm], n_fills)
             rejects.add_metric([firm], n_rejects)
         shares = GaugeMetricFamily("powerpeg_exchange_position_shares", "Net position in shares", labels=["firm"])
-        notional = GaugeMetricFamily("powerpeg_exchange_notional_usd", "Position value at the marks", labels=["firm", "kind"])
+        notional = GaugeMetricFamily("powerpeg_exchange_notional_usd", "Position value at the marks",
+                                     labels=["firm", "kind"])
         view = engine.positions_view()["firms"]
         for firm, per_symbol in engine.positions.items():
             shares.add_metric([firm], sum(p[0] for p in per_symbol.values()))
@@ -84,11 +85,13 @@ class EngineCollector:
 
 
 def _scope(body: ScopeBody) -> tuple[KillScope, str]:
-    if body.firm is None and body.session is None:
-        raise BadRequest(json_error(400, "firm: give a firm or a session", field="firm"))
     if body.firm is not None and body.session is not None:
         raise BadRequest(json_error(400, "session: give a firm or a session, not both", field="session"))
-    return ("firm", body.firm) if body.firm is not None else ("session", body.session)  # type: ignore[return-value]
+    if body.firm is not None:
+        return "firm", body.firm
+    if body.session is not None:
+        return "session", body.session
+    raise BadRequest(json_error(400, "firm: give a firm or a session", field="firm"))
 
 
 def _exchange(request: web.Request) -> ExchangeParts:
@@ -98,7 +101,8 @@ def _exchange(request: web.Request) -> ExchangeParts:
 async def health(request: web.Request) -> web.Response:
     exchange = _exchange(request)
     live = sum(1 for st in exchange.engine.sessions.values() if st.sender is not None)
-    return web.json_response({"status": "ok", "comp_id": exchange.config.comp_id, "phase": exchange.clock.phase, "sessions": live})
+    return web.json_response({"status": "ok", "comp_id": exchange.config.comp_id, "phase": exchange.clock.phase,
+                              "sessions": live})
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -208,7 +212,7 @@ def build_app(exchange: ExchangeParts, token: str) -> web.Application:
     app = web.Application(middlewares=[token_middleware(token), bad_request_middleware])
     app[EXCHANGE_KEY] = exchange
     registry = CollectorRegistry()
-    registry.register(EngineCollector(exchange.engine))  # type: ignore[arg-type]
+    registry.register(EngineCollector(exchange.engine))
     app[REGISTRY_KEY] = registry
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics)

@@ -33,7 +33,7 @@ class Journal:
         self.max_records = max_records
         self.records_written = 0
         self._buf: list[JournalRecord] = []
-        self._file = open(self.path, "ab", buffering=1 << 16)  # noqa: SIM115
+        self._file = open(self.path, "ab", buffering=1 << 16)  # noqa: SIM115 - open for the journal's life; close() closes it
         self._timer: asyncio.TimerHandle | None = None
         self._waiters: list[asyncio.Future] = []
         self._closed = False
@@ -74,7 +74,7 @@ class Journal:
         self._waiters.append(fut)
         try:
             await asyncio.wait_for(fut, timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     def close(self) -> None:

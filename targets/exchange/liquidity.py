@@ -58,7 +58,7 @@ class Quoter:
 
 
 class Liquidity:
-    def __init__(self, engine: "Engine", *, seed: int = 1, tick_s: float = TICK_S) -> None:
+    def __init__(self, engine: Engine, *, seed: int = 1, tick_s: float = TICK_S) -> None:
         self.engine = engine
         self.rng = random.Random(f"powerpeg-liquidity-{seed}")
         self.tick_s = tick_s
@@ -137,7 +137,7 @@ class Liquidity:
 
     def _quote(self, q: Quoter, quotes: dict[int, Order], side: int, px: int) -> None:
         self._seq += 1
-        order = self.engine.new_order(self.state, "MM-%d" % self._seq, MM_FIRM, q.symbol, side, q.size, px, LIMIT, DAY)
+        order = self.engine.new_order(self.state, f"MM-{self._seq}", MM_FIRM, q.symbol, side, q.size, px, LIMIT, DAY)
         if not order.done:
             quotes[px] = order
 

@@ -59,7 +59,7 @@ class Actions:
                     result["body"] = await resp.json(content_type=None)
                 except ValueError:
                     result["body"] = (await resp.text())[:500]
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             result["error"] = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         result["done_ns"] = time.time_ns()
         return result
@@ -73,7 +73,8 @@ class Actions:
     async def kill_firm(self, firm: str) -> dict[str, Any]:
         if self.exchange_admin is None:
             return {"target": "exchange", "error": "no --exchange-admin configured"}
-        return {"target": "exchange", **await self._call("POST", f"{self.exchange_admin}/kill", {"firm": firm, "by": "monitor"})}
+        answer = await self._call("POST", f"{self.exchange_admin}/kill", {"firm": firm, "by": "monitor"})
+        return {"target": "exchange", **answer}
 
     async def halt_router(self, url: str) -> dict[str, Any]:
         return {"target": "router", **await self._call("POST", f"{url}/halt", {})}

@@ -58,7 +58,7 @@ class Execution:
         return parent_of(self.cl_ord_id)
 
     @classmethod
-    def from_fix(cls, msg: FixMessage) -> "Execution":
+    def from_fix(cls, msg: FixMessage) -> Execution:
         fields = msg.fields
         side_txt = fields.get(Tag.Side)
         if side_txt not in ("1", "2"):

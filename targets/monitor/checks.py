@@ -5,6 +5,7 @@ runs it on its interval until stopped.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .core import Monitor
@@ -14,7 +15,7 @@ async def poll_versions_once(monitor: Monitor, timeout_s: float) -> None:
     urls = monitor.actions.routers
     results = await asyncio.gather(*(monitor.actions.router_health(url, timeout_s) for url in urls))
     fleet: dict[str, dict[str, Any]] = {}
-    for url, result in zip(urls, results):
+    for url, result in zip(urls, results, strict=True):
         body = result.get("body")
         if result.get("status") == 200 and isinstance(body, dict) and body.get("version"):
             fleet[url] = {"id": str(body.get("id") or url), "version": str(body["version"]),
@@ -41,12 +42,12 @@ async def probe_kill_path_once(monitor: Monitor, timeout_s: float) -> dict[str, 
     targets = ([actions.exchange_admin] if actions.exchange_admin else []) + list(actions.routers)
     results = await asyncio.gather(*(actions.router_health(url, timeout_s) for url in targets))
     state = {url: "ok" if r.get("status") == 200 else (r.get("error") or f"HTTP {r.get('status')}")
-             for url, r in zip(targets, results)}
+             for url, r in zip(targets, results, strict=True)}
     monitor.kill_path = state
     return state
 
 
-async def _every(interval_s: float, stop: asyncio.Event, step) -> None:
+async def _every(interval_s: float, stop: asyncio.Event, step: Callable[[], Awaitable[object]]) -> None:
     loop = asyncio.get_running_loop()
     while not stop.is_set():
         started = loop.time()
@@ -55,7 +56,7 @@ async def _every(interval_s: float, stop: asyncio.Event, step) -> None:
         if remaining > 0:
             try:
                 await asyncio.wait_for(stop.wait(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
 

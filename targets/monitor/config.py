@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from targets.common.service import base_parser, parse_config
 
@@ -17,8 +19,11 @@ def host_port(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def non_negative(kind: type) -> callable:
-    def parse(text: str):
+Number = TypeVar("Number", int, float)
+
+
+def non_negative(kind: Callable[[str], Number]) -> Callable[[str], Number]:
+    def parse(text: str) -> Number:
         value = kind(text)
         if value < 0:
             raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
@@ -74,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overfill-shares", type=non_negative(int), default=0, metavar="N",
                    help="executed shares allowed beyond a parent's quantity (default 0)")
     p.add_argument("--unregistered-grace-ms", type=non_negative(int), default=1000,
-                   help="how long executions may wait for their parent's registration (default 1000: registration is asynchronous and can lag under load)")
+                   help="how long executions may wait for their parent's registration "
+                        "(default 1000: registration is asynchronous and can lag under load)")
     p.add_argument("--version-check-ms", type=positive_int, default=500)
     p.add_argument("--heartbeat-ms", type=positive_int, default=500)
     p.add_argument("--repage-s", type=non_negative(float), default=5.0, help="minimum time between pages of one kind")

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Literal
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from pydantic import BaseModel, ConfigDict, Field
 
 from targets.common.service import bad_request_middleware, json_error, parse_json, token_middleware
@@ -108,7 +109,7 @@ class MonitorCollector:
     def __init__(self, monitor: Monitor) -> None:
         self.monitor = monitor
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         m, book, now = self.monitor, self.monitor.book, time.time_ns()
         messages = CounterMetricFamily("powerpeg_monitor_messages", "Drop-copy ExecutionReports applied")
         messages.add_metric([], book.messages)

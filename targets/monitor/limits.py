@@ -7,8 +7,8 @@ every drop-copy message without a polling delay.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 from .book import EXEC_NEW, EXEC_TRADE, ORDER_EVENTS, Book, Execution
 

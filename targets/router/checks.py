@@ -9,9 +9,9 @@ A check answers ``None`` (pass) or a verdict saying why not.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from time import monotonic
-from typing import Callable
 
 from .config import RouterConfig
 from .market import Prices

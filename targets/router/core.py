@@ -108,7 +108,8 @@ class Router:
             self.log.warning("powerpeg_path_reached", parent_id=parent.parent_id, symbol=parent.symbol, qty=parent.qty)
             self.notifier.alert(
                 self.cfg.warning_severity,
-                f"SMARS {self.cfg.id}: Power Peg disabled (legacy path reached by rlp-flagged parent {parent.parent_id})",
+                f"SMARS {self.cfg.id}: Power Peg disabled "
+                f"(legacy path reached by rlp-flagged parent {parent.parent_id})",
             )
             parent.strategy = self.powerpeg
         else:

@@ -1,7 +1,8 @@
 """Prometheus exposition of the router's counters, read at scrape time."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
@@ -11,7 +12,7 @@ if TYPE_CHECKING:
 
 
 class RouterCollector:
-    def __init__(self, router: "Router") -> None:
+    def __init__(self, router: Router) -> None:
         self.router = router
 
     def collect(self) -> Iterator[Metric]:
@@ -35,15 +36,16 @@ class RouterCollector:
         ):
             yield CounterMetricFamily(name, doc, value=value)
         yield GaugeMetricFamily("powerpeg_router_halted", "1 while halted", value=int(r.halted))
-        yield GaugeMetricFamily("powerpeg_router_fix_up", "1 while the FIX session is logged on", value=int(r.gateway.up))
+        yield GaugeMetricFamily("powerpeg_router_fix_up", "1 while the FIX session is logged on",
+                                value=int(r.gateway.up))
         yield GaugeMetricFamily("powerpeg_router_active_parents", "parents still working", value=len(r.active))
         yield GaugeMetricFamily("powerpeg_router_working_children", "children working at the exchange",
                                 value=len({id(c) for c in r.gateway.children.values()}))
 
 
-def make_registry(router: "Router") -> CollectorRegistry:
+def make_registry(router: Router) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(RouterCollector(router))  # type: ignore[arg-type]
+    registry.register(RouterCollector(router))
     return registry
 
 

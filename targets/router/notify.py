@@ -46,7 +46,7 @@ class Notifier:
         body = {"source": self.cfg.id, "severity": severity, "text": text, "ts": time.time_ns()}
         self._put(f"{self.cfg.alerts}/alerts", body)
 
-    def register_parent(self, parent: "Parent", router_id: str) -> None:
+    def register_parent(self, parent: Parent, router_id: str) -> None:
         if not self.cfg.monitor:
             return
         body = {"parent_id": parent.parent_id, "router": router_id, "symbol": parent.symbol,
@@ -71,7 +71,7 @@ class Notifier:
                         raise aiohttp.ClientResponseError(resp.request_info, (), status=resp.status,
                                                           message=(await resp.text())[:200])
                 self.sent += 1
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 self.failed += 1
                 if self.failed == 1 or self.failed % 100 == 0:
                     self.log.warning("notify_failed", url=url, error=str(exc) or type(exc).__name__, failed=self.failed)
@@ -83,7 +83,7 @@ class Notifier:
         if self.workers:
             try:
                 await asyncio.wait_for(self.queue.join(), drain_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             for task in self.workers:
                 task.cancel()

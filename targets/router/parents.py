@@ -35,7 +35,7 @@ def cents_to_str(cents: int) -> str:
 @dataclass(slots=True, eq=False)
 class Child:
     cl_ord_id: str
-    parent: "Parent"
+    parent: Parent
     qty: int
     price_cents: int | None  # None: market order
     ord_type: str

@@ -45,7 +45,7 @@ async def fetch_symbols(url: str, deadline_s: float = SYMBOLS_DEADLINE_S) -> dic
                     if resp.status != 200:
                         raise ValueError(f"HTTP {resp.status}")
                     return parse_symbols(await resp.json())
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
+            except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
                 last = str(exc) or type(exc).__name__
             if loop.time() + delay > end:
                 raise StartupError(f"cannot fetch symbols from {url}/symbols within {deadline_s:g}s: {last}")
@@ -104,7 +104,7 @@ class RouterService:
         if self.fix_task is not None:
             try:
                 await asyncio.wait_for(self.fix_task, 3.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.fix_task.cancel()
         await self.http.stop()
         await self.router.notifier.close()

@@ -96,12 +96,12 @@ def test_topology_names_the_toxiproxy_proxies_like_local() -> None:
 def test_the_load_profile_gets_every_variable_it_reads_and_routers_by_service_name(tmp_path) -> None:
     """Every ${PP_LOAD_*} the Locust services read is set by the compose load runner, and the
     containers' config reaches each router by its service name, not a host port."""
-    import re  # noqa: PLC0415
+    import re
 
-    import structlog  # noqa: PLC0415
+    import structlog
 
-    from harness.backends.compose.load import ComposeLoadRunner  # noqa: PLC0415
-    from tests.unit.harness.load.test_config import build  # noqa: PLC0415
+    from harness.backends.compose.load import ComposeLoadRunner
+    from tests.unit.harness.load.test_config import build
 
     services = _file()["services"]
     read = {m for name in ("locust-master", "locust-worker")

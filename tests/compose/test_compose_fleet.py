@@ -68,9 +68,9 @@ def test_missing_engine_exits_3_saying_so(tmp_path) -> None:
 
 def test_restarted_toxiproxy_container_gets_its_proxies_back(engine, tmp_path) -> None:
     """A restart of the toxiproxy container (it keeps no state) recreates the same proxies."""
-    import aiohttp  # noqa: PLC0415
+    import aiohttp
 
-    from harness import toxi  # noqa: PLC0415
+    from harness import toxi
 
     async def names(api: str) -> list[str]:
         async with aiohttp.ClientSession() as session:

@@ -54,7 +54,7 @@ def test_load_workers_run_as_containers_of_the_load_profile(engine, tmp_path) ->
     """`--backend compose --load-workers 2`: a Locust master and two worker containers (the compose file's
     `load` profile) drive the routers by service name; the run passes, each worker's parents are measured,
     each container's log is kept, and no container is left."""
-    from tests.e2e.test_gameday import STEADY  # noqa: PLC0415 - the same short steady-state experiment
+    from tests.e2e.test_gameday import STEADY  # the same short steady-state experiment
 
     (tmp_path / "steady.yaml").write_text(STEADY.replace("users: 2", "users: 4"))
     r = run(tmp_path / "steady.yaml", tmp_path / "out", tmp_path / "home", "--backend", "compose",

@@ -80,7 +80,8 @@ def test_index_lists_both_runs_with_pictures_and_links(gameday) -> None:
     _, day, _ = gameday
     page = (day / "index.html").read_text()
     table = page.split('<table class="runs">')[1].split("</table>")[0]
-    links = [href for href in ("01-tiny-steady/report.html", "02-tiny-runaway/report.html") if f'href="{href}"' in table]
+    links = [href for href in ("01-tiny-steady/report.html", "02-tiny-runaway/report.html")
+             if f'href="{href}"' in table]
     assert (2, 2, 2) == (table.count("</tr>") - 1, page.count('<svg class="timeline"'), len(links))
     assert all((day / href).exists() for href in links)
 

@@ -36,11 +36,12 @@ def test_open_waits_for_the_deploy_and_later_steps_move_with_it(tmp_path) -> Non
     then (its journal), the step at +1s came 1 s after the real open, and no rlp parent went out before it."""
     (tmp_path / "held.yaml").write_text(HELD)
     r = run(tmp_path / "held.yaml", tmp_path / "out", tmp_path / "home")
-    events = {e["event"]: e for e in r.events() if e["event"] in ("market_open", "fault_injected") and e.get("step", 0) == 0}
+    events = {e["event"]: e for e in r.events()
+              if e["event"] in ("market_open", "fault_injected") and e.get("step", 0) == 0}
     flip = next(e for e in r.events() if e["event"] == "fault_injected" and e.get("step") == 1)
     opened = events["market_open"]
-    exchange_open = next(json.loads(line)["ts_ns"] for line in (r.out / "exchange-journal.jsonl").read_text().splitlines()
-                         if '"kind":"open"' in line)
+    journal = (r.out / "exchange-journal.jsonl").read_text().splitlines()
+    exchange_open = next(json.loads(line)["ts_ns"] for line in journal if '"kind":"open"' in line)
     parents = [json.loads(line) for f in (r.out / "load" / "parents").iterdir() for line in f.read_text().splitlines()]
     early_rlp = [p for p in parents if p["rlp"] and p["ts_ns"] < exchange_open]
     assert r.code in (0, 1), r.stdout

@@ -38,9 +38,10 @@ def _case(junit, name: str):
 def test_each_experiment_file_is_one_item_and_the_session_fails(plugin_run) -> None:
     """Three YAML files → three items: one passes, the runaway and the invalid file fail; exit 1."""
     proc, junit, _ = plugin_run
-    outcomes = {c.get("name"): ("failed" if c.find("failure") is not None else "passed") for c in junit.iter("testcase")}
-    assert (1, {"tiny-steady": "passed", "tiny-runaway": "failed", "broken": "failed"}) == (proc.returncode, outcomes), \
-        proc.stdout[-3000:]
+    outcomes = {c.get("name"): ("failed" if c.find("failure") is not None else "passed")
+                for c in junit.iter("testcase")}
+    expected = {"tiny-steady": "passed", "tiny-runaway": "failed", "broken": "failed"}
+    assert (1, expected) == (proc.returncode, outcomes), proc.stdout[-3000:]
 
 
 def test_failure_message_lists_the_failed_assertion(plugin_run) -> None:
@@ -90,7 +91,8 @@ def test_with_the_flag_the_yaml_file_is_collected_too(pytester) -> None:
     pytester.makefile(".yaml", steady=STEADY)
     pytester.makepyfile(test_plain=PLAIN_TEST)
     result = pytester.runpytest_subprocess("--collect-only", "-q", "--powerpeg")
-    assert ["steady.yaml::tiny-steady", "test_plain.py::test_plain"] == sorted(l for l in result.outlines if "::" in l)
+    assert ["steady.yaml::tiny-steady", "test_plain.py::test_plain"] == sorted(
+        line for line in result.outlines if "::" in line)
 
 
 def test_suite_files_are_not_collected_as_experiments(pytester) -> None:

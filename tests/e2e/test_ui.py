@@ -14,10 +14,11 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from http.cookiejar import CookieJar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -259,11 +260,11 @@ def chromium() -> Path:
 def playwright_sync() -> Any:
     """The playwright package (driving the system chromium; no `playwright install`)."""
     try:
-        from playwright import sync_api  # noqa: PLC0415
+        from playwright import sync_api
     except ImportError:
         subprocess.run([sys.executable, "-m", "pip", "install", "playwright"], check=True, capture_output=True,
                        timeout=600)
-        from playwright import sync_api  # noqa: PLC0415
+        from playwright import sync_api
     return sync_api
 
 

@@ -7,8 +7,9 @@ import asyncio
 import json
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import aiohttp
 
@@ -26,7 +27,7 @@ class Http:
             headers={"Authorization": f"Bearer {topology.token}"}, timeout=aiohttp.ClientTimeout(total=10)
         )
 
-    async def __aenter__(self) -> "Http":
+    async def __aenter__(self) -> Http:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
@@ -82,7 +83,7 @@ class DropCopy:
         pass
 
     @classmethod
-    async def open(cls, topology: Topology) -> tuple["DropCopy", Any]:
+    async def open(cls, topology: Topology) -> tuple[DropCopy, Any]:
         app = cls()
         host, port = topology.exchange.dropcopy.rsplit(":", 1)
         session = await connect(app, host, int(port), comp_id=topology.firm,

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -52,7 +53,7 @@ def test_a_parent_order_fills_end_to_end(fleet):
                                                        "client_order_id": "it-1"}, fleet.token)
     parent = body["parent_id"]
     view = wait_for(lambda: (v := get_json(f"{fleet.routers[0].orders}/{parent}"))["state"] != "working" and v)
-    journal = wait_for(lambda: [json.loads(line) for line in open(fleet.journal)
+    journal = wait_for(lambda: [json.loads(line) for line in Path(fleet.journal).read_text().splitlines()
                                 if parent in line and '"fill"' in line])
     assert (202, "filled", 200) == (status, view["state"], view["filled_qty"])
     assert 200 == sum(rec["exec_qty"] for rec in journal)
@@ -79,7 +80,7 @@ def test_demo_runs_a_burst_and_tears_down(tmp_path):
     """`powerpeg demo --burst` stands up, trades, reports per router, tears down, exit 0."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("POWERPEG_")}
     env["POWERPEG_HOME"] = str(tmp_path)
-    result = subprocess.run([sys.executable, "-m", "harness.cli", "demo", "--burst", "--routers", "2", "--parents", "6"],
-                            env=env, capture_output=True, text=True, timeout=90)
+    result = subprocess.run([sys.executable, "-m", "harness.cli", "demo", "--burst", "--routers", "2",
+                             "--parents", "6"], env=env, capture_output=True, text=True, timeout=90)
     assert (0, True, True, []) == (result.returncode, "per router:" in result.stdout,
                                    "firm KNIGHT" in result.stdout, list((tmp_path / "runs").iterdir())), result.stderr

@@ -88,7 +88,8 @@ async def test_admin_calls_without_token_get_401(fleet) -> None:
         ("POST", f"{fleet.routers[0].admin}/resume", {}),
         ("PUT", f"{fleet.routers[0].admin}/flags", {"rlp": True}),
         ("POST", fleet.routers[0].orders, {"symbol": "X", "side": "buy", "qty": 1, "client_order_id": "x"}),
-        ("POST", f"{fleet.monitor.admin}/parents", {"parent_id": "p", "router": "r", "symbol": "X", "side": "buy", "qty": 1, "ts_ns": 1}),
+        ("POST", f"{fleet.monitor.admin}/parents",
+         {"parent_id": "p", "router": "r", "symbol": "X", "side": "buy", "qty": 1, "ts_ns": 1}),
         ("PUT", f"{fleet.alerts.admin}/channels/page", {"enabled": False}),
         ("POST", f"{fleet.alerts.admin}/alerts", {"source": "x", "severity": "page", "text": "x"}),
     ]

@@ -81,7 +81,8 @@ async def test_parents_log_misses_no_accepted_parent(finished):
     async with Http(finished.topology) as http:
         beyond = {}
         for router, numbers in by_router.items():
-            status, _ = await http.call("GET", f"{finished.topology.router(router).orders}/{router}-{max(numbers) + 1:06d}")
+            next_parent = f"{router}-{max(numbers) + 1:06d}"
+            status, _ = await http.call("GET", f"{finished.topology.router(router).orders}/{next_parent}")
             beyond[router] = (sorted(numbers) == list(range(1, len(numbers) + 1)), status)
     assert {"router-1": (True, 404), "router-2": (True, 404)} == beyond
 

@@ -17,8 +17,9 @@ import asyncio
 import dataclasses
 import json
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import aiohttp
 
@@ -62,7 +63,7 @@ class ComposeRecord:
         tmp.replace(path)
 
     @classmethod
-    def load(cls, path: Path) -> "ComposeRecord":
+    def load(cls, path: Path) -> ComposeRecord:
         data = json.loads(path.read_text())
         return cls(data["project"], data["file"], dict(data["env"]), HostPorts.from_json(data["ports"]))
 
@@ -79,7 +80,7 @@ class ComposeBackend(Backend):
         return self.ctx.state_dir / "compose.json"
 
     @classmethod
-    def attach(cls, home: Path, run_id: str | None = None, log: Any = None) -> "ComposeBackend":
+    def attach(cls, home: Path, run_id: str | None = None, log: Any = None) -> ComposeBackend:
         ctx = active_context(home, run_id, log)
         backend = cls(ctx)
         ctx.token = backend.topology().token
@@ -148,7 +149,7 @@ class ComposeBackend(Backend):
                         self._log("ready", target=component, admin=admin)
                         return
                     last = f"HTTP {resp.status}"
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 last = type(exc).__name__
             state = await asyncio.to_thread(self._container_status, component)
             if state not in ("running", "created", "restarting"):
@@ -311,7 +312,7 @@ async def _proxies_once_answering(session: aiohttp.ClientSession, api: str, prox
         try:
             await client.version()
             break
-        except (aiohttp.ClientError, asyncio.TimeoutError, toxi.ToxiproxyError):
+        except (TimeoutError, aiohttp.ClientError, toxi.ToxiproxyError):
             if time.monotonic() > deadline:
                 raise await failure() from None
             await asyncio.sleep(0.1)

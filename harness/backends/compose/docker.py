@@ -13,7 +13,8 @@ import functools
 import os
 import shutil
 import subprocess
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from harness.backends.base import FleetError
 from harness.backends.compose.env import LABEL_HOME, LABEL_RUN
@@ -33,7 +34,7 @@ def client() -> Any:
 
         engine = docker.from_env(timeout=30)
         engine.ping()
-    except Exception as exc:  # DockerException, connection refused, socket missing
+    except Exception as exc:  # noqa: BLE001 - DockerException, connection refused, socket missing
         raise DockerUnavailable(f"{MISSING_ENGINE} ({type(exc).__name__}: {exc}); "
                                 "start one with compose/ensure-docker.sh") from None
     return engine
@@ -85,7 +86,7 @@ def compose_command() -> tuple[str, ...]:
 
 
 def missing_images(engine: Any, images: list[str]) -> list[str]:
-    import docker.errors  # noqa: PLC0415
+    import docker.errors  # noqa: PLC0415 - the local backend never needs it
 
     missing = []
     for image in images:
@@ -146,7 +147,7 @@ def remove_labelled(filters: dict[str, list[str]]) -> list[str]:
 def remove_resources(engine: Any, filters: dict[str, list[str]]) -> list[str]:
     """Remove every container, network and volume matching ``filters``:
     what was removed, one line each."""
-    import docker.errors  # noqa: PLC0415
+    import docker.errors  # noqa: PLC0415 - the local backend never needs it
 
     removed: list[str] = []
     for container in containers(engine, filters):

@@ -88,7 +88,7 @@ class HostPorts:
     routers: tuple[tuple[str, int], ...]
 
     @classmethod
-    def allocate(cls, router_ids: list[str]) -> "HostPorts":
+    def allocate(cls, router_ids: list[str]) -> HostPorts:
         ports: set[int] = set()
 
         def one() -> int:
@@ -108,7 +108,7 @@ class HostPorts:
                 "toxiproxy": self.toxiproxy, "routers": [list(r) for r in self.routers]}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "HostPorts":
+    def from_json(cls, data: dict[str, Any]) -> HostPorts:
         return cls(data["exchange_admin"], data["exchange_fix"], data["exchange_dropcopy"], data["alerts"],
                    data["monitor"], data["toxiproxy"], tuple((rid, int(p)) for rid, p in data["routers"]))
 

@@ -72,7 +72,7 @@ class _Starter:
         self.spec = spec
         self.state = state
         self.session = session
-        self.popens: dict[str, Any] = {}
+        self.popens: dict[str, procs.Started] = {}
         self.forks: processes.ForkServer | None = None
 
     def command(self, kind: str) -> list[str]:
@@ -83,7 +83,7 @@ class _Starter:
         self._record(component, proc, argv)
         return proc
 
-    def _record(self, component: str, proc: Any, argv: list[str]) -> None:
+    def _record(self, component: str, proc: procs.Started, argv: list[str]) -> None:
         ident = procs.ProcIdentity.of(proc.pid)
         if ident is None:  # exited already; wait_* will report it with its log
             ident = procs.ProcIdentity(proc.pid, 0)
@@ -143,7 +143,7 @@ class LocalBackend(Backend):
 
     # -- state ------------------------------------------------------------
     @classmethod
-    def attach(cls, home: Path, run_id: str | None = None, log: Any = None) -> "LocalBackend":
+    def attach(cls, home: Path, run_id: str | None = None, log: Any = None) -> LocalBackend:
         """The backend of the active run (or of ``run_id``); NoFleet if none."""
         ctx = active_context(home, run_id, log)
         if not ctx.state_file.exists():
@@ -222,7 +222,7 @@ class LocalBackend(Backend):
             wanted = proxy_upstreams(router_ids, exchange_fix=exchange.fix, dropcopy=exchange.dropcopy,
                                      alerts=alerts_hostport)
             listens = await _gather_or_fail([client.create_proxy(name, up) for name, up in wanted])
-            proxies = tuple(ProxyInfo(name, listen, up) for (name, up), listen in zip(wanted, listens))
+            proxies = tuple(ProxyInfo(name, listen, up) for (name, up), listen in zip(wanted, listens, strict=True))
             toxiproxy = ToxiproxyEndpoints(api=api, proxies=proxies)
             via = {rid: toxiproxy.proxy(router_proxy(rid)).listen for rid in router_ids}
             dropcopy_via = toxiproxy.proxy(DROPCOPY_PROXY).listen
@@ -250,7 +250,7 @@ class LocalBackend(Backend):
             ] + list(spec.router_args))
         readies = await _gather_or_fail([st.wait_service(c) for c in ["monitor", *router_ids]])
         for component, ready, sock in zip(["monitor", *router_ids], readies,
-                                          [monitor_sock, *router_socks.values()]):
+                                          [monitor_sock, *router_socks.values()], strict=True):
             # the others were told the reserved address: a service elsewhere would be unreachable
             if ready.get("admin_port") != sock.getsockname()[1]:
                 raise procs.StartError(component, f"bound admin port {ready.get('admin_port')}, "
@@ -262,7 +262,7 @@ class LocalBackend(Backend):
                 admin=ready.get("admin_url") or router_admin[rid],
                 exchange_via=via[rid],
             )
-            for rid, ready in zip(router_ids, readies[1:])
+            for rid, ready in zip(router_ids, readies[1:], strict=True)
         )
         return Topology(
             backend=self.name, run_id=ctx.run_id, token=ctx.token, firm=spec.firm,
@@ -335,6 +335,7 @@ class LocalBackend(Backend):
         log_path = Path(record.log)
         ready_file = self.ctx.ready_dir / f"{component}.json"
         ready_file.unlink(missing_ok=True)  # else the old process's file would pass for the new one's
+        proc: procs.Started
         if self._forks is not None and argv[1:2] == ["-m"] and argv[2].startswith("targets."):
             proc = await self._forks.spawn(argv[2], argv[3:], log_path=log_path,
                                            exit_file=self.ctx.ready_dir / f"{component}.exit")
@@ -355,7 +356,7 @@ class LocalBackend(Backend):
                                             timeout=20, proc=proc, log_path=log_path)
         self.ctx.log.info("restarted", target=component, pid=proc.pid)
 
-    async def _restore_proxies(self, state: FleetState, proc: subprocess.Popen,
+    async def _restore_proxies(self, state: FleetState, proc: procs.Started,
                                session: aiohttp.ClientSession) -> None:
         topology = state.topology
         assert topology is not None and topology.toxiproxy is not None

@@ -27,6 +27,7 @@ import signal
 import sys
 import time
 import traceback
+from typing import TextIO
 
 PRELOAD = (
     "asyncio", "json", "ssl", "uvloop", "aiohttp", "aiohttp.web", "pydantic", "structlog", "prometheus_client",
@@ -42,7 +43,7 @@ def preload() -> None:
         # a broken package must fail in its own child, with its traceback in its log
         try:
             importlib.import_module(pkg + ".__main__")
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - it fails again in its child, with its traceback in its log
             sys.modules.pop(pkg + ".__main__", None)
 
 
@@ -101,7 +102,7 @@ def _wait_detached(pid: int, timeout: float = 2.0) -> None:
         time.sleep(0.0005)
 
 
-def serve(stdin, stdout) -> None:
+def serve(stdin: TextIO, stdout: TextIO) -> None:
     for line in stdin:
         try:
             request = json.loads(line)

@@ -11,14 +11,13 @@ import asyncio
 import contextlib
 import json
 import socket
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from harness.procs import ProcIdentity, StartError, exit_reason, tail
+from harness.procs import ProcIdentity, Started, StartError, exit_reason, tail
 
 HOST = "127.0.0.1"
 LAUNCHER = Path(__file__).with_name("launcher.py")
@@ -43,7 +42,7 @@ def reserve_port(host: str = HOST) -> socket.socket:
 
 
 async def wait_ready_file(
-    component: str, proc: subprocess.Popen, ready_file: Path, log_path: Path, *, timeout: float
+    component: str, proc: Started, ready_file: Path, log_path: Path, *, timeout: float
 ) -> dict[str, Any]:
     """The ready file's JSON once written; StartError if the process dies or time runs out."""
     deadline = time.monotonic() + timeout
@@ -65,7 +64,7 @@ async def wait_health(
     session: aiohttp.ClientSession,
     *,
     timeout: float,
-    proc: subprocess.Popen | None = None,
+    proc: Started | None = None,
     log_path: Path | None = None,
 ) -> dict[str, Any]:
     """GET ``url`` until it answers 200; its JSON body (or {})."""
@@ -79,10 +78,11 @@ async def wait_health(
                         return await resp.json()
                     return {}
                 last = f"HTTP {resp.status}"
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             last = f"{type(exc).__name__}: {exc}"
-        if proc is not None and proc.poll() is not None:
-            raise StartError(component, f"{exit_reason(proc.returncode)} before /health answered",
+        code = proc.poll() if proc is not None else None
+        if code is not None:
+            raise StartError(component, f"{exit_reason(code)} before /health answered",
                              tail(log_path) if log_path else "")
         if time.monotonic() > deadline:
             raise StartError(component, f"{url} not healthy after {timeout:.0f} s ({last})",
@@ -118,7 +118,7 @@ class ForkServer:
         self._lock = asyncio.Lock()
 
     @classmethod
-    async def start(cls, *, python: str, env: dict[str, str], log_path: Path, timeout: float) -> "ForkServer":
+    async def start(cls, *, python: str, env: dict[str, str], log_path: Path, timeout: float) -> ForkServer:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("ab") as log:
             proc = await asyncio.create_subprocess_exec(
@@ -140,7 +140,7 @@ class ForkServer:
         assert self._proc.stdout is not None
         try:
             line = await asyncio.wait_for(self._proc.stdout.readline(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise StartError("launcher", f"no answer after {timeout:.0f} s") from None
         if not line:
             raise StartError("launcher", f"exited with code {await self._proc.wait()}")
@@ -167,6 +167,6 @@ class ForkServer:
                 self._proc.stdin.close()
             try:
                 await asyncio.wait_for(self._proc.wait(), 5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self._proc.kill()
                 await self._proc.wait()

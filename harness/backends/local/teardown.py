@@ -30,7 +30,7 @@ async def stop_processes(state: FleetState, run_id: str, *, log: Any = None,
     for _rank, group in itertools.groupby(ordered, key=lambda r: _stop_rank(r.component)):
         records = list(group)
         outcomes = await asyncio.gather(*(_stop_one(state, r, run_id, verify_env) for r in records))
-        for record, outcome in zip(records, outcomes):
+        for record, outcome in zip(records, outcomes, strict=True):
             stopped.append((record.component, outcome))
             if log is not None:
                 log.info("stopped", target=record.component, pid=record.ident.pid, outcome=outcome)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import aiohttp
 
-from harness.procs import StartError, tail
+from harness.procs import Started, StartError, tail
 from harness.toxi import ToxiproxyClient, ToxiproxyError
 
 BINARY = "toxiproxy-server"
@@ -78,12 +78,12 @@ def server_argv(binary: str) -> list[str]:
     return [binary, "-host", "127.0.0.1", "-port", "0"]
 
 
-async def wait_api(client: ToxiproxyClient, proc: subprocess.Popen, log_path: Path, *, timeout: float) -> str:
+async def wait_api(client: ToxiproxyClient, proc: Started, log_path: Path, *, timeout: float) -> str:
     deadline = time.monotonic() + timeout
     while True:
         try:
             return await client.version()
-        except (aiohttp.ClientError, asyncio.TimeoutError, ToxiproxyError) as exc:
+        except (TimeoutError, aiohttp.ClientError, ToxiproxyError) as exc:
             last = str(exc)
         if proc.poll() is not None:
             raise StartError("toxiproxy", f"exited with code {proc.returncode}", tail(log_path))

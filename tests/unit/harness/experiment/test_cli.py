@@ -22,10 +22,13 @@ BROKEN_CASES = {
     "unknown-fault-kind": f"unknown-fault-kind.yaml:5: method[0].fault: unknown fault kind 'partial_deplo' "
                           f"(did you mean 'partial_deploy'?); known kinds: {KINDS}",
     "bad-duration": "bad-duration.yaml:3: duration: bad duration '2 seconds'",
-    "router-not-in-topology": "router-not-in-topology.yaml:10: method[0].args.miss[0]: no router 'router-9' in a fleet of 8",
+    "router-not-in-topology": "router-not-in-topology.yaml:10: method[0].args.miss[0]: "
+                              "no router 'router-9' in a fleet of 8",
     "link-not-in-topology": "link-not-in-topology.yaml:9: method[0].args.link: no link 'router-5->exchange'",
-    "versions-outside-topology": "versions-outside-topology.yaml:7: topology.versions.router-4: no router 'router-4' in a fleet of 3",
-    "step-after-duration": "step-after-duration.yaml:5: method[0].at: step at 12s never runs: the method lasts 10s (duration)",
+    "versions-outside-topology": "versions-outside-topology.yaml:7: topology.versions.router-4: "
+                                 "no router 'router-4' in a fleet of 3",
+    "step-after-duration": "step-after-duration.yaml:5: method[0].at: "
+                           "step at 12s never runs: the method lasts 10s (duration)",
     "yaml-syntax": "yaml-syntax.yaml:6: YAML syntax error: while parsing a flow sequence",
     "not-a-mapping": "not-a-mapping.yaml:2: the top level must be a mapping of sections",
     "several-errors": "several-errors.yaml:17: method[2].fault: unknown fault kind 'flood'",
@@ -98,7 +101,8 @@ def test_validate_without_files_is_a_usage_error_exit_2(capsys: pytest.CaptureFi
     ["gameday", "--strict", "experiments/suites/nightly.yaml"],
     ["ui", "--port", "eighty"],
 ])
-def test_experiment_file_command_with_a_bad_flag_is_a_usage_error_exit_2(argv, capsys: pytest.CaptureFixture[str]) -> None:
+def test_experiment_file_command_with_a_bad_flag_is_a_usage_error_exit_2(
+        argv, capsys: pytest.CaptureFixture[str]) -> None:
     """An unknown flag or a bad value for a command that reads experiment files exits 2, and says which."""
     with pytest.raises(SystemExit) as caught:
         main(argv)
@@ -130,6 +134,7 @@ def test_schema_names_the_assert_section_by_its_alias(capsys: pytest.CaptureFixt
 
 def test_console_script_validates_in_a_subprocess() -> None:
     """The real command line: broken file → exit 2 with its error on stdout."""
-    proc = subprocess.run([sys.executable, "-m", "harness.cli", "validate", str(BROKEN / "router-not-in-topology.yaml")],
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "validate",
+                           str(BROKEN / "router-not-in-topology.yaml")],
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert (2, f"{BROKEN}/{BROKEN_CASES['router-not-in-topology']}\n") == (proc.returncode, proc.stdout)

@@ -63,8 +63,8 @@ def test_unknown_top_level_key_is_located_and_lists_allowed_keys() -> None:
 def test_unknown_deep_key_shows_its_path_and_a_suggestion() -> None:
     """A typo deep inside is reported with its dotted path and the key it probably meant."""
     [(line, path, message)] = issues_of(BROKEN / "unknown-deep-key.yaml")
-    assert (7, "controls.monitor.limits.overfil_shares", "unknown key 'overfil_shares' (did you mean 'overfill_shares'?)") == (
-        line, path, message.split("; ")[0])
+    assert (7, "controls.monitor.limits.overfil_shares",
+            "unknown key 'overfil_shares' (did you mean 'overfill_shares'?)") == (line, path, message.split("; ")[0])
 
 
 def test_bad_duration_is_reported_with_the_value() -> None:
@@ -77,7 +77,8 @@ def test_bad_duration_is_reported_with_the_value() -> None:
 def test_bad_step_time_gives_one_error_not_one_per_union_branch(tmp_path: Path) -> None:
     """A bad `at` is a single error that mentions 'open' as the other choice."""
     path = write(tmp_path, "name: t\nmethod:\n  - at: soon\n    fault: kill\n    args: {target: router-1}\n")
-    assert [(3, "method[0].at", "bad duration 'soon': use a number with ms, s, m or h, like '250ms', '2s', '1m' (or 'open')")] == (
+    assert [(3, "method[0].at",
+             "bad duration 'soon': use a number with ms, s, m or h, like '250ms', '2s', '1m' (or 'open')")] == (
         issues_of(path))
 
 
@@ -89,7 +90,8 @@ def test_bare_number_duration_is_refused(tmp_path: Path) -> None:
 
 def test_wrong_type_names_the_value(tmp_path: Path) -> None:
     """A value of the wrong type is reported with what was written."""
-    assert [(3, "topology.routers", "Input should be a valid integer, unable to parse string as an integer, got 'eight'")] == (
+    assert [(3, "topology.routers",
+             "Input should be a valid integer, unable to parse string as an integer, got 'eight'")] == (
         issues_of(write(tmp_path, "name: t\ntopology:\n  routers: eight\n")))
 
 

@@ -27,8 +27,8 @@ def step(fault: str, at: str = "0s", **args: object) -> Step:
 
 def test_unknown_fault_kind_lists_the_known_ones() -> None:
     """An unknown kind names the likely one and every known kind."""
-    assert [f"5: method[0].fault: unknown fault kind 'partial_deplo' (did you mean 'partial_deploy'?); known kinds: {KINDS}"] == (
-        issues_of(BROKEN / "unknown-fault-kind.yaml"))
+    assert [f"5: method[0].fault: unknown fault kind 'partial_deplo' (did you mean 'partial_deploy'?); "
+            f"known kinds: {KINDS}"] == issues_of(BROKEN / "unknown-fault-kind.yaml")
 
 
 def test_router_outside_the_topology_is_located_in_the_args() -> None:
@@ -59,7 +59,8 @@ def test_step_at_open_after_duration_is_an_error() -> None:
     """A step at 'open' when the market opens after the method ends never runs."""
     got = check(FleetShape(), Market(open_at="12s"), 10.0, [(0, step("kill", at="open", target="router-1"))],
                 toxiproxy_available=True)
-    assert [(("method", 0, "at"), "step at 'open' (market.open_at 12s) never runs: the method lasts 10s (duration)")] == got
+    assert [(("method", 0, "at"),
+             "step at 'open' (market.open_at 12s) never runs: the method lasts 10s (duration)")] == got
 
 
 def test_step_at_open_before_the_end_is_fine() -> None:
@@ -71,7 +72,8 @@ def test_step_at_open_before_the_end_is_fine() -> None:
 def test_fault_args_are_checked_against_the_kind_params(tmp_path: Path) -> None:
     """An argument the kind does not take is an unknown key under method[i].args."""
     path = tmp_path / "x.yaml"
-    path.write_text("name: t\nmethod:\n  - at: 0s\n    fault: kill\n    args:\n      target: router-1\n      signal: 9\n")
+    path.write_text("name: t\nmethod:\n  - at: 0s\n    fault: kill\n"
+                    "    args:\n      target: router-1\n      signal: 9\n")
     assert ["7: method[0].args.signal: unknown key 'signal'; allowed: target"] == issues_of(path)
 
 
@@ -93,8 +95,8 @@ def test_toxiproxy_missing_fails_network_faults(tmp_path: Path) -> None:
     path = tmp_path / "x.yaml"
     path.write_text("name: t\nmethod:\n  - at: 1s\n    fault: network\n"
                     "    args: {link: router-1->exchange, toxic: latency, attributes: {latency: 100}}\n")
-    assert [f"4: method[0].fault: fault kind 'network' needs toxiproxy: no toxiproxy-server binary on PATH or in {venv_bin()}"] == (
-        issues_of(path, toxiproxy_available=False))
+    assert [f"4: method[0].fault: fault kind 'network' needs toxiproxy: "
+            f"no toxiproxy-server binary on PATH or in {venv_bin()}"] == issues_of(path, toxiproxy_available=False)
 
 
 def test_toxiproxy_present_lets_network_faults_validate() -> None:
@@ -163,7 +165,8 @@ def test_union_error_points_into_the_list_not_at_the_other_alternative(tmp_path:
 def test_union_error_at_the_top_names_every_alternative(tmp_path: Path) -> None:
     """routers: everyone is one error saying 'all' or a list."""
     path = tmp_path / "x.yaml"
-    path.write_text("name: t\nmethod:\n  - at: 0s\n    fault: partial_deploy\n    args: {version: v2, routers: everyone}\n")
+    path.write_text("name: t\nmethod:\n  - at: 0s\n    fault: partial_deploy\n"
+                    "    args: {version: v2, routers: everyone}\n")
     assert ["5: method[0].args.routers: Input should be 'all' or a valid list, got 'everyone'"] == issues_of(path)
 
 

@@ -48,13 +48,13 @@ def test_kill_at_an_operator_kill_event_is_human_any_other_automated() -> None:
 
 def test_index_row_shows_verdict_metrics_and_who_made_ttd_and_ttk() -> None:
     """The row carries verdict, TTD, excess shares, loss, and under "human / automated" who detected and who killed."""
-    run = SuiteRun(_record("one", "passed", "operator", kill_at=70), "01-one", [{"event": "operator_kill", "ts_ns": 70}])
+    run = SuiteRun(_record("one", "passed", "operator", kill_at=70), "01-one",
+                   [{"event": "operator_kill", "ts_ns": 70}])
     page = render(SUITE, [run], started="t", backend="local")
     table = page.split('<table class="runs">')[1]
     head, row = table.split("</tr>")[0], table.split("</tr>")[1]
-    assert ("<th>human / automated</th>" in head,
-            [text for text in ("passed", "0.125 s", "300", "$42.00", "TTD human (operator) · TTK human") if text in row]) \
-        == (True, ["passed", "0.125 s", "300", "$42.00", "TTD human (operator) · TTK human"])
+    cells = ["passed", "0.125 s", "300", "$42.00", "TTD human (operator) · TTK human"]
+    assert (True, cells) == ("<th>human / automated</th>" in head, [text for text in cells if text in row])
 
 
 def test_failed_assertions_and_title_are_escaped_and_shown() -> None:

@@ -39,7 +39,8 @@ def test_merge_replaces_leaves_and_keeps_siblings() -> None:
 
 def test_overrides_are_applied_to_the_experiment(tmp_path) -> None:
     """`overrides: {duration: 5s, load: {users: 4}}` changes exactly those fields."""
-    path = _write(tmp_path, "title: T\nexperiments:\n  - path: tiny.yaml\n    overrides: {duration: 5s, load: {users: 4}}\n")
+    path = _write(tmp_path, "title: T\nexperiments:\n  - path: tiny.yaml\n"
+                            "    overrides: {duration: 5s, load: {users: 4}}\n")
     [exp] = load_suite(path, toxiproxy_available=False).experiments
     assert (5.0, 4, 2) == (exp.duration, exp.load.users, exp.topology.routers)
 

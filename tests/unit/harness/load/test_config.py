@@ -133,6 +133,7 @@ async def test_no_users_starts_no_process(tmp_path):
 
 def test_the_harness_side_never_imports_locust():
     """Importing harness.load loads no Locust (gevent must stay out of the asyncio process)."""
-    code = "import sys, harness.load, harness.load.runner; print(sorted(m for m in sys.modules if m.split('.')[0] in ('locust', 'gevent')))"
+    code = ("import sys, harness.load, harness.load.runner; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('locust', 'gevent')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "[]" == out.strip()

@@ -133,7 +133,8 @@ def test_the_real_open_replaces_the_planned_one(tmp_path):
     control = LoadControl(tmp_path / "control.json", MIX, OPEN_NS)
     control.set_open(OPEN_NS + 1_000)
     poller = ControlPoller(tmp_path / "control.json", clock=Clock())
-    assert (0.1, 0.6) == (poller.rlp_share(MIX, OPEN_NS, OPEN_NS + 999), poller.rlp_share(MIX, OPEN_NS, OPEN_NS + 1_000))
+    assert (0.1, 0.6) == (poller.rlp_share(MIX, OPEN_NS, OPEN_NS + 999),
+                          poller.rlp_share(MIX, OPEN_NS, OPEN_NS + 1_000))
 
 
 def test_pinning_the_share_keeps_the_open(tmp_path):

@@ -111,7 +111,8 @@ def test_record_is_a_parents_log_line():
 
 def test_user_numbers_interleave_across_workers():
     """With two workers, worker 0 numbers its users 0, 2, 4 and worker 1 numbers 1, 3, 5."""
-    assert ([0, 2, 4], [1, 3, 5]) == ([user_number(i, 0, 2) for i in range(3)], [user_number(i, 1, 2) for i in range(3)])
+    assert ([0, 2, 4], [1, 3, 5]) == ([user_number(i, 0, 2) for i in range(3)],
+                                      [user_number(i, 1, 2) for i in range(3)])
 
 
 def test_user_numbers_of_a_single_process_count_up():

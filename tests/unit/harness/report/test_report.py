@@ -26,8 +26,10 @@ def metrics(**overrides) -> Metrics:
                 parents=12)
     base.update(overrides)
     m = Metrics(**base)
-    m.series = Series(t0_ns=T0, child_orders_per_s=[0, 10, 20, 400, 800, 30, 0], exposure_usd=[0, 1e3, 5e3, 4e4, 9e4, 9e4, 9e4])
-    m.marks = [Mark(T0 + S, "fault_injected", "inject partial_deploy router-8"), Mark(T0 + 2 * S, "first_violation", "first violation"),
+    m.series = Series(t0_ns=T0, child_orders_per_s=[0, 10, 20, 400, 800, 30, 0],
+                      exposure_usd=[0, 1e3, 5e3, 4e4, 9e4, 9e4, 9e4])
+    m.marks = [Mark(T0 + S, "fault_injected", "inject partial_deploy router-8"),
+               Mark(T0 + 2 * S, "first_violation", "first violation"),
                Mark(T0 + 3 * S, "detected", "detected (page from monitor)"), Mark(T0 + 4 * S, "kill", "kill switch")]
     return m
 

@@ -38,10 +38,10 @@ class FakeApi:
 
 def app(web_login: bool) -> tuple[Any, FakeApi]:
     # Locust only here, never at import: test_ui_login imports TOKEN from this module
-    from locust import User, constant, task  # noqa: PLC0415
-    from locust.env import Environment  # noqa: PLC0415
+    from locust import User, constant, task
+    from locust.env import Environment
 
-    from harness.load import chaos_web  # noqa: PLC0415
+    from harness.load import chaos_web
 
     class Idle(User):
         wait_time = constant(1)
@@ -121,8 +121,10 @@ def scenarios() -> dict[str, Any]:
     plain_app, plain_fake = app(web_login=False)
     with plain_app.test_client() as c:
         index = c.get("/")
-        out["no_web_login"] = {"index": index.status_code, "link": "powerpeg-chaos-link" in index.get_data(as_text=True),
-                               "post": post(c, plain_fake), "token": post(c, plain_fake, Authorization=f"Bearer {TOKEN}"),
+        out["no_web_login"] = {"index": index.status_code,
+                               "link": "powerpeg-chaos-link" in index.get_data(as_text=True),
+                               "post": post(c, plain_fake),
+                               "token": post(c, plain_fake, Authorization=f"Bearer {TOKEN}"),
                                "status": c.get("/chaos/status").get_json()}
     return out
 

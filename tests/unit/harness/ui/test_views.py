@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import structlog
 
@@ -74,7 +73,8 @@ def test_locust_tab_rows_show_phase_and_fault_state() -> None:
 
 def _runner(tmp_path: Path, web_port: int | None) -> LoadRunner:
     router = RouterTarget(id="router-1", orders="http://127.0.0.1:1/orders")
-    config = LoadConfig.build(Load(users=1, spawn_rate=1, wait="1s"), run_id="r", routers=[router], token="t", universe=[SymbolRef(symbol="A", ref_price=1.0)], symbol_count=1,
+    config = LoadConfig.build(Load(users=1, spawn_rate=1, wait="1s"), run_id="r", routers=[router], token="t",
+                              universe=[SymbolRef(symbol="A", ref_price=1.0)], symbol_count=1,
                               open_at_ns=0, seed=1, duration_s=5, out_dir=tmp_path)
     return LoadRunner(config, tmp_path, log=structlog.get_logger(), web_port=web_port, extra_env={"X_CHAOS": "1"})
 
