@@ -1,1 +1,2 @@
-"""The alert sink: receives alerts over HTTP and routes them to pager or mailbox."""
+"""The alert sink: receives alerts over HTTP (its own JSON, Alertmanager, PagerDuty) and routes them
+to pager, phone, mailbox or chat."""

@@ -1,4 +1,4 @@
-"""``python -m targets.alerts``: the alert sink (pager + mailbox) (``service.main``)."""
+"""``python -m targets.alerts``: the alert sink (pager, phone, mailbox, chat) (``service.main``)."""
 from __future__ import annotations
 
 from .service import main

@@ -1,9 +1,10 @@
 """The alert sink's core, its state and logic: channels, routing by severity, delay, drop, ack.
 
-Three channels stand for the ways a human hears about trouble: ``page``
+Four channels stand for the ways a human hears about trouble: ``page``
 (the pager), ``phone`` (the out-of-band escalation: an on-call phone tree on
-another provider, so a pager blackout leaves it up) and ``email`` (the
-mailbox). "Delivery" is the ``alert_delivered``
+another provider, so a pager blackout leaves it up), ``email`` (the
+mailbox) and ``chat`` (a team chat room; like email, it wakes nobody, and
+measurement does not count its deliveries as detection). "Delivery" is the ``alert_delivered``
 log line plus ``delivered_ns`` on the in-memory record; the measurement side
 reads ``detected_at`` from that field, so it must be stamped when delivery
 really happens (after any delay), never at receipt.
@@ -13,6 +14,15 @@ records and never delivers, a downgraded page travels as email, and a delay
 holds delivery on an event-loop timer (nothing blocks). The routing decision
 is taken once, at receipt: an alert already in flight when a blackout starts
 still arrives, as a message already handed to a pager provider would.
+
+Alerts from outside senders (Alertmanager, PagerDuty: ``receivers.py``)
+come with a dedup key and go through :meth:`AlertSink.notify`: the first
+notification of a key is an alert like any other (same routing, same
+blackouts); later ones while it is open fold into that record (``count``,
+``last_seen_ns``) and page nobody again; a resolve closes it
+(``resolved_ns``). A record its channel dropped does not hold its key: the
+next notification is a new attempt, as a sender's repeat would reach a pager
+that is back.
 """
 from __future__ import annotations
 
@@ -25,8 +35,13 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
-CHANNELS = ("page", "phone", "email")
-SEVERITIES = ("page", "phone", "email")
+CHANNELS = ("page", "phone", "email", "chat")
+SEVERITIES = CHANNELS
+# how an alert came in: the sink's own POST /alerts, or a receiver of an outside format
+VIAS = ("webhook", "alertmanager", "pagerduty")
+
+# (via, route, dedup key): one open incident of an outside sender
+IncidentKey = tuple[str, str, str]
 
 
 @dataclass
@@ -51,6 +66,13 @@ class Alert:
     dropped: bool = False
     acked_ns: int | None = None
     acked_by: str | None = None
+    via: str = "webhook"
+    route: str | None = None  # the Alertmanager receiver, or the PagerDuty routing key's hint
+    dedup_key: str | None = None  # Alertmanager's groupKey, PagerDuty's dedup_key
+    labels: dict[str, str] | None = None
+    count: int = 1  # notifications of its dedup key folded into this record, the first included
+    last_seen_ns: int = 0
+    resolved_ns: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,6 +114,8 @@ class SinkMetrics:
         self.dropped = Counter("powerpeg_alerts_dropped", "Alerts dropped (channel off)", labels, registry=registry)
         self.acked = Counter("powerpeg_alerts_acked", "Alerts acknowledged", labels, registry=registry)
         self.heartbeats = Counter("powerpeg_alerts_heartbeats", "Pipeline heartbeats", ["result"], registry=registry)
+        self.notifications = Counter("powerpeg_alerts_notifications", "Receiver notifications by outcome",
+                                     ["via", "outcome"], registry=registry)
 
 
 class AlertSink:
@@ -113,6 +137,8 @@ class AlertSink:
         self.alerts: OrderedDict[str, Alert] = OrderedDict()
         self._next_id = 1
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._open: dict[IncidentKey, str] = {}  # open incident → its alert's id
+        self._key_of: dict[str, IncidentKey] = {}
 
     # -- alerts -----------------------------------------------------------
     def route(self, severity: str) -> tuple[str, bool]:
@@ -123,7 +149,8 @@ class AlertSink:
             return cfg.downgrade_to, True
         return channel, False
 
-    def submit(self, *, source: str, severity: str, text: str, ts: int | None = None) -> Alert:
+    def submit(self, *, source: str, severity: str, text: str, ts: int | None = None, via: str = "webhook",
+               route: str | None = None, dedup_key: str | None = None, labels: dict[str, str] | None = None) -> Alert:
         if severity not in SEVERITIES:
             raise ValueError(f"severity must be one of {SEVERITIES}, not {severity!r}")
         received_ns = self.clock()
@@ -132,6 +159,7 @@ class AlertSink:
         alert = Alert(
             id=f"a-{self._next_id:06d}", source=source, severity=severity, text=text, ts=ts,
             received_ns=received_ns, channel=channel, downgraded=downgraded, status="delayed",
+            via=via, route=route, dedup_key=dedup_key, labels=labels, last_seen_ns=received_ns,
         )
         self._next_id += 1
         self._store(alert)
@@ -153,7 +181,10 @@ class AlertSink:
     def _store(self, alert: Alert) -> None:
         self.alerts[alert.id] = alert
         while len(self.alerts) > self.max_alerts:
-            self.alerts.popitem(last=False)
+            evicted, _ = self.alerts.popitem(last=False)
+            key = self._key_of.pop(evicted, None)
+            if key is not None and self._open.get(key) == evicted:
+                del self._open[key]
 
     def _deliver_later(self, alert: Alert) -> None:
         self._timers.pop(alert.id, None)
@@ -185,6 +216,50 @@ class AlertSink:
             alert.acked_by = by
             self.metrics.acked.labels(alert.channel, alert.severity).inc()
             self.log.info("alert_acked", alert_id=alert_id, by=by, acked_ns=alert.acked_ns)
+        return alert
+
+    # -- incidents of outside senders -------------------------------------------
+    def incident(self, key: IncidentKey) -> Alert | None:
+        """The open (unresolved) alert of ``key``, if any."""
+        alert_id = self._open.get(key)
+        return None if alert_id is None else self.alerts.get(alert_id)
+
+    def notify(self, key: IncidentKey, *, route: str, source: str, severity: str, text: str, ts: int | None = None,
+               labels: dict[str, str] | None = None) -> tuple[Alert, bool]:
+        """A notification of an incident: a new alert (True), or the open one it repeats (False).
+        ``route`` is how the record shows the key's route (a routing key only by its hint)."""
+        via, _, dedup_key = key
+        open_alert = self.incident(key)
+        if open_alert is not None and not open_alert.dropped:
+            self.touch(open_alert)
+            self.metrics.notifications.labels(via, "repeat").inc()
+            self.log.info("alert_repeated", alert_id=open_alert.id, via=via, dedup_key=dedup_key,
+                          count=open_alert.count)
+            return open_alert, False
+        alert = self.submit(source=source, severity=severity, text=text, ts=ts, via=via,
+                            route=route, dedup_key=dedup_key, labels=labels)
+        self._open[key] = alert.id
+        self._key_of[alert.id] = key
+        self.metrics.notifications.labels(via, "new").inc()
+        return alert, True
+
+    def touch(self, alert: Alert) -> None:
+        alert.count += 1
+        alert.last_seen_ns = self.clock()
+
+    def resolve(self, key: IncidentKey) -> Alert | None:
+        """Close the open incident of ``key``: ``resolved_ns`` on its record, nothing delivered."""
+        alert = self.incident(key)
+        self._open.pop(key, None)
+        if alert is None:
+            self.metrics.notifications.labels(key[0], "unmatched").inc()
+            self.log.info("resolve_unmatched", via=key[0], dedup_key=key[2])
+            return None
+        self.touch(alert)
+        alert.resolved_ns = alert.last_seen_ns
+        self.metrics.notifications.labels(key[0], "resolved").inc()
+        self.log.info("alert_resolved", alert_id=alert.id, via=key[0], dedup_key=key[2],
+                      resolved_ns=alert.resolved_ns)
         return alert
 
     # -- channels ---------------------------------------------------------

@@ -1,7 +1,9 @@
-"""The alert sink's HTTP API (see docs/targets.md, "alerts")."""
+"""The alert sink's HTTP API (see docs/targets.md, "alerts"): its own JSON webhook (``POST /alerts``),
+the receivers of outside formats (``POST /alertmanager``, ``POST /v2/enqueue``), channels, heartbeat."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from aiohttp import web
@@ -10,15 +12,22 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from targets.common.service import bad_request_middleware, json_error, parse_json, token_middleware
 
+from targets.common import alertmanager as am
+from . import pagerduty as pd
+from .config import Routes
 from .core import AlertSink, BadField, UnknownAlert, UnknownChannel
+from .receivers import Receivers
 
 SINK_KEY = web.AppKey("sink", AlertSink)
+RECEIVERS_KEY = web.AppKey("receivers", Receivers)
+# PagerDuty's Events API v2 path: its senders carry a routing key, never the bearer token
+PAGERDUTY_PATH = "/v2/enqueue"
 
 
 class AlertIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
     source: str = Field(min_length=1, max_length=200)
-    severity: Literal["page", "phone", "email"]
+    severity: Literal["page", "phone", "email", "chat"]
     text: str = Field(min_length=1, max_length=10_000)
     ts: int | None = Field(default=None, ge=0)
 
@@ -47,6 +56,32 @@ async def post_alert(request: web.Request) -> web.Response:
     body = await parse_json(request, AlertIn)
     alert = _sink(request).submit(source=body.source, severity=body.severity, text=body.text, ts=body.ts)
     return web.json_response({"id": alert.id, "channel": alert.channel, "status": alert.status}, status=201)
+
+
+async def post_alertmanager(request: web.Request) -> web.Response:
+    """An Alertmanager webhook notification (v4): one alert per group, however often it is sent."""
+    notification = await parse_json(request, am.Notification)
+    try:
+        outcome = request.app[RECEIVERS_KEY].alertmanager(notification)
+    except BadField as exc:
+        return json_error(400, str(exc), field=exc.field)
+    return web.json_response(outcome.view())
+
+
+async def post_pagerduty(request: web.Request) -> web.Response:
+    """A PagerDuty Events API v2 event; its routing key is its credential (checked here, not the token)."""
+    try:
+        event = await pd.parse(request)
+        outcome = request.app[RECEIVERS_KEY].pagerduty(event)
+    except pd.InvalidEvent as exc:
+        return exc.response()
+    except BadField as exc:
+        return pd.InvalidEvent(exc.field, str(exc)).response()
+    return pd.processed(outcome.dedup_key)
+
+
+async def get_routes(request: web.Request) -> web.Response:
+    return web.json_response(request.app[RECEIVERS_KEY].routes.view())
 
 
 async def get_alerts(request: web.Request) -> web.Response:
@@ -121,10 +156,29 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def build_app(sink: AlertSink, token: str) -> web.Application:
-    app = web.Application(middlewares=[token_middleware(token), bad_request_middleware])
+def auth_middleware(token: str) -> Callable:
+    """The bearer token on every state-changing request but PagerDuty's, whose routing key is checked instead."""
+    with_token = token_middleware(token)
+
+    @web.middleware
+    async def middleware(request: web.Request,
+                         handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        if request.path == PAGERDUTY_PATH:
+            return await handler(request)
+        response: web.StreamResponse = await with_token(request, handler)
+        return response
+
+    return middleware
+
+
+def build_app(sink: AlertSink, token: str, routes: Routes | None = None) -> web.Application:
+    app = web.Application(middlewares=[auth_middleware(token), bad_request_middleware])
     app[SINK_KEY] = sink
+    app[RECEIVERS_KEY] = Receivers(sink, routes or Routes())
     app.router.add_post("/alerts", post_alert)
+    app.router.add_post("/alertmanager", post_alertmanager)
+    app.router.add_post(PAGERDUTY_PATH, post_pagerduty)
+    app.router.add_get("/routes", get_routes)
     app.router.add_get("/alerts", get_alerts)
     app.router.add_post("/alerts/{alert_id}/ack", ack_alert)
     app.router.add_get("/channels", get_channels)

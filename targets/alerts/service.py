@@ -19,7 +19,7 @@ class AlertsService:
     def __init__(self, cfg: AlertsConfig, token: str, log: Any) -> None:
         self.log = log
         self.sink = AlertSink(log=log, max_alerts=cfg.max_alerts)
-        self.http = AdminSite(build_app(self.sink, token), cfg.host, cfg.admin_port)
+        self.http = AdminSite(build_app(self.sink, token, cfg.routes), cfg.host, cfg.admin_port)
 
     def ready_info(self) -> dict[str, Any]:
         return {"pid": os.getpid(), "admin_port": self.http.port}

@@ -2,6 +2,11 @@
 
 Handlers are module-level functions that find the exchange's parts in the
 app (``EXCHANGE_KEY``); ``build_app`` wires them to their routes.
+
+The kill switch has two doors: ``POST /kill`` (the venue's own body) and
+``POST /kill/alertmanager``, an Alertmanager webhook receiver, so a firm's
+alerting rule can pull the switch itself: each firing alert of the group
+kills the firm its ``firm`` label names.
 """
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from targets.common.alertmanager import Notification
 from targets.common.service import BadRequest, bad_request_middleware, json_error, parse_json, token_middleware
 
 from .clock import MarketClock
@@ -158,6 +164,52 @@ async def kill(request: web.Request) -> web.Response:
     return web.json_response({"scope": scope, "id": ident, "cancelled": cancelled, "ts_ns": time.time_ns()})
 
 
+FIRM_LABEL = "firm"
+MAX_FIRM = 64  # as ScopeBody.firm
+
+
+def _firms_to_kill(notification: Notification) -> list[str]:
+    """The firms a firing notification names, in the order of its alerts; a 400 naming the first
+    firing alert without a usable ``firm`` label (nothing is killed then)."""
+    firms: list[str] = []
+    for i, alert in enumerate(notification.alerts):
+        if alert.status != "firing":
+            continue
+        firm = alert.labels.get(FIRM_LABEL, "")
+        field = f"alerts.{i}.labels.{FIRM_LABEL}"
+        if not firm or len(firm) > MAX_FIRM:
+            raise BadRequest(json_error(400, f"{field}: a firing alert must name the firm to kill "
+                                             f"(label {FIRM_LABEL!r}, 1..{MAX_FIRM} characters)", field=field))
+        if firm not in firms:
+            firms.append(firm)
+    if not firms:
+        raise BadRequest(json_error(400, "alerts: status is firing but no alert of the group is", field="alerts"))
+    return firms
+
+
+async def kill_alertmanager(request: web.Request) -> web.Response:
+    """An Alertmanager webhook notification pulls the kill switch of every firm its firing alerts name.
+
+    A resolved notification kills nothing (reinstating stays a person's call, ``POST /reinstate``); a firm
+    already killed is not killed again, so Alertmanager's repeats of a firing group journal one kill."""
+    exchange = _exchange(request)
+    notification = await parse_json(request, Notification)
+    by = f"alertmanager:{notification.receiver}"
+    answer: dict[str, Any] = {"status": notification.status, "by": by, "group_key": notification.group_key,
+                              "killed": [], "already_killed": []}
+    if notification.status == "resolved":
+        return web.json_response(answer)
+    for firm in _firms_to_kill(notification):
+        if firm in exchange.engine.killed_firms:
+            answer["already_killed"].append(firm)
+            continue
+        cancelled = exchange.engine.kill("firm", firm, by=by)
+        exchange.log.warning("kill_switch", scope="firm", id=firm, cancelled=cancelled, by=by,
+                             group_key=notification.group_key)
+        answer["killed"].append({"scope": "firm", "id": firm, "cancelled": cancelled, "ts_ns": time.time_ns()})
+    return web.json_response(answer)
+
+
 async def reinstate(request: web.Request) -> web.Response:
     exchange = _exchange(request)
     scope, ident = _scope(await parse_json(request, ScopeBody))
@@ -222,6 +274,7 @@ def build_app(exchange: ExchangeParts, token: str) -> web.Application:
     app.router.add_get("/clock", clock_get)
     app.router.add_post("/clock", clock_post)
     app.router.add_post("/kill", kill)
+    app.router.add_post("/kill/alertmanager", kill_alertmanager)
     app.router.add_post("/reinstate", reinstate)
     app.router.add_get("/sessions", sessions)
     app.router.add_get("/journal", journal)

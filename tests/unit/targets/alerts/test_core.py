@@ -132,3 +132,18 @@ async def test_phone_severity_goes_to_the_phone_escalation() -> None:
     sink.configure("page", {"enabled": False})
     alert = sink.submit(source="monitor", severity="phone", text="[pager down] over-fill")
     assert ("phone", "delivered") == (alert.channel, alert.status)
+
+
+async def test_chat_severity_goes_to_chat() -> None:
+    """A chat-severity alert is delivered on the chat channel."""
+    alert = _sink().submit(source="monitor", severity="chat", text="fyi")
+    assert ("chat", "delivered") == (alert.channel, alert.status)
+
+
+async def test_an_evicted_incident_is_no_longer_open() -> None:
+    """Past max_alerts the oldest incident's record goes, and its key with it."""
+    sink = AlertSink(log=structlog.get_logger(), max_alerts=1)
+    first = ("alertmanager", "pager", "group-1")
+    sink.notify(first, route="pager", source="am", severity="page", text="one")
+    sink.notify(("alertmanager", "pager", "group-2"), route="pager", source="am", severity="page", text="two")
+    assert (None, {("alertmanager", "pager", "group-2")}) == (sink.incident(first), set(sink._open))
