@@ -12,7 +12,12 @@ the first byte written to the last report read. Three variants:
 Each variant runs ``--repeats`` times (a fresh session each time) and the
 median is printed as one plain line. Bounded: N orders, a timeout per run.
 
-    python -m bench.exchange_throughput [--orders 50000] [--repeats 5]
+The exchange keeps its FIX message store on (files under the run's
+directory, as in a fleet): every report is written to the store before the
+socket. ``--store memory`` runs it with the in-memory store instead, to
+measure what the files cost.
+
+    python -m bench.exchange_throughput [--orders 50000] [--repeats 5] [--store file|memory]
 """
 from __future__ import annotations
 
@@ -34,10 +39,12 @@ RUN_TIMEOUT_S = 60.0
 TERMINAL = (b"\x0139=2\x01", b"\x0139=4\x01", b"\x0139=8\x01")
 
 
-def start_exchange(workdir: Path, *, liquidity: bool) -> tuple[subprocess.Popen, dict]:
+def start_exchange(workdir: Path, *, liquidity: bool, store: str = "file") -> tuple[subprocess.Popen, dict]:
     ready = workdir / f"ready-{time.monotonic_ns()}.json"
     cmd = [sys.executable, "-m", "targets.exchange", "--ready-file", str(ready),
            "--journal", str(workdir / f"journal-{ready.stem}.ndjson")]
+    if store == "memory":
+        cmd += ["--store", "memory"]
     if not liquidity:
         cmd.append("--no-liquidity")
     env = {**os.environ, "POWERPEG_TOKEN": "bench", "POWERPEG_LOG_LEVEL": "warning"}
@@ -52,7 +59,7 @@ def start_exchange(workdir: Path, *, liquidity: bool) -> tuple[subprocess.Popen,
 
 
 def symbols(admin_port: int) -> list[str]:
-    import urllib.request  # noqa: PLC0415
+    import urllib.request
 
     with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/symbols", timeout=5) as resp:
         return [s["symbol"] for s in json.load(resp)]
@@ -73,7 +80,7 @@ def orders(comp_id: str, n: int, syms: list[str], *, crossing: bool) -> bytes:
             fields = [(11, f"c{i}"), (55, sym), (54, 1 + (i // len(syms)) % 2), (38, 100), (40, 1),
                       (60, "20240101-00:00:00.000")]
         else:
-            px = "%d.%02d" % (1, i % 100)  # $1.00-$1.99: below every maker's bid
+            px = f"1.{i % 100:02d}"  # $1.00-$1.99: below every maker's bid
             fields = [(11, f"c{i}"), (1, "BENCH"), (55, sym), (54, 1), (38, 100), (40, 2), (44, px),
                       (60, "20240101-00:00:00.000")]
         out.append(encode("D", comp_id, COMP, i + 2, fields))
@@ -115,8 +122,9 @@ async def one_run(port: int, comp_id: str, payload: bytes, n: int, *, crossing: 
     return elapsed, fills
 
 
-def variant(name: str, *, liquidity: bool, crossing: bool, n: int, repeats: int, workdir: Path) -> float:
-    proc, info = start_exchange(workdir, liquidity=liquidity)
+def variant(name: str, *, liquidity: bool, crossing: bool, n: int, repeats: int, workdir: Path,
+            store: str = "file") -> float:
+    proc, info = start_exchange(workdir, liquidity=liquidity, store=store)
     try:
         syms = symbols(info["admin_port"])
         rates, cpu_per_order = [], []
@@ -149,18 +157,22 @@ def main(argv: list[str] | None = None) -> None:
                    help="the exchange without its C speedups: the Python FIX framer (A/B)")
     p.add_argument("--only", choices=["resting-no-liquidity", "resting-with-liquidity", "crossing-with-liquidity"],
                    help="run one variant")
+    p.add_argument("--store", choices=["file", "memory"], default="file",
+                   help="the exchange's FIX message store: files (the default, as in a fleet) or memory (A/B)")
     args = p.parse_args(argv)
     n = max(1, min(args.orders, 1_000_000))
     if args.pure:
         os.environ["POWERPEG_SPEEDUPS"] = "0"  # inherited by the exchange subprocess
-    print(f"exchange_throughput: the exchange runs {'no C speedups' if args.pure else 'its C speedups (when built)'}", flush=True)
+    print(f"exchange_throughput: the exchange runs {'no C speedups' if args.pure else 'its C speedups (when built)'}"
+          f", FIX store in {args.store}", flush=True)
     runs = [("resting-no-liquidity", False, False), ("resting-with-liquidity", True, False),
             ("crossing-with-liquidity", True, True)]
     with tempfile.TemporaryDirectory(prefix="powerpeg-bench-") as tmp:
         work = Path(tmp)
         for name, liquidity, crossing in runs:
             if args.only in (None, name):
-                variant(name, liquidity=liquidity, crossing=crossing, n=n, repeats=args.repeats, workdir=work)
+                variant(name, liquidity=liquidity, crossing=crossing, n=n, repeats=args.repeats, workdir=work,
+                        store=args.store)
 
 
 if __name__ == "__main__":

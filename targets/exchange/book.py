@@ -116,28 +116,32 @@ class Book:
     def match(self, order: Order) -> list[Fill]:
         """Execute ``order`` against the opposite side as far as its price allows.
 
-        Updates both sides' ``cum_qty``/``leaves``/``notional`` and returns the
-        fills in execution order at the makers' prices. Does not rest anything.
+        Returns the fills in execution order at the makers' prices. Updates
+        the makers' ``cum_qty``/``leaves``/``notional`` (they live here) but
+        not the taker's: the caller applies each fill to the taker in turn,
+        so that each of its reports and journal records says where the order
+        stood after that fill, not after the whole sweep. Rests nothing.
         """
         fills: list[Fill] = []
         limit = order.price
+        left = order.leaves
         if order.side == BUY:
             prices, levels = self.ask_px, self.asks
-            while order.leaves and prices:
+            while left and prices:
                 px = prices[0]
                 if limit is not None and px > limit:
                     break
-                self._take(order, levels[px], fills)
+                left = self._take(left, levels[px], fills)
                 if levels[px].qty == 0:
                     del levels[px]
                     prices.pop(0)
         else:
             prices, levels = self.bid_px, self.bids
-            while order.leaves and prices:
+            while left and prices:
                 px = prices[-1]
                 if limit is not None and px < limit:
                     break
-                self._take(order, levels[px], fills)
+                left = self._take(left, levels[px], fills)
                 if levels[px].qty == 0:
                     del levels[px]
                     prices.pop()
@@ -146,39 +150,66 @@ class Book:
         return fills
 
     @staticmethod
-    def _take(order: Order, level: Level, fills: list[Fill]) -> None:
+    def _take(left: int, level: Level, fills: list[Fill]) -> int:
+        """Fill up to ``left`` from one level's queue; returns what is still left."""
         queue = level.orders
         px = level.price
-        while order.leaves and queue:
+        while left and queue:
             maker = queue[0]
             if maker.leaves == 0:  # lazily cancelled
                 queue.popleft()
                 continue
-            qty = order.leaves if order.leaves < maker.leaves else maker.leaves
+            qty = left if left < maker.leaves else maker.leaves
             maker.leaves -= qty
             maker.cum_qty += qty
             maker.notional += qty * px
-            order.leaves -= qty
-            order.cum_qty += qty
-            order.notional += qty * px
+            left -= qty
             level.qty -= qty
             fills.append((maker, qty, px))
             if maker.leaves == 0:
                 queue.popleft()
+        return left
 
     def rest(self, order: Order) -> None:
         """Put the (limit) order's remaining quantity at the back of its level."""
         px = order.price
+        if px is None:
+            raise ValueError(f"a market order never rests: {order!r}")
         if order.side == BUY:
             levels, prices = self.bids, self.bid_px
         else:
             levels, prices = self.asks, self.ask_px
         level = levels.get(px)
         if level is None:
-            level = levels[px] = Level(px)  # type: ignore[index]
+            level = levels[px] = Level(px)
             insort(prices, px)
         level.orders.append(order)
         level.qty += order.leaves
+
+    def reduce(self, order: Order, qty: int) -> None:
+        """Take ``qty`` (less than its leaves) off a resting order; it keeps its place in the queue."""
+        order.leaves -= qty
+        (self.bids if order.side == BUY else self.asks)[order.price].qty -= qty  # type: ignore[index]
+
+    def pull(self, order: Order) -> int:
+        """Take a resting order out of its level for good (not lazily); returns the quantity removed.
+
+        For a cancel/replace that loses priority: the same order object goes
+        back in at the back of a level, so no stale entry of it may stay in
+        the queue, where a lazy removal would leave one that comes alive
+        again with the new quantity. Linear in the level's length; replaces
+        are rare next to orders and cancels.
+        """
+        leaves = order.leaves
+        levels, prices = (self.bids, self.bid_px) if order.side == BUY else (self.asks, self.ask_px)
+        level = levels[order.price]  # type: ignore[index]
+        level.orders.remove(order)
+        level.qty -= leaves
+        order.leaves = 0
+        if level.qty == 0:
+            del levels[level.price]
+            del prices[bisect_left(prices, level.price)]
+        return leaves
 
     def remove(self, order: Order) -> int:
         """Take a resting order out of the book; returns the quantity removed."""

@@ -26,6 +26,8 @@ class ExchangeConfig:
     open_at_ns: int = 0
     preopen: str = "queue"
     journal: Path | None = None
+    store: Path | None = None  # --store DIR; None: a fixstore directory next to the journal
+    store_in_memory: bool = False  # --store memory: sequence numbers last as long as the process
     cod_default: bool = True
     liquidity: bool = True
     instance: str = "exchange"
@@ -36,6 +38,15 @@ class ExchangeConfig:
         if self.journal is not None:
             return self.journal
         return Path(tempfile.gettempdir()) / f"powerpeg-exchange-{os.getpid()}.ndjson"
+
+    def store_path(self) -> Path:
+        """Where the FIX message stores live: ``--store``, else ``fixstore`` next to ``--journal``
+        (so a restart with the same flags finds them), else a directory of this process's own."""
+        if self.store is not None:
+            return self.store
+        if self.journal is not None:
+            return self.journal.parent / "fixstore"
+        return Path(tempfile.gettempdir()) / f"powerpeg-exchange-{os.getpid()}-fixstore"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     when.add_argument("--open-at", type=int, default=None, metavar="NS")
     p.add_argument("--preopen", choices=("queue", "reject"), default="queue")
     p.add_argument("--journal", type=Path, default=None)
+    p.add_argument("--store", default=None, metavar="DIR",
+                   help="FIX message stores (sequence numbers and sent messages, kept across restarts); "
+                        "default: fixstore next to --journal; 'memory' keeps them in memory only")
     p.add_argument("--cod-default", choices=("on", "off"), default="on")
     p.add_argument("--no-liquidity", action="store_true", help="no market makers")
     return p
@@ -63,11 +77,15 @@ def from_args(args: argparse.Namespace) -> ExchangeConfig:
         raise ConfigError(f"--symbols must be >= {MIN_SYMBOLS}")
     if args.open_in < 0:
         raise ConfigError("--open-in must be >= 0")
+    if args.store == "":
+        raise ConfigError("--store must be a directory or 'memory'")
     open_at = args.open_at if args.open_at is not None else time.time_ns() + int(args.open_in * 1e9)
     return ExchangeConfig(
         host=args.host, admin_port=args.admin_port, fix_port=args.fix_port, dropcopy_port=args.dropcopy_port,
         comp_id=args.comp_id, allow=frozenset(args.allow), seed=args.seed, symbols=args.symbols,
-        open_at_ns=open_at, preopen=args.preopen, journal=args.journal, cod_default=args.cod_default == "on",
+        open_at_ns=open_at, preopen=args.preopen, journal=args.journal,
+        store=None if args.store in (None, "memory") else Path(args.store), store_in_memory=args.store == "memory",
+        cod_default=args.cod_default == "on",
         liquidity=not args.no_liquidity, instance=args.instance, run_id=args.run_id, ready_file=args.ready_file,
     )
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 import time
 from itertools import islice
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, NamedTuple, Protocol
 
 from targets.fix.codec import utc_timestamp
 
@@ -23,9 +24,9 @@ from .book import BUY, IOC, MARKET, Book, Order
 from .journal import Journal
 from .records import CancelReason, KillScope
 from .reports import (
-    EXEC_CANCELED, EXEC_NEW, EXEC_REJECTED, EXEC_TRADE, STATUS_CANCELED, STATUS_FILLED, STATUS_NEW,
-    STATUS_PARTIAL, STATUS_REJECTED, accepted_record, canceled_record, exec_report_body, fill_record, kill_record,
-    open_record, rejected_record, reinstate_record,
+    EXEC_CANCELED, EXEC_NEW, EXEC_REJECTED, EXEC_REPLACED, EXEC_TRADE, STATUS_CANCELED, STATUS_FILLED, STATUS_NAMES,
+    STATUS_NEW, STATUS_PARTIAL, STATUS_REJECTED, accepted_record, canceled_record, exec_report_body, fill_record,
+    kill_record, mass_cancel_record, open_record, rejected_record, reinstate_record, replaced_record,
 )
 from .symbols import Symbol
 
@@ -36,6 +37,33 @@ EXEC_ORDER_STATUS = "I"
 # that lost its connection can learn what filled while it was away. Bounded:
 # the oldest tenth is forgotten when a session passes the limit.
 ORDER_MEMORY = 200_000
+# CxlRejReason (102) of an OrderCancelReject.
+CXL_TOO_LATE = "0"
+CXL_UNKNOWN = "1"
+CXL_DUPLICATE = "6"
+CXL_OTHER = "99"
+# MassCancelRejectReason (532) of an OrderMassCancelReport.
+MASS_NOT_SUPPORTED = "0"
+MASS_UNKNOWN_SECURITY = "1"
+MASS_OTHER = "99"
+MASS_CANCEL_TYPES = {1: "symbol", 7: "all"}  # MassCancelRequestType (530) values supported
+
+
+class Refusal(NamedTuple):
+    """Why a cancel or a replace was refused: what its OrderCancelReject (35=9) says."""
+
+    reason: str  # CxlRejReason (102)
+    status: str  # the order's OrdStatus (39) now; 8 when there is no such order
+    order_id: str  # OrderID (37); NONE when there is no such order
+    text: str
+
+
+def ord_type_name(order: Order) -> str:
+    return "market" if order.ord_type == MARKET else "limit"
+
+
+def _entry_order(order: Order) -> int:
+    return int(order.order_id)
 
 
 class Sender(Protocol):
@@ -60,6 +88,7 @@ class SessionState:
     firm: str
     cod: bool
     sender: Sender | None = None
+    parked: Sender | None = None  # keeps the session's reports in its store while it is away
     working: dict[str, Order] = field(default_factory=dict)  # by ClOrdID
     orders: dict[str, Order] = field(default_factory=dict)  # accepted, recent first-in, by ClOrdID
     peer: str = ""
@@ -152,7 +181,7 @@ class Engine:
         ts = self.now()
         self.journal.append(accepted_record(order, ts))
         st.working[cl_ord_id] = order
-        orders = st.orders
+        orders = st.orders  # _remember, inline: the hot path
         orders[cl_ord_id] = order
         if len(orders) > ORDER_MEMORY:
             for old in list(islice(orders, ORDER_MEMORY // 10)):
@@ -165,14 +194,41 @@ class Engine:
             self._execute(order, book)  # type: ignore[arg-type]
         return order
 
-    def cancel_request(self, st: SessionState, orig_cl_ord_id: str, cl_ord_id: str, symbol: str, side: int) -> str | None:
-        """Cancel a working order of this session; returns the refusal text, if any."""
-        order = st.working.get(orig_cl_ord_id)
-        if order is None:
-            return f"unknown order {orig_cl_ord_id}"
-        if order.symbol != symbol or order.side != side:
-            return f"order {orig_cl_ord_id} is {order.symbol} side {order.side}, not {symbol} side {side}"
-        self.cancel_order(order, "user", cl_ord_id=cl_ord_id, orig_cl_ord_id=orig_cl_ord_id)
+    def cancel_request(
+        self, st: SessionState, orig_cl_ord_id: str, cl_ord_id: str, symbol: str, side: int,
+    ) -> Refusal | None:
+        """Cancel a working order of this session; returns the refusal, if any."""
+        found = self._amendable(st, orig_cl_ord_id, symbol, side)
+        if isinstance(found, Refusal):
+            return found
+        self.cancel_order(found, "user", cl_ord_id=cl_ord_id, orig_cl_ord_id=orig_cl_ord_id)
+        return None
+
+    def replace_request(
+        self, st: SessionState, orig_cl_ord_id: str, cl_ord_id: str, symbol: str, side: int, qty: int,
+        price: int | None, ord_type: int, account: str | None,
+    ) -> Refusal | None:
+        """Cancel/replace a working order of this session (quantity and/or price); returns the refusal, if any.
+
+        A quantity decrease at the same price keeps the order's time priority;
+        a price change or a quantity increase loses it (the order goes to the
+        back of its level, or trades at once if the new price crosses). A
+        quantity no more than what already executed ends the order (FIX: the
+        rest is cancelled and Filled outranks Canceled).
+        """
+        found = self._amendable(st, orig_cl_ord_id, symbol, side)
+        if isinstance(found, Refusal):
+            return found
+        order = found
+        if ord_type != order.ord_type:
+            return Refusal(CXL_OTHER, self._status(order), order.order_id,
+                           f"OrdType(40) cannot change on a replace: order {orig_cl_ord_id} is {ord_type_name(order)}")
+        if account is not None and account != order.firm:
+            return Refusal(CXL_OTHER, self._status(order), order.order_id,
+                           f"Account(1) {account} is not the firm of order {orig_cl_ord_id} ({order.firm})")
+        if cl_ord_id in st.working:
+            return Refusal(CXL_DUPLICATE, self._status(order), order.order_id, f"duplicate ClOrdID {cl_ord_id}")
+        self._replace(st, order, orig_cl_ord_id, cl_ord_id, qty, None if ord_type == MARKET else price)
         return None
 
     def order_status(self, st: SessionState, cl_ord_id: str) -> tuple[Order, str] | None:
@@ -180,14 +236,12 @@ class Engine:
         order = st.working.get(cl_ord_id) or st.orders.get(cl_ord_id)
         if order is None:
             return None
-        if not order.done:
-            return order, STATUS_PARTIAL if order.cum_qty else STATUS_NEW
-        return order, STATUS_FILLED if order.cum_qty >= order.qty else STATUS_CANCELED
+        return order, self._status(order)
 
     def status_report_body(self, order: Order, status: str) -> str:
         """An ExecutionReport (150=I) answering an OrderStatusRequest: never journaled or copied."""
         self._exec_seq += 1
-        return exec_report_body(order, "E%d" % self._exec_seq, EXEC_ORDER_STATUS, status, 0, None, None,
+        return exec_report_body(order, f"E{self._exec_seq}", EXEC_ORDER_STATUS, status, 0, None, None,
                                 None, None, utc_timestamp())
 
     def cancel_order(
@@ -206,12 +260,50 @@ class Engine:
         self._finish(order)
         ts = self.now()
         self.journal.append(canceled_record(order, ts, reason, cancelled))
-        self._report(order, EXEC_CANCELED, STATUS_CANCELED, 0, None, f"canceled: {reason}", ts, cl_ord_id, orig_cl_ord_id)
+        self._report(order, EXEC_CANCELED, STATUS_CANCELED, 0, None, f"canceled: {reason}", ts, cl_ord_id,
+                     orig_cl_ord_id)
         return cancelled
 
     def count_reject(self, firm: str) -> None:
         """A message refused before it became an order (session-level Reject)."""
         (self.stats.get(firm) or self.stats.setdefault(firm, [0, 0, 0]))[2] += 1
+
+    # -- mass cancel ----------------------------------------------------------------
+    def mass_cancel_refusal(
+        self, st: SessionState, request_type: int, symbol: str | None, firm: str | None,
+    ) -> tuple[str, str] | None:
+        """Why an OrderMassCancelRequest cannot be carried out: (MassCancelRejectReason, text), or None."""
+        if request_type not in MASS_CANCEL_TYPES:
+            return MASS_NOT_SUPPORTED, f"MassCancelRequestType(530) {request_type} is not supported (1 symbol, 7 all)"
+        if request_type == 1 and symbol not in self.books:
+            return MASS_UNKNOWN_SECURITY, f"unknown symbol {symbol}" if symbol else "Symbol(55) is required with 530=1"
+        if firm is not None and firm != st.comp_id and firm != st.firm:
+            return MASS_OTHER, f"session {st.comp_id} may not cancel the orders of firm {firm}"
+        return None
+
+    def mass_cancel(
+        self, st: SessionState, cl_ord_id: str, request_type: int, symbol: str | None, side: int | None,
+        firm: str | None,
+    ) -> int:
+        """Cancel the session's (or, ``firm`` given, the firm's) working orders, of ``symbol`` when the
+        request type is 1, of ``side`` when given, in order of entry; returns how many.
+
+        Checked by :meth:`mass_cancel_refusal` first. Blocks nothing: unlike the
+        kill switch, new orders are still accepted.
+        """
+        if firm is None:
+            scope: KillScope = "session"
+            ident, orders = st.comp_id, list(st.working.values())
+        else:
+            scope, ident = "firm", firm
+            orders = self._working_in("firm", firm)
+        if request_type != 1:
+            symbol = None
+        orders = [o for o in orders if (symbol is None or o.symbol == symbol) and (side is None or o.side == side)]
+        orders.sort(key=_entry_order)
+        self.journal.append(mass_cancel_record(self.now(), st.comp_id, firm or st.firm, cl_ord_id, scope, ident,
+                                               request_type, symbol, side, len(orders)))
+        return self._cancel_all(orders, "mass")
 
     # -- market clock -------------------------------------------------------------------
     def open_market(self, start_liquidity: Callable[[], None] | None = None) -> None:
@@ -276,6 +368,80 @@ class Engine:
         return sum(len(st.working) for st in self.sessions.values())
 
     # -- internals --------------------------------------------------------------------
+    @staticmethod
+    def _status(order: Order) -> str:
+        """OrdStatus (39) now: working new or partially filled, or done filled or canceled."""
+        if not order.done:
+            return STATUS_PARTIAL if order.cum_qty else STATUS_NEW
+        return STATUS_FILLED if order.cum_qty >= order.qty else STATUS_CANCELED
+
+    def _amendable(self, st: SessionState, orig: str, symbol: str, side: int) -> Order | Refusal:
+        """The working order a cancel or replace names (by its ClOrdID now, within the session), or why not."""
+        order = st.working.get(orig)
+        if order is None:
+            known = st.orders.get(orig)
+            if known is None:
+                return Refusal(CXL_UNKNOWN, STATUS_REJECTED, "NONE", f"unknown order {orig}")
+            status = self._status(known)
+            if known.done:
+                return Refusal(CXL_TOO_LATE, status, known.order_id,
+                               f"too late: order {orig} is {STATUS_NAMES[status]}")
+            return Refusal(CXL_UNKNOWN, status, known.order_id,
+                           f"order {orig} was replaced: its ClOrdID is {known.cl_ord_id}")
+        if order.symbol != symbol or order.side != side:
+            return Refusal(CXL_OTHER, self._status(order), order.order_id,
+                           f"order {orig} is {order.symbol} side {order.side}, not {symbol} side {side}")
+        return order
+
+    def _replace(self, st: SessionState, order: Order, orig: str, cl_ord_id: str, qty: int, price: int | None) -> None:
+        prev_qty, prev_price = order.qty, order.price
+        requeue = False
+        if qty <= order.cum_qty:
+            self._pull(order)
+            order.qty, order.price = order.cum_qty, price
+            self._finish(order)
+        elif price == prev_price and qty <= prev_qty:
+            if qty < prev_qty:
+                if order.queued:
+                    order.leaves -= prev_qty - qty
+                else:
+                    self.books[order.symbol].reduce(order, prev_qty - qty)
+            order.qty = qty
+        else:
+            requeue = True
+            self._pull(order)
+            order.qty, order.price, order.leaves = qty, price, qty - order.cum_qty
+        if not order.done:
+            del st.working[orig]
+            st.working[cl_ord_id] = order
+        order.cl_ord_id = cl_ord_id
+        self._remember(st, order)
+        ts = self.now()
+        self.journal.append(replaced_record(order, ts, orig, prev_qty, prev_price, requeue))
+        self._report(order, EXEC_REPLACED, self._status(order), 0, None, None, ts, cl_ord_id, orig)
+        if requeue:
+            if order.queued:
+                self.queue.append(order)
+            else:
+                self._execute(order, self.books[order.symbol])
+
+    def _pull(self, order: Order) -> None:
+        """Out of the pre-open queue or the book for good, leaves 0 (the order stays working)."""
+        if order.queued:
+            self.queue.remove(order)
+            order.leaves = 0
+        else:
+            self.books[order.symbol].pull(order)
+
+    @staticmethod
+    def _remember(st: SessionState, order: Order) -> None:
+        """For OrderStatusRequest (and too-late refusals) by ClOrdID; bounded, the oldest tenth forgotten."""
+        orders = st.orders
+        orders[order.cl_ord_id] = order
+        if len(orders) > ORDER_MEMORY:
+            for old in list(islice(orders, ORDER_MEMORY // 10)):
+                del orders[old]
+
     def _execute(self, order: Order, book: Book) -> None:
         fills = book.match(order)
         net = 0
@@ -296,9 +462,19 @@ class Engine:
             self.liquidity.on_trade(order.symbol, net if order.side == BUY else -net)
 
     def _fill(self, taker: Order, maker: Order, qty: int, px: int) -> None:
+        """One match, both sides: journal, positions and a report each, maker first.
+
+        The book has already counted it on the maker; the taker counts it
+        here, one fill at a time, so that its report and record of this
+        fill carry CumQty, LeavesQty, AvgPx and OrdStatus as they stand
+        after it (a sweep of several makers reports each step).
+        """
         self._match_seq += 1
-        match_id = "M%d" % self._match_seq
+        match_id = f"M{self._match_seq}"
         ts = self.now()
+        taker.leaves -= qty
+        taker.cum_qty += qty
+        taker.notional += qty * px
         for order, liquidity in ((maker, "maker"), (taker, "taker")):
             status = STATUS_FILLED if order.leaves == 0 else STATUS_PARTIAL
             self.journal.append(fill_record(order, ts, qty, px, match_id, liquidity))
@@ -337,16 +513,17 @@ class Engine:
         text: str | None, ts_ns: int, cl_ord_id: str | None = None, orig: str | None = None,
     ) -> None:
         st = self.sessions.get(order.session)
-        owner = st.sender if st is not None else None
+        owner = (st.sender or st.parked) if st is not None else None
         copies = self.dropcopies.get(order.firm)
         if owner is None and not copies:
             return
         self._exec_seq += 1
         now = utc_timestamp()
-        body = exec_report_body(order, "E%d" % self._exec_seq, exec_type, status, last_qty, last_px, text, cl_ord_id, orig, now)
+        body = exec_report_body(order, f"E{self._exec_seq}", exec_type, status, last_qty, last_px, text, cl_ord_id,
+                                orig, now)
         if owner is not None:
             owner.send_body(ER, body, now)
         if copies:
-            body += "115=%s\x01" % order.session
+            body += f"115={order.session}\x01"
             for copy in copies:
                 copy.send_body(ER, body, now)

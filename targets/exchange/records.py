@@ -18,10 +18,10 @@ Plain typing only: importing this module imports nothing else of targets/.
 (No ``from __future__ import annotations``: with it, Python 3.11 cannot see
 ``NotRequired`` when it builds ``__required_keys__``.)
 """
-from typing import Literal, NotRequired, TypedDict, Union
+from typing import Literal, NotRequired, TypedDict
 
 Side = Literal["buy", "sell"]
-CancelReason = Literal["user", "kill", "disconnect", "ioc", "market"]
+CancelReason = Literal["user", "kill", "disconnect", "ioc", "market", "mass"]
 KillScope = Literal["firm", "session"]
 
 
@@ -94,6 +94,31 @@ class CanceledRecord(_OrderFields):
     canceled_qty: NotRequired[int]
 
 
+class ReplacedRecord(_OrderFields):
+    """An OrderCancelReplaceRequest (35=G) was accepted: the order now stands as this record says.
+
+    ``cl_ord_id``, ``qty`` and ``price`` are the order's new ones (its
+    ``order_id`` never changes); ``orig_cl_ord_id``, ``prev_qty`` and
+    ``prev_price`` what it had before. ``cum_qty`` and ``leaves_qty`` are
+    the order's after the replace: ``leaves_qty`` 0 means it is done (a
+    quantity replaced to no more than had executed: ``qty`` is then
+    ``cum_qty``, the rest cancelled, ``status`` filled). ``requeued`` says it
+    lost its time priority (a price change or a quantity increase: it went
+    to the back of its price level, or executed at once when the new price
+    crossed); a quantity decrease at the same price keeps it. Fills and
+    cancels after it name the order by the new ``cl_ord_id``.
+    """
+
+    kind: Literal["replaced"]
+    status: Literal["new", "partially_filled", "filled"]
+    orig_cl_ord_id: str
+    prev_qty: int
+    prev_price: float | None
+    cum_qty: int
+    leaves_qty: int
+    requeued: bool
+
+
 class _AdminFields(TypedDict):
     """A market or kill switch event: the order fields are there, and null."""
 
@@ -149,11 +174,42 @@ class ReinstateRecord(_SwitchFields):
     was_active: NotRequired[bool]
 
 
-OrderRecord = Union[AcceptedRecord, RejectedRecord, FillRecord, CanceledRecord]
+class MassCancelRecord(TypedDict):
+    """An OrderMassCancelRequest (35=q) was accepted; each order it cancelled has its own
+    ``canceled`` record (reason ``mass``) right after this one.
+
+    ``session`` is the CompID that asked, ``cl_ord_id`` the request's
+    ClOrdID; ``scope`` ``session`` (that session's orders; ``id`` its
+    CompID) or ``firm`` (every session's orders of the firm ``id``);
+    ``firm`` is the firm of the scope (for a session scope, the session's
+    firm); ``request_type`` 1 (one ``symbol``) or 7 (all); ``side`` the
+    side it was limited to, or null; ``cancelled`` how many orders it
+    cancelled. ``order_id``, ``qty``, ``price`` and ``status`` are null.
+    Unlike the kill switch it blocks nothing: new orders are accepted.
+    """
+
+    ts_ns: int
+    kind: Literal["mass_cancel"]
+    session: str
+    firm: str
+    cl_ord_id: str
+    order_id: None
+    symbol: str | None
+    side: Side | None
+    qty: None
+    price: None
+    status: None
+    scope: KillScope
+    id: str
+    request_type: Literal[1, 7]
+    cancelled: int
+
+
+OrderRecord = AcceptedRecord | RejectedRecord | FillRecord | CanceledRecord | ReplacedRecord
 """A record of one order's event (every order field set)."""
 
-AdminRecord = Union[OpenRecord, KillRecord, ReinstateRecord]
+AdminRecord = OpenRecord | KillRecord | ReinstateRecord | MassCancelRecord
 """A record of the market or the kill switch (order fields null)."""
 
-JournalRecord = Union[OrderRecord, AdminRecord]
+JournalRecord = OrderRecord | AdminRecord
 """Any line of the journal."""

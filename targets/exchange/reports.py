@@ -12,14 +12,15 @@ from typing import Any, cast
 
 from .book import MARKET, SIDE_NAMES, Order
 from .records import (
-    AcceptedRecord, CanceledRecord, CancelReason, FillRecord, KillRecord, KillScope, OpenRecord, RejectedRecord,
-    ReinstateRecord,
+    AcceptedRecord, CanceledRecord, CancelReason, FillRecord, KillRecord, KillScope, MassCancelRecord, OpenRecord,
+    RejectedRecord, ReinstateRecord, ReplacedRecord,
 )
 
 # ExecType (150) and OrdStatus (39) values.
 EXEC_NEW = "0"
 EXEC_TRADE = "F"
 EXEC_CANCELED = "4"
+EXEC_REPLACED = "5"
 EXEC_REJECTED = "8"
 STATUS_NEW = "0"
 STATUS_PARTIAL = "1"
@@ -40,7 +41,8 @@ def fmt_px(cents: int | None) -> str | None:
     """Cents to the wire's decimal dollars (``1234`` → ``"12.34"``)."""
     if cents is None:
         return None
-    return "%d.%02d" % divmod(cents, 100)
+    whole, frac = divmod(cents, 100)
+    return f"{whole}.{frac:02d}"
 
 
 def dollars(cents: int | None) -> float | None:
@@ -71,20 +73,22 @@ def exec_report_body(
     """The ExecutionReport body after the header, as one SOH-terminated string.
 
     Built with one %-format instead of a list of tag/value pairs: at a
-    runaway's rate, encoding reports is a third of the exchange's CPU.
+    runaway's rate, encoding reports is a third of the exchange's CPU. And
+    %-formatting, not f-strings (UP031): this body as f-strings measured 2.0
+    µs against 1.65 µs, the mixed form 1.95 µs (December 2026, Python 3.11).
     """
     cum = order.cum_qty
     price = order.price
     return "37=%s\x0117=%s\x0111=%s\x01%s1=%s\x0155=%s\x0154=%d\x0138=%d\x01%s40=%d\x0159=%d\x01150=%s\x0139=%s\x01" \
-        "32=%d\x0131=%s\x0114=%d\x01151=%d\x016=%s\x01%s60=%s\x01" % (
+        "32=%d\x0131=%s\x0114=%d\x01151=%d\x016=%s\x01%s60=%s\x01" % (  # noqa: UP031 - faster, see above
             order.order_id, exec_id, cl_ord_id or order.cl_ord_id,
-            "41=%s\x01" % orig_cl_ord_id if orig_cl_ord_id else "",
+            "41=%s\x01" % orig_cl_ord_id if orig_cl_ord_id else "",  # noqa: UP031
             order.firm, order.symbol, order.side, order.qty,
-            "44=%d.%02d\x01" % divmod(price, 100) if price is not None else "",
+            "44=%d.%02d\x01" % divmod(price, 100) if price is not None else "",  # noqa: UP031
             order.ord_type, order.tif, exec_type, status,
-            last_qty, "%d.%02d" % divmod(last_px, 100) if last_px is not None else "0",
+            last_qty, "%d.%02d" % divmod(last_px, 100) if last_px is not None else "0",  # noqa: UP031
             cum, order.leaves, "%.4f" % (order.notional / cum / 100) if cum else "0",
-            "58=%s\x01" % text if text else "", transact_time,
+            "58=%s\x01" % text if text else "", transact_time,  # noqa: UP031
         )
 
 
@@ -133,6 +137,33 @@ def canceled_record(order: Order, ts_ns: int, reason: CancelReason, canceled_qty
     rec["cum_qty"] = order.cum_qty
     rec["canceled_qty"] = canceled_qty
     return cast(CanceledRecord, rec)
+
+
+def replaced_record(
+    order: Order, ts_ns: int, orig_cl_ord_id: str, prev_qty: int, prev_price: int | None, requeued: bool,
+) -> ReplacedRecord:
+    """The order as a cancel/replace left it (``prev_price`` in cents)."""
+    status = "filled" if order.done else "partially_filled" if order.cum_qty else "new"
+    rec = _order_fields(order, "replaced", ts_ns, status)
+    rec["orig_cl_ord_id"] = orig_cl_ord_id
+    rec["prev_qty"] = prev_qty
+    rec["prev_price"] = None if prev_price is None else prev_price / 100
+    rec["cum_qty"] = order.cum_qty
+    rec["leaves_qty"] = order.leaves
+    rec["requeued"] = requeued
+    return cast(ReplacedRecord, rec)
+
+
+def mass_cancel_record(
+    ts_ns: int, session: str, firm: str, cl_ord_id: str, scope: KillScope, ident: str, request_type: int,
+    symbol: str | None, side: int | None, cancelled: int,
+) -> MassCancelRecord:
+    return cast(MassCancelRecord, {
+        "ts_ns": ts_ns, "kind": "mass_cancel", "session": session, "firm": firm, "cl_ord_id": cl_ord_id,
+        "order_id": None, "symbol": symbol, "side": None if side is None else SIDE_NAMES.get(side),
+        "qty": None, "price": None, "status": None, "scope": scope, "id": ident,
+        "request_type": request_type, "cancelled": cancelled,
+    })
 
 
 def _admin_fields(kind: str, ts_ns: int, scope: str | None = None, ident: str | None = None) -> dict[str, Any]:

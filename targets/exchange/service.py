@@ -15,6 +15,7 @@ from typing import Any
 from targets.common.service import AdminSite, serve_main
 from targets.fix.codec import FRAMER
 from targets.fix.session import FixSession
+from targets.fix.store import FileStores, MemoryStores, SessionStores
 
 from .clock import MarketClock
 from .config import ExchangeConfig, parse
@@ -39,6 +40,12 @@ class ExchangeService:
         self.clock = MarketClock(config.open_at_ns, config.preopen, self._on_open)
         self.order_entry = OrderEntry(self.engine, allow=config.allow, cod_default=config.cod_default, log=log)
         self.dropcopy = DropCopy(self.engine, log=log)
+        # One message store per CompID pair and door (order entry and drop copy are separate sessions
+        # even for the same CompIDs), kept across restarts of this process.
+        self.store_dir = None if config.store_in_memory else config.store_path()
+        self.stores: dict[str, SessionStores] = (
+            {"order-entry": MemoryStores(), "drop-copy": MemoryStores()} if self.store_dir is None else
+            {door: FileStores(self.store_dir / door) for door in ("order-entry", "drop-copy")})
         self.sessions: set[FixSession] = set()
         self.stopping = False
         self.fix_port = 0
@@ -51,6 +58,7 @@ class ExchangeService:
         return {
             "pid": os.getpid(), "admin_port": self.http.port, "fix_port": self.fix_port,
             "dropcopy_port": self.dropcopy_port, "journal": str(self.journal.path),
+            "fix_store": str(self.store_dir) if self.store_dir is not None else "memory",
         }
 
     async def start(self) -> None:
@@ -64,13 +72,18 @@ class ExchangeService:
         self.dropcopy_port = self._dc_server.sockets[0].getsockname()[1]
         await self.http.start()
         self.clock.start()
+        for stores in self.stores.values():
+            for name, cut in getattr(stores, "torn", []):
+                self.log.warning("fix_store_torn_tail", file=name, bytes_cut=cut)
         self.log.info("exchange_started", fix_port=self.fix_port, dropcopy_port=self.dropcopy_port,
                       admin_port=self.http.port, journal=str(self.journal.path), phase=self.clock.phase,
-                      symbols=len(self.engine.books), liquidity=self.liquidity is not None, framer=FRAMER)
+                      symbols=len(self.engine.books), liquidity=self.liquidity is not None, framer=FRAMER,
+                      fix_store=str(self.store_dir) if self.store_dir is not None else "memory")
 
     async def stop(self) -> None:
-        """Stop in reverse order: no new connections, no quotes, sessions out, journal flushed."""
+        """Stop in reverse order: no new connections, no quotes, sessions out, journal flushed, stores closed."""
         self.stopping = True
+        self.order_entry.stopping = True  # the venue closing is not the clients' disconnect: no COD
         self.clock.stop()
         for server in (self._fix_server, self._dc_server):
             if server is not None:
@@ -80,12 +93,18 @@ class ExchangeService:
         for session in list(self.sessions):
             session.logout("exchange shutting down")
         self.journal.close()
+        for stores in self.stores.values():
+            stores.close()
         await self.http.stop()
         self.log.info("exchange_stopped", journal_records=self.journal.records_written)
 
     def _session(self, app: Any, known: frozenset[str]) -> FixSession:
-        session = ExchangeSession(self.sessions, app, comp_id=self.config.comp_id, role="acceptor", known_types=known, log=self.log)
-        return session
+        order_entry = app is self.order_entry
+        # A firm may have several drop-copy listeners at once (the first owns the store); an
+        # order-entry CompID one session at a time.
+        return ExchangeSession(self.sessions, app, comp_id=self.config.comp_id, role="acceptor", known_types=known,
+                               log=self.log, stores=self.stores["order-entry" if order_entry else "drop-copy"],
+                               exclusive=order_entry)
 
     def _on_open(self) -> None:
         self.engine.open_market(self.liquidity.start if self.liquidity is not None else None)

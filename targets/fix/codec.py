@@ -8,23 +8,27 @@ occurrence of a tag wins.
 """
 from __future__ import annotations
 
+import importlib
 import os
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Any
 from zlib import adler32 as _adler32
 
 # The framer's happy path in C (targets/fix/_speedups.c), built by `make setup`
 # when a compiler is there. POWERPEG_SPEEDUPS=0 turns it off (A/B benchmarks,
 # or ruling the C code out when a stream is misread).
 SPEEDUPS = os.environ.get("POWERPEG_SPEEDUPS", "1") != "0"
-_c_frame_messages = _c_frame_body = None
+_c_frame_messages: Any = None
+_c_frame_body: Any = None
 if SPEEDUPS:
     try:
-        from ._speedups import frame_body as _c_frame_body
-        from ._speedups import frame_messages as _c_frame_messages
+        _speedups = importlib.import_module("targets.fix._speedups")  # by name: no stub for the C module
     except ImportError:  # pragma: no cover - exercised where no compiler was available
         pass
+    else:
+        _c_frame_body, _c_frame_messages = _speedups.frame_body, _speedups.frame_messages
 FRAMER = "c" if _c_frame_messages is not None else "python"
 
 SOH = "\x01"
@@ -76,6 +80,17 @@ class Tag:
     RefMsgType = 372
     SessionRejectReason = 373
     CxlRejResponseTo = 434
+    BeginSeqNo = 7
+    EndSeqNo = 16
+    NewSeqNo = 36
+    OrigSendingTime = 122
+    GapFillFlag = 123
+    BusinessRejectRefID = 379
+    BusinessRejectReason = 380
+    MassCancelRequestType = 530
+    MassCancelResponse = 531
+    MassCancelRejectReason = 532
+    TotalAffectedOrders = 533
 
 
 class MsgType:
@@ -89,6 +104,24 @@ class MsgType:
     NewOrderSingle = "D"
     OrderCancelRequest = "F"
     OrderStatusRequest = "H"
+    ResendRequest = "2"
+    SequenceReset = "4"
+    OrderCancelReplaceRequest = "G"
+    BusinessMessageReject = "j"
+    OrderMassCancelRequest = "q"
+    OrderMassCancelReport = "r"
+
+
+# Every application MsgType of FIX 4.4 (its data dictionary, msgcat "app"): valid
+# messages a venue may still not support (BusinessMessageReject 380=3), unlike a
+# MsgType FIX does not define at all (session Reject 373=11).
+FIX44_APP_TYPES = frozenset({
+    "6", "7", "8", "9", "B", "C", "D", "E", "F", "G", "H", "J", "K", "L", "M", "N", "P", "Q", "R", "S", "T",
+    "V", "W", "X", "Y", "Z", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "o", "p", "q",
+    "r", "s", "t", "u", "v", "w", "x", "y", "z", "AA", "AB", "AC", "AD", "AE", "AF", "AG", "AH", "AI", "AJ",
+    "AK", "AL", "AM", "AN", "AO", "AP", "AQ", "AR", "AS", "AT", "AU", "AV", "AW", "AX", "AY", "AZ", "BA", "BB",
+    "BC", "BD", "BE", "BF", "BG", "BH",
+})
 
 
 class FixError(Exception):
@@ -175,7 +208,7 @@ def utc_timestamp() -> str:
         cache[0] = sec
         cache[1] = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(sec))
     cache[2] = ms
-    cache[3] = text = "%s.%03d" % (cache[1], frac)
+    cache[3] = text = f"{cache[1]}.{frac:03d}"
     return text
 
 

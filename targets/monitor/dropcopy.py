@@ -1,13 +1,20 @@
 """The drop-copy FIX initiator: logs on as the firm, feeds every
-ExecutionReport to the monitor, and reconnects with backoff (fresh sequence
-numbers, 141=Y) whenever the session drops.
+ExecutionReport to the monitor, and reconnects with backoff whenever the
+session drops.
+
+The first Logon of the process starts a new day (ResetSeqNumFlag=Y); a
+reconnect continues the sequence numbers (a memory store kept by the
+client), so the exchange resends the reports the drop lost, each exactly
+once. A Logon refused over sequence numbers (the exchange lost its store)
+is followed by one with ResetSeqNumFlag=Y.
 """
 from __future__ import annotations
 
 import asyncio
 
 from targets.fix.codec import FixMessage, MsgType, Tag
-from targets.fix.session import FixSession, connect
+from targets.fix.session import FixSession, LogonFailed, connect
+from targets.fix.store import MemoryStore
 
 from .book import BadExecution, Execution
 from .core import Monitor
@@ -50,6 +57,8 @@ class DropCopyClient:
         self.backoff_min_s, self.backoff_max_s = backoff_min_s, backoff_max_s
         self.session: FixSession | None = None
         self.logons = 0
+        self.store = MemoryStore()  # sequence numbers across reconnects (not across processes)
+        self.reset_next = True  # the next Logon starts a new day (ResetSeqNumFlag=Y)
 
     async def run(self, stop: asyncio.Event) -> None:
         monitor, cfg, log = self.monitor, self.monitor.cfg, self.monitor.log
@@ -59,15 +68,18 @@ class DropCopyClient:
             try:
                 self.session = await connect(
                     app, self.host, self.port, comp_id=cfg.firm, target_comp_id=cfg.exchange_comp_id,
-                    heartbeat_s=cfg.fix_heartbeat_s, logon_fields=[(Tag.ResetSeqNumFlag, "Y")], log=log,
+                    heartbeat_s=cfg.fix_heartbeat_s, log=log, store=self.store, reset=self.reset_next,
                 )
-            except (OSError, ConnectionError, asyncio.TimeoutError) as exc:
+            except (OSError, TimeoutError) as exc:
+                if isinstance(exc, LogonFailed) and exc.sequence:
+                    self.reset_next = True
                 log.warning("dropcopy_connect_failed", address=f"{self.host}:{self.port}", error=str(exc),
                             retry_in_s=backoff)
                 await self._sleep(stop, backoff)
                 backoff = min(backoff * 2, self.backoff_max_s)
                 continue
             self.logons += 1
+            self.reset_next = False
             backoff = self.backoff_min_s
             monitor.dropcopy = "logged_on"
             log.info("dropcopy_logged_on", address=f"{self.host}:{self.port}", firm=cfg.firm, logons=self.logons)
@@ -92,6 +104,6 @@ class DropCopyClient:
     async def _sleep(stop: asyncio.Event, seconds: float) -> None:
         try:
             await asyncio.wait_for(stop.wait(), seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 

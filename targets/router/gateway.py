@@ -2,15 +2,23 @@
 
 Owns the ClOrdID → child map, sends NewOrderSingle / OrderCancelRequest,
 turns ExecutionReports into fills and child ends for the parent's strategy,
-and keeps the session up: on a drop it reconnects with backoff as a new
-session (sequence numbers reset, 141=Y on Logon).
+and keeps the session up: on a drop it reconnects with backoff and logs on
+again *continuing* the sequence numbers (a memory store that lives as long
+as the process), so the exchange resends whatever reports the drop lost
+(and its cancel-on-disconnect cancels), and the router resends whatever
+orders the exchange did not get. The first Logon of a process is a new day
+for it (ResetSeqNumFlag=Y), and so is the next Logon after one refused over
+sequence numbers (the exchange lost its store, say).
 
 Children that were working when the session dropped are *in doubt*: fills
 may have happened whose reports never arrived. They keep counting as
 working (so the slicer does not re-send their quantity) until the next
-logon, where an OrderStatusRequest (35=H) per child learns the cumulative
-quantity and whether the order still works. Ending them on the drop instead
-would re-slice quantity that had already filled: an over-fill.
+logon's resend brings their reports. Those the resend did not end (the
+exchange restarted without its store, a Logon that had to reset, cancel-on-
+disconnect off) are asked about, one OrderStatusRequest (35=H) per child,
+for the cumulative quantity and whether the order still works: the second
+line. Ending them on the drop instead would re-slice quantity that had
+already filled: an over-fill.
 
 The child path is the hot path of a runaway (thousands of children a
 second), so it does no logging and no validation objects per message.
@@ -21,7 +29,8 @@ import asyncio
 from typing import Any
 
 from targets.fix.codec import FixMessage, MsgType, Tag, utc_timestamp
-from targets.fix.session import FixSession, connect
+from targets.fix.session import FixSession, LogonFailed, connect
+from targets.fix.store import MemoryStore
 
 from .config import RouterConfig
 from .market import Prices
@@ -41,7 +50,7 @@ KNOWN_TYPES = frozenset({MsgType.ExecutionReport, MsgType.OrderCancelReject})
 # The router cannot manage working children while the session is down, so it
 # asks the venue to cancel them then (cancel-on-disconnect), whatever the
 # venue default; what filled before the cancel it learns after the next logon.
-LOGON_FIELDS: list[tuple[int, object]] = [(Tag.ResetSeqNumFlag, "Y"), (8013, "Y")]
+LOGON_FIELDS: list[tuple[int, object]] = [(8013, "Y")]
 
 BACKOFF_FIRST_S = 0.05
 BACKOFF_MAX_S = 2.0
@@ -72,8 +81,11 @@ class Gateway:
         self.unknown_reports = 0
         self.cancel_rejects = 0
         self.stopping = False
-        self.in_doubt: dict[str, Child] = {}  # working when the session dropped; asked after logon
+        self.in_doubt: dict[str, Child] = {}  # working when the session dropped; settled by the resend, or asked
         self.status_asked = 0
+        # The FIX sequence numbers and what was sent, across reconnects (not across processes).
+        self.store = MemoryStore()
+        self.reset_next = True  # the next Logon starts a new day (ResetSeqNumFlag=Y)
 
     # -- sending (hot path) --------------------------------------------------
     def send_new(self, child: Child) -> None:
@@ -186,8 +198,10 @@ class Gateway:
             parent.strategy.on_fill(parent, child)
 
     def _ask_status(self) -> None:
-        """After a logon: one OrderStatusRequest per child left in doubt by the drop."""
+        """After a logon and its resend: one OrderStatusRequest per child still in doubt."""
         session = self.session
+        for cl_ord_id in [k for k, child in self.in_doubt.items() if child.done]:
+            del self.in_doubt[cl_ord_id]
         if session is None or not self.in_doubt:
             return
         for child in self.in_doubt.values():
@@ -212,16 +226,30 @@ class Gateway:
             if child.parent.active:
                 child.parent.strategy.pump(child.parent)
 
+    def _cancel_unwanted(self) -> None:
+        """After a logon: cancel what works on for a parent that ended, or for a router halted while the
+        session was down (the cancels it wanted then could not be sent)."""
+        for child in {id(c): c for c in self.children.values()}.values():
+            if not child.done and (not child.parent.active or self.owner.halted):
+                self.send_cancel(child)
+
+    def _new_day(self) -> None:
+        """A Logon with ResetSeqNumFlag=Y: nothing of the old sequence comes back by resend, a cancel
+        in flight at the drop included (sent again if still needed)."""
+        for child in self.in_doubt.values():
+            if child.cancel_id is not None:
+                self.children.pop(child.cancel_id, None)
+                child.cancel_id = None
+
     def on_close(self, session: FixSession, graceful: bool) -> None:
         if session is not self.session:
             return  # a session that never became ours (failed logon)
         self.session = None
         self.up = False
+        # The children stay mapped: their reports come by resend after the next Logon.
         for child in self.children.values():
             if not child.done:
-                child.cancel_id = None  # a cancel in flight may be lost too; re-sent if still needed
                 self.in_doubt[child.cl_ord_id] = child
-        self.children.clear()
         if not self.stopping:
             self.log.warning("fix_down", graceful=graceful, in_doubt=len(self.in_doubt))
         self.owner.on_fix_down()
@@ -233,13 +261,17 @@ class Gateway:
         backoff = BACKOFF_FIRST_S
         failures = 0
         while not stop.is_set():
+            reset = self.reset_next
             try:
                 session = await connect(
                     self, cfg.exchange_host, cfg.exchange_port, comp_id=cfg.comp_id,
                     target_comp_id=cfg.exchange_comp_id, heartbeat_s=cfg.fix_heartbeat_s,
                     logon_fields=LOGON_FIELDS, timeout=5.0, log=self.log, known_types=KNOWN_TYPES,
+                    store=self.store, reset=reset,
                 )
-            except (OSError, ConnectionError, asyncio.TimeoutError) as exc:
+            except (OSError, TimeoutError) as exc:
+                if isinstance(exc, LogonFailed) and exc.sequence:
+                    self.reset_next = True  # the sequences disagree: only a new day gets back in
                 failures += 1
                 if failures == 1 or failures % 20 == 0:
                     self.log.warning("fix_connect_failed", exchange=f"{cfg.exchange_host}:{cfg.exchange_port}",
@@ -251,12 +283,22 @@ class Gateway:
                 continue
             failures = 0
             backoff = BACKOFF_FIRST_S
+            self.reset_next = False
             self.session = session
-            self.up = True
             self.logons += 1
+            if reset:
+                self._new_day()
             self.log.info("fix_logged_on", exchange=f"{cfg.exchange_host}:{cfg.exchange_port}",
-                          comp_id=cfg.comp_id, logons=self.logons)
+                          comp_id=cfg.comp_id, logons=self.logons, reset=reset, in_doubt=len(self.in_doubt))
+            # The resend first (what the drop lost), then new children: the router's view is whole again.
+            await _wait_any(session.in_sync_event, session.closed_event, stop, timeout=STATUS_TIMEOUT_S)
+            if session.closed or stop.is_set():
+                continue
+            if not session.in_sync_event.is_set():
+                self.log.warning("fix_resend_incomplete", timeout_s=STATUS_TIMEOUT_S)
+            self.up = True
             self._ask_status()
+            self._cancel_unwanted()
             self.owner.on_fix_up()
             await _wait_any(session.closed_event, stop)
         await self.close()

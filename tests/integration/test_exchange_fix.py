@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -24,18 +24,22 @@ COMP = "EXCHANGE"
 class RawClient:
     """A bare FIX initiator: sends exactly what the test says, records every reply."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, comp_id: str) -> None:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, comp_id: str, seq: int = 1) -> None:
         self.reader, self.writer, self.comp_id = reader, writer, comp_id
-        self.seq = 1
+        self.seq = seq
         self.parser = FixParser()
         self.received: list[FixMessage] = []
+        self.logon: FixMessage | None = None
 
     @classmethod
-    async def open(cls, port: int, comp_id: str, *, logon_extra: list | None = None) -> "RawClient":
+    async def open(cls, port: int, comp_id: str, *, logon_extra: list | None = None, seq: int = 1) -> RawClient:
+        """Connect and log on at MsgSeqNum ``seq`` (1: a new day, or the next of a session that goes on)."""
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        client = cls(reader, writer, comp_id)
+        client = cls(reader, writer, comp_id, seq)
         client.send("A", [(98, 0), (108, 30), *(logon_extra or [])])
-        await client.expect(lambda m: m.msg_type == "A")
+        client.logon = await client.expect(lambda m: m.msg_type in ("A", "5"))
+        if client.logon.msg_type != "A":
+            raise ConnectionError(f"Logon refused: {client.logon.get(58)}")
         return client
 
     def send(self, msg_type: str, fields: list[tuple[int, object]]) -> None:
@@ -74,6 +78,22 @@ class RawClient:
     def close(self) -> None:
         self.writer.close()
 
+    def next_expected(self) -> int:
+        """The MsgSeqNum after the last one received in sequence (what a FIX engine would expect)."""
+        return max((m.seq for m in self.received if m.msg_type != "4"), default=0) + 1
+
+    async def resend(self, begin: int) -> list[FixMessage]:
+        """ResendRequest from ``begin`` to the latest; what comes back (PossDup), up to our Logon's answer."""
+        assert self.logon is not None
+        upto = self.logon.seq
+        mark = len(self.received)
+        self.send("2", [(7, begin), (16, 0)])
+
+        def covered(m: FixMessage) -> bool:
+            return m.get(43) == "Y" and (int(m[36]) - 1 if m.msg_type == "4" else m.seq) >= upto
+        await self.expect(covered)
+        return [m for m in self.received[mark:] if m.get(43) == "Y"]
+
 
 @pytest.fixture
 async def exchange(tmp_path: Path) -> AsyncIterator[ExchangeService]:
@@ -90,7 +110,8 @@ async def symbol(exchange: ExchangeService) -> str:
 
 
 async def until(predicate, timeout: float = 1.0) -> None:
-    """Poll ``predicate`` (the exchange acts on a disconnect asynchronously); the assertion after says if it never held."""
+    """Poll ``predicate`` (the exchange acts on a disconnect asynchronously); the assertion after says if it
+    never held."""
     for _ in range(int(timeout / 0.01)):
         if predicate():
             return
@@ -240,17 +261,19 @@ async def test_drop_without_logout_cancels_working_orders(exchange: ExchangeServ
     assert ["disconnect"] == [r["reason"] for r in read_records(exchange.journal.path) if r["kind"] == "canceled"]
 
 
-async def test_order_status_after_a_reconnect_reports_fills_and_the_disconnect_cancel(exchange: ExchangeService, symbol: str) -> None:
+async def test_order_status_after_a_reconnect_reports_fills_and_the_disconnect_cancel(exchange: ExchangeService,
+                                                                                       symbol: str) -> None:
     """35=H from a new connection: 150=I 39=4 with CumQty 40 (the rest cancelled on disconnect); unknown 39=8 103=5."""
     seller = await sell_100_buy(exchange, symbol, 40)
     seller.close()  # gone without Logout: the exchange cancels the 60 left
     await until(lambda: exchange.engine.sessions["ROUTER-1"].sender is None)
-    back = await RawClient.open(exchange.fix_port, "ROUTER-1")
+    back = await RawClient.open(exchange.fix_port, "ROUTER-1", logon_extra=[(141, "Y")])  # a new day: no resend
     back.send("H", [(11, "s1"), (55, symbol), (54, 2)])
     back.send("H", [(11, "never-sent"), (55, symbol), (54, 2)])
     known = await back.expect(is_er("s1", "I"))
     unknown = await back.expect(is_er("never-sent", "I"))
-    assert (("4", "40", "0"), ("8", "5", "0")) == ((known[39], known[14], known[151]), (unknown[39], unknown[103], unknown[14]))
+    assert (("4", "40", "0"), ("8", "5", "0")) == (
+        (known[39], known[14], known[151]), (unknown[39], unknown[103], unknown[14]))
 
 
 async def test_order_status_of_a_working_order_says_it_works(exchange: ExchangeService, symbol: str) -> None:
@@ -413,7 +436,7 @@ async def test_garbled_streams_from_many_sessions_leave_the_exchange_process_ser
             _, writer = await asyncio.open_connection("127.0.0.1", info["fix_port"])
             cuts = sorted(rng.sample(range(1, len(stream)), k=5))
             try:
-                for a, b in zip([0, *cuts], [*cuts, len(stream)]):
+                for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True):
                     writer.write(stream[a:b])
                     await writer.drain()
             except ConnectionError:
@@ -430,3 +453,117 @@ async def test_garbled_streams_from_many_sessions_leave_the_exchange_process_ser
         proc.terminate()
         rc = await asyncio.wait_for(proc.wait(), 10)
     assert (True, 200, 0) == (alive, health, rc)
+
+
+# -- sequence numbers, store and resend (docs/targets.md, FIX session rules) ------------------------
+
+
+async def test_logout_cancels_working_orders_and_the_cancel_comes_by_resend(exchange: ExchangeService,
+                                                                             symbol: str) -> None:
+    """Cancel-on-disconnect covers a Logout too; the cancel report, sent after the session ended, is
+    in the store: the next Logon (no reset) gets it by resend, PossDupFlag=Y."""
+    c = await RawClient.open(exchange.fix_port, "ROUTER-1")
+    c.order("o1", 1, 100, "10.00", symbol)
+    await c.expect(is_er("o1", "0"))
+    c.send("5", [])
+    await c.expect(lambda m: m.msg_type == "5")
+    await until(lambda: exchange.engine.sessions["ROUTER-1"].sender is None)
+    back = await RawClient.open(exchange.fix_port, "ROUTER-1", seq=c.seq)
+    resent = await back.resend(c.next_expected())
+    cancels = [(m[11], m[58], m[43]) for m in resent if m.msg_type == "8"]
+    reasons = [r["reason"] for r in _records(exchange) if r["kind"] == "canceled"]
+    assert ([("o1", "canceled: disconnect", "Y")], ["disconnect"]) == (cancels, reasons)
+
+
+async def test_drop_copy_reconnect_continues_its_sequence(exchange: ExchangeService, symbol: str) -> None:
+    """The drop copy keeps its own store: a second Logon of the firm without reset is answered with the
+    next MsgSeqNum, and the copies it missed come by resend."""
+    dc = await RawClient.open(exchange.dropcopy_port, "KNIGHT")
+    c = await RawClient.open(exchange.fix_port, "ROUTER-1")
+    c.order("k1", 1, 100, "10.00", symbol, _1="KNIGHT")
+    await dc.expect(is_er("k1", "0"))
+    dc.writer.transport.abort()
+    await until(lambda: not exchange.engine.dropcopies)
+    back = await RawClient.open(exchange.dropcopy_port, "KNIGHT", seq=dc.seq)
+    c.order("k2", 1, 100, "10.00", symbol, _1="KNIGHT")
+    live = await back.expect(is_er("k2", "0"))
+    assert ("3", "4", None) == (back.logon[34], live[34], live.get(43))
+
+
+async def _cut_mid_stream(client: RawClient, fills_before_cut: int) -> None:
+    """Read in small pieces until ``fills_before_cut`` fills are in, then drop the connection: what the
+    exchange wrote beyond that is lost with the socket buffers."""
+    while sum(1 for m in client.received if m.get(150) == "F") < fills_before_cut:
+        data = await asyncio.wait_for(client.reader.read(1024), 5)
+        assert data, "the exchange closed the session"
+        client.parser.feed(data)
+        client.received.extend(client.parser.messages())
+    client.writer.transport.abort()
+
+
+async def test_a_session_cut_mid_stream_gets_every_missed_report_exactly_once(tmp_path: Path) -> None:
+    """A real exchange process: 300 resting sells, a buy sweeps 200 of them, the seller's connection is
+    cut after 50 fill reports (cancel-on-disconnect then cancels the other 100). Logged on again without
+    reset, the seller asks for what it missed: every ExecutionReport of its orders (300 new, 200 fills,
+    100 cancels, as journaled) reaches it exactly once, the missed ones with PossDupFlag=Y."""
+    proc, info = await start_exchange_process(tmp_path)
+    try:
+        admin = f"http://127.0.0.1:{info['admin_port']}"
+        async with aiohttp.ClientSession() as http:
+            symbol = (await (await http.get(f"{admin}/symbols")).json())[0]["symbol"]
+            seller = await RawClient.open(info["fix_port"], "ROUTER-1")
+            for i in range(300):
+                seller.order(f"s{i}", 2, 100, "10.00", symbol)
+            await seller.expect(is_er("s299", "0"))
+            buyer = await RawClient.open(info["fix_port"], "ROUTER-2")
+            buyer.order("sweep", 1, 20_000, None, symbol)
+            await _cut_mid_stream(seller, 50)
+
+            async def seller_gone() -> bool:
+                sessions = await (await http.get(f"{admin}/sessions")).json()
+                return not any(s["comp_id"] == "ROUTER-1" and s["connected"] for s in sessions)
+            for _ in range(200):
+                if await seller_gone():
+                    break
+                await asyncio.sleep(0.02)
+            back = await RawClient.open(info["fix_port"], "ROUTER-1", seq=seller.seq)
+            resent = await back.resend(seller.next_expected())
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 10)
+    reports = [m for m in seller.received + resent if m.msg_type == "8"]
+    journal = read_records(tmp_path / "journal.ndjson")
+    expected = sorted((r["cl_ord_id"], {"accepted": "0", "fill": "F", "canceled": "4"}[r["kind"]])
+                      for r in journal if r["session"] == "ROUTER-1")
+    exec_ids = [m[17] for m in reports]
+    assert (sorted((m[11], m[150]) for m in reports), len(exec_ids)) == (expected, len(set(exec_ids)))
+    assert (600, True, True) == (len(expected), all(m[43] == "Y" for m in resent),
+                                 any(m.get(150) == "F" for m in resent))
+
+
+async def test_an_exchange_restart_keeps_the_sequence(tmp_path: Path) -> None:
+    """The exchange process stops and starts again on the same journal and store: a client's Logon
+    without reset continues both sequences, and reports sent before the restart can be resent."""
+    proc, info = await start_exchange_process(tmp_path)
+    try:
+        async with aiohttp.ClientSession() as http:
+            symbol = (await (await http.get(f"http://127.0.0.1:{info['admin_port']}/symbols")).json())[0]["symbol"]
+        c = await RawClient.open(info["fix_port"], "ROUTER-1", logon_extra=[(8013, "N")])
+        c.order("before", 1, 100, "10.00", symbol)
+        ack = await c.expect(is_er("before", "0"))
+        c.send("5", [])
+        await c.expect(lambda m: m.msg_type == "5")
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 10)
+    (tmp_path / "ready.json").unlink()
+    proc, info = await start_exchange_process(tmp_path)
+    try:
+        back = await RawClient.open(info["fix_port"], "ROUTER-1", seq=c.seq)
+        resent = await back.resend(ack.seq)
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 10)
+    again = [m for m in resent if m.msg_type == "8"]
+    assert (c.next_expected(), [("before", ack[17], ack[52])]) == (
+        back.logon.seq, [(m[11], m[17], m[122]) for m in again])

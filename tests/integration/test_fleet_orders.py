@@ -48,6 +48,8 @@ async def test_kill_switch_blocks_and_cancels_then_reinstate_restores(fleet) -> 
         far = round(sym["ref_price"] * 0.5, 2)  # rests: far below any ask
         resting = await http.parent(router.orders, symbol=sym["symbol"], side="buy", qty=100, limit_price=far)
         await eventually(lambda: _working(http, router, resting))
+        # sent is not yet resting: under load the kill could overtake the child on its way to the book
+        await eventually(lambda: _accepted(fleet, resting))
 
         status, body = await http.call("POST", f"{fleet.exchange.admin}/kill", {"firm": fleet.firm})
         assert 200 == status and body["cancelled"] >= 1
@@ -71,6 +73,10 @@ async def test_kill_switch_blocks_and_cancels_then_reinstate_restores(fleet) -> 
 async def _working(http: Http, router, parent_id: str):
     state = await http.get(f"{router.orders}/{parent_id}")
     return state if state["sent_qty"] > 0 else None
+
+
+async def _accepted(fleet, parent_id: str) -> bool:
+    return any(r["kind"] == "accepted" and r["cl_ord_id"].startswith(parent_id + ".") for r in await journal(fleet))
 
 
 async def _ended(http: Http, router, parent_id: str):

@@ -16,7 +16,8 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import pytest
 
@@ -91,7 +92,8 @@ class QfClient:
         self.wait_for(lambda e: e["ev"] == "logon", timeout, "logon")
 
     def app_messages(self, msg_type: str | None = None) -> list[dict[int, str]]:
-        return [e["msg"] for e in self.events if e["ev"] == "from_app" and (msg_type is None or e["msg"][35] == msg_type)]
+        return [e["msg"] for e in self.events
+                if e["ev"] == "from_app" and (msg_type is None or e["msg"][35] == msg_type)]
 
     def admin_received(self, msg_type: str) -> list[dict[int, str]]:
         return [e["msg"] for e in self.events if e["ev"] == "from_admin" and e["msg"][35] == msg_type]
@@ -128,7 +130,7 @@ class QfClient:
         self.proc.wait()
         self._reader.join(timeout=2)
 
-    def __enter__(self) -> "QfClient":
+    def __enter__(self) -> QfClient:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -48,9 +48,8 @@ def test_limit_price_stops_the_sweep() -> None:
     book = Book("XYZ")
     rest(book, order(SELL, 100, 1000))
     rest(book, order(SELL, 100, 1001))
-    taker = order(BUY, 300, 1000)
-    book.match(taker)
-    assert (100, 200) == (taker.cum_qty, taker.leaves)
+    fills = book.match(order(BUY, 300, 1000))
+    assert ([(100, 1000)], [(1001, 100)]) == ([(q, p) for _, q, p in fills], book.depth()[1])
 
 
 def test_partial_fill_leaves_remainder_on_maker() -> None:
@@ -61,14 +60,23 @@ def test_partial_fill_leaves_remainder_on_maker() -> None:
     assert (200, 300, [(1000, 300)]) == (maker.cum_qty, maker.leaves, book.depth()[1])
 
 
-def test_cum_qty_and_notional_track_fills() -> None:
-    """The taker's cumulative quantity and notional add up across levels."""
+def test_makers_count_their_fills() -> None:
+    """Each maker's cumulative quantity, leaves and notional include its fill."""
+    book = Book("XYZ")
+    a = rest(book, order(SELL, 100, 1000))
+    b = rest(book, order(SELL, 100, 1002))
+    book.match(order(BUY, 150, 1002))
+    assert [(100, 0, 100_000), (50, 50, 50 * 1002)] == [(m.cum_qty, m.leaves, m.notional) for m in (a, b)]
+
+
+def test_taker_is_left_to_the_caller() -> None:
+    """The book does not count a sweep on the taker: the engine counts it fill by fill, reporting each."""
     book = Book("XYZ")
     rest(book, order(SELL, 100, 1000))
     rest(book, order(SELL, 100, 1002))
     taker = order(BUY, 200, 1002)
-    book.match(taker)
-    assert (200, 100 * 1000 + 100 * 1002) == (taker.cum_qty, taker.notional)
+    fills = book.match(taker)
+    assert ([100, 100], (0, 200, 0)) == ([q for _, q, _ in fills], (taker.cum_qty, taker.leaves, taker.notional))
 
 
 def test_swept_level_is_removed() -> None:
@@ -136,9 +144,8 @@ def test_ioc_trades_what_it_can() -> None:
     """An IOC matches like a limit; the caller cancels its remainder."""
     book = Book("XYZ")
     rest(book, order(BUY, 100, 1000))
-    taker = order(SELL, 300, 1000, tif=IOC)
-    book.match(taker)
-    assert (100, 200, []) == (taker.cum_qty, taker.leaves, book.depth()[0])
+    fills = book.match(order(SELL, 300, 1000, tif=IOC))
+    assert ([100], []) == ([q for _, q, _ in fills], book.depth()[0])
 
 
 def test_last_is_the_last_trade_price() -> None:
@@ -159,3 +166,34 @@ def test_depth_is_best_first() -> None:
         rest(book, order(SELL, 100, px))
     bids, asks = book.depth()
     assert ([995, 993, 990], [1005, 1007, 1010]) == ([p for p, _ in bids], [p for p, _ in asks])
+
+
+def test_reduce_keeps_the_place_in_the_queue() -> None:
+    """A resting order reduced in quantity still trades first at its level."""
+    book = Book("XYZ")
+    a = rest(book, order(BUY, 100, 1000, name="first"))
+    rest(book, order(BUY, 100, 1000, name="second"))
+    book.reduce(a, 60)
+    fills = book.match(order(SELL, 50, 1000))
+    assert ([("first", 40), ("second", 10)], [(1000, 90)]) == (
+        [(m.cl_ord_id, q) for m, q, _ in fills], book.depth()[0])
+
+
+def test_pulled_order_goes_to_the_back_when_rested_again() -> None:
+    """A pulled order rested again (a replace that loses priority) trades after those already there."""
+    book = Book("XYZ")
+    a = rest(book, order(BUY, 100, 1000, name="first"))
+    rest(book, order(BUY, 100, 1000, name="second"))
+    assert 100 == book.pull(a)
+    a.leaves = 100
+    book.rest(a)
+    fills = book.match(order(SELL, 200, 1000))
+    assert ["second", "first"] == [m.cl_ord_id for m, _, _ in fills]
+
+
+def test_pull_of_the_only_order_removes_the_level() -> None:
+    """Pulling the last order at a price removes the price."""
+    book = Book("XYZ")
+    a = rest(book, order(SELL, 100, 1000))
+    book.pull(a)
+    assert ([], None, 0) == (book.depth()[1], book.best_ask(), a.leaves)

@@ -3,57 +3,10 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from pathlib import Path
-
-import pytest
 
 from targets.exchange.book import BUY, DAY, IOC, LIMIT, MARKET, SELL
-from targets.exchange.core import Engine, SessionState
-from targets.exchange.journal import Journal, read_records
-from targets.exchange.symbols import Symbol
 
-
-class Recorder:
-    """Stands in for a FIX session: keeps what the engine sends."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, dict[int, object]]] = []
-
-    def send_body(self, msg_type: str, body: str, sending_time: str | None = None) -> None:
-        fields = {}
-        for item in body.rstrip("\x01").split("\x01"):
-            tag, _, value = item.partition("=")
-            fields[int(tag)] = int(value) if value.isdigit() and tag not in ("11", "17", "37", "41", "39", "150") else value
-        self.sent.append((msg_type, fields))
-
-    def reports(self) -> list[dict[int, object]]:
-        return [f for t, f in self.sent if t == "8"]
-
-
-class Venue:
-    """An engine with two symbols, a journal and recorded sessions."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.journal = Journal(tmp_path / "journal.ndjson")
-        self.engine = Engine([Symbol("AAA", 1000), Symbol("BBB", 5000)], self.journal)
-        self.outs: dict[str, Recorder] = {}
-
-    def login(self, comp_id: str, *, cod: bool = True) -> SessionState:
-        self.outs[comp_id] = Recorder()
-        return self.engine.attach(comp_id, self.outs[comp_id], cod=cod)
-
-    def order(self, st: SessionState, cl: str, side: int, qty: int, price: int | None, *, symbol: str = "AAA",
-              firm: str | None = None, ord_type: int = LIMIT, tif: int = DAY):
-        return self.engine.new_order(st, cl, firm or st.comp_id, symbol, side, qty, price, ord_type, tif)
-
-    def records(self) -> list[dict]:
-        self.journal.flush()
-        return read_records(self.journal.path)
-
-
-@pytest.fixture
-def venue(tmp_path: Path) -> Venue:
-    return Venue(tmp_path)
+from .venue import Recorder, Venue
 
 
 def test_unknown_symbol_is_rejected_with_text(venue: Venue) -> None:
@@ -133,14 +86,15 @@ def test_user_cancel_reports_both_ids(venue: Venue) -> None:
 def test_cancel_of_unknown_order_is_refused(venue: Venue) -> None:
     """A cancel for an order the session does not have returns a refusal."""
     st = venue.login("R1")
-    assert "unknown order nope" == venue.engine.cancel_request(st, "nope", "x1", "AAA", BUY)
+    assert ("1", "8", "NONE", "unknown order nope") == venue.engine.cancel_request(st, "nope", "x1", "AAA", BUY)
 
 
 def test_cancel_of_another_sessions_order_is_refused(venue: Venue) -> None:
     """OrigClOrdID is looked up within the same session only."""
     a, b = venue.login("A"), venue.login("B")
     venue.order(a, "c1", BUY, 100, 1000)
-    assert "unknown order c1" == venue.engine.cancel_request(b, "c1", "x1", "AAA", BUY)
+    refusal = venue.engine.cancel_request(b, "c1", "x1", "AAA", BUY)
+    assert ("1", "unknown order c1") == (refusal and (refusal.reason, refusal.text))
 
 
 def test_duplicate_working_clordid_is_rejected(venue: Venue) -> None:
@@ -205,7 +159,8 @@ def test_session_kill_spares_other_sessions(venue: Venue) -> None:
     venue.engine.kill("session", "R1")
     venue.order(r1, "a", BUY, 100, 1000, firm="KNIGHT")
     venue.order(r2, "b", BUY, 100, 1000, firm="KNIGHT")
-    assert ("kill switch active for session R1", "0") == (venue.outs["R1"].reports()[-1][58], venue.outs["R2"].reports()[-1][39])
+    assert ("kill switch active for session R1", "0") == (
+        venue.outs["R1"].reports()[-1][58], venue.outs["R2"].reports()[-1][39])
 
 
 def test_disconnect_cancels_working_orders(venue: Venue) -> None:

@@ -6,7 +6,8 @@ import pytest
 from targets.exchange.reports import fmt_px, parse_cents
 
 
-@pytest.mark.parametrize(("text", "cents"), [("10", 1000), ("10.5", 1050), ("10.05", 1005), ("0.01", 1), ("12.500", 1250)])
+@pytest.mark.parametrize(("text", "cents"),
+                         [("10", 1000), ("10.5", 1050), ("10.05", 1005), ("0.01", 1), ("12.500", 1250)])
 def test_decimal_dollars_parse_to_cents(text: str, cents: int) -> None:
     """Prices on the 0.01 tick become integer cents."""
     assert cents == parse_cents(text)

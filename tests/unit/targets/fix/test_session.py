@@ -62,7 +62,7 @@ class RawClient:
             while await asyncio.wait_for(self.reader.read(65536), timeout):
                 pass
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
 
 
@@ -132,14 +132,14 @@ async def test_sequence_number_too_low_is_logged_out() -> None:
     server.close()
 
 
-async def test_sequence_gap_is_logged_out() -> None:
-    """A MsgSeqNum gap ends the session with the expected number."""
+async def test_sequence_gap_is_answered_with_a_resend_request() -> None:
+    """A MsgSeqNum gap keeps the session up and asks for the missing messages from the expected one."""
     server, port = await _acceptor(Recorder())
     client = await RawClient.open(port)
     await client.logon()
     client.send(MsgType.Heartbeat, seq=5)
     reply = await client.read()
-    assert "expecting 2 but received 5" in reply[Tag.Text]
+    assert (MsgType.ResendRequest, "2", "0") == (reply.msg_type, reply[Tag.BeginSeqNo], reply[Tag.EndSeqNo])
     server.close()
 
 
@@ -170,7 +170,7 @@ async def test_bad_checksum_message_is_dropped_not_delivered() -> None:
     client.seq = 3
     client.send(MsgType.TestRequest, [(Tag.TestReqID, "t")])  # seq 3: the dropped 2 leaves a gap
     reply = await client.read()
-    assert MsgType.Logout == reply.msg_type
+    assert (MsgType.ResendRequest, "2") == (reply.msg_type, reply[Tag.BeginSeqNo])
     assert [] == app.messages
     server.close()
 

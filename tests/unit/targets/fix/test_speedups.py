@@ -64,7 +64,8 @@ def random_value(rng: random.Random) -> bytes:
 
 
 def random_message(rng: random.Random) -> bytes:
-    fields = [b"35=" + rng.choice([b"D", b"F", b"8", b"0", b"AE"]), b"49=R", b"56=EXCHANGE", b"34=%d" % rng.randint(1, 99)]
+    fields = [b"35=" + rng.choice([b"D", b"F", b"8", b"0", b"AE"]), b"49=R", b"56=EXCHANGE",
+              b"34=%d" % rng.randint(1, 99)]
     for _ in range(rng.randint(0, 12)):
         tag = rng.choice([b"%d" % rng.randint(1, 200), b"%d" % rng.randint(1, 10**6), b"0%d" % rng.randint(1, 99),
                           b"%d" % rng.randint(10**8, 10**12), b"58", b"55"])

@@ -44,7 +44,8 @@ def er_fields(exec_type: str, cl_ord_id: str, *, symbol: str = "AAA", side: str 
 
 def er(exec_type: str, cl_ord_id: str, **kw: Any) -> Execution:
     """An ExecutionReport decoded as the monitor decodes drop-copy messages."""
-    return Execution.from_fix(FixMessage(MsgType.ExecutionReport, {t: str(v) for t, v in er_fields(exec_type, cl_ord_id, **kw)}))
+    fields = {t: str(v) for t, v in er_fields(exec_type, cl_ord_id, **kw)}
+    return Execution.from_fix(FixMessage(MsgType.ExecutionReport, fields))
 
 
 def fill(cl_ord_id: str, qty: int, px: str = "10.00", **kw: Any) -> Execution:
@@ -76,7 +77,7 @@ class FakeNeighbours:
         self.monitors.append(monitor)
         return monitor
 
-    async def __aenter__(self) -> "FakeNeighbours":
+    async def __aenter__(self) -> FakeNeighbours:
         await self.server.start_server()
         return self
 

@@ -87,7 +87,8 @@ def test_activity_is_kept_per_originating_session() -> None:
     book.apply(fill("a.1", 100, router="ROUTER-1"), 0)
     book.apply(er("0", "b.1", router="ROUTER-2"), 0)
     r1, r2 = book.routers["ROUTER-1"], book.routers["ROUTER-2"]
-    assert ((1, 1, 100), (1, 0, 0)) == ((r1.orders, r1.fills, r1.filled_shares), (r2.orders, r2.fills, r2.filled_shares))
+    assert ((1, 1, 100), (1, 0, 0)) == ((r1.orders, r1.fills, r1.filled_shares),
+                                        (r2.orders, r2.fills, r2.filled_shares))
 
 
 def test_parent_executed_beyond_its_quantity_is_over_filled() -> None:

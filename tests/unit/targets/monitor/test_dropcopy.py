@@ -3,6 +3,7 @@ import asyncio
 
 from targets.fix.codec import MsgType, Tag
 from targets.fix.session import FixSession
+from targets.fix.store import MemoryStores
 from targets.monitor.book import Parent
 from targets.monitor.dropcopy import DropCopyClient
 
@@ -10,12 +11,14 @@ from tests.unit.targets.monitor.fakes import FakeNeighbours, er_fields, make_mon
 
 
 class FakeDropCopy:
-    """An exchange drop-copy acceptor: records logons, pushes ExecutionReports."""
+    """An exchange drop-copy acceptor: records logons, pushes ExecutionReports; its message store
+    outlives the connections, as the exchange's does."""
 
     def __init__(self) -> None:
         self.logons: list[dict[int, str]] = []
         self.sessions: list[FixSession] = []
         self.logged_on = asyncio.Event()
+        self.stores = MemoryStores()
 
     def on_logon(self, session, msg):
         self.logons.append(dict(msg.fields))
@@ -32,7 +35,7 @@ class FakeDropCopy:
     async def start(self) -> int:
         loop = asyncio.get_running_loop()
         self.server = await loop.create_server(
-            lambda: FixSession(self, comp_id="EXCHANGE", role="acceptor"), "127.0.0.1", 0)
+            lambda: FixSession(self, comp_id="EXCHANGE", role="acceptor", stores=self.stores), "127.0.0.1", 0)
         return self.server.sockets[0].getsockname()[1]
 
     async def wait_logon(self, count: int) -> None:
@@ -89,7 +92,7 @@ async def test_pages_on_the_very_message_that_over_fills() -> None:
         pages_after = []
         for k in range(1, 4):
             fake_dc.push(er_fields("F", f"router-1-000001.{k}", qty=100, last_qty=100, last_px="10.00"))
-            await _until(lambda: monitor.book.messages == k)
+            await _until(lambda k=k: monitor.book.messages == k)
             await monitor.drain()
             pages_after.append(len(fake.posts("/alerts")))
         breach = monitor.breaches[0]
@@ -113,18 +116,26 @@ async def test_auto_kill_over_tcp_in_one_burst() -> None:
     assert (["/kill", "/router-1/halt"], "overfill") == (calls, monitor.kill["reason"])
 
 
-async def test_reconnects_with_a_fresh_logon_after_a_drop() -> None:
-    """When the exchange drops the session the monitor logs on again at MsgSeqNum 1 with 141=Y."""
+async def test_reconnect_continues_the_sequence_and_gets_what_the_drop_lost_once() -> None:
+    """After a drop the monitor logs on again without 141=Y, its MsgSeqNum continuing; the reports
+    sent while the connection was cut come by resend, each applied exactly once."""
     fake_dc = FakeDropCopy()
     monitor = make_monitor(None)
     stop, task, client = await _running(fake_dc, monitor)
     fake_dc.push(er_fields("0", "router-1-000001.1"))
     await _until(lambda: monitor.book.messages == 1)
-    fake_dc.sessions[-1].abort()
+    fake_dc.sessions[-1].abort()  # cut: what follows goes into the store only
+    for k in (2, 3):
+        fake_dc.push(er_fields("0", f"router-1-000001.{k}"))
+    fake_dc.sessions[-1].connection_lost(None)
     await fake_dc.wait_logon(2)
+    await _until(lambda: monitor.book.messages == 3)
+    fake_dc.push(er_fields("0", "router-1-000001.4"))
+    await _until(lambda: monitor.book.messages == 4)
     second = fake_dc.logons[1]
     await _stop(stop, task, fake_dc, monitor)
-    assert (2, "1", "Y") == (client.logons, second[Tag.MsgSeqNum], second[Tag.ResetSeqNumFlag])
+    assert (2, "2", None, 4) == (client.logons, second[Tag.MsgSeqNum], second.get(Tag.ResetSeqNumFlag),
+                                 monitor.book.messages)
 
 
 async def test_malformed_execution_report_is_counted_not_fatal() -> None:

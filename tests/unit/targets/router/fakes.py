@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import aiohttp
 import pytest
@@ -19,6 +20,7 @@ from aiohttp import web
 
 from targets.fix.codec import FixMessage, MsgType, Tag
 from targets.fix.session import FixSession
+from targets.fix.store import MemoryStores
 from targets.router.config import RouterConfig
 from targets.router.service import RouterService
 
@@ -44,8 +46,11 @@ class FakeExchange:
     ``fill(order_qty) -> qty`` decides the execution at arrival: the rest of
     an IOC is canceled, the rest of a DAY order rests. ``reject_text`` set →
     every new order is rejected with that text (e.g. a kill switch). Like
-    the real exchange it cancels resting orders when a session drops without
-    Logout and answers OrderStatusRequest from what it remembers in ``known``.
+    the real exchange it keeps a message store per CompID pair across
+    connections (a reconnect continues the sequence and is answered by
+    resend), cancels resting orders when a session ends (cancel-on-disconnect:
+    the reports go into the store) and answers OrderStatusRequest from what it
+    remembers in ``known``. ``lose_store()`` is a restart that lost the store.
     """
 
     def __init__(self, comp_id: str = "EXCHANGE") -> None:
@@ -67,11 +72,13 @@ class FakeExchange:
         self._ids = itertools.count(1)
         self.server: asyncio.AbstractServer | None = None
         self.port = 0
+        self.stores = MemoryStores()
 
-    async def start(self, port: int = 0) -> "FakeExchange":
+    async def start(self, port: int = 0) -> FakeExchange:
         loop = asyncio.get_running_loop()
         self.server = await loop.create_server(
-            lambda: FixSession(self, comp_id=self.comp_id, role="acceptor"), "127.0.0.1", port, reuse_address=True)
+            lambda: FixSession(self, comp_id=self.comp_id, role="acceptor", stores=self.stores),
+            "127.0.0.1", port, reuse_address=True)
         self.port = self.server.sockets[0].getsockname()[1]
         return self
 
@@ -88,6 +95,24 @@ class FakeExchange:
                 session.abort()
                 session.connection_lost(None)
 
+    def lose_store(self) -> None:
+        """As after a restart without its store: the next Logon meets sequence numbers from 1."""
+        self.stores = MemoryStores()
+
+    def unsee_last_order(self) -> None:
+        """The last NewOrderSingle never arrived (lost in flight): forgotten, and its MsgSeqNum expected again."""
+        order = self.orders.pop()
+        self.forget(order[Tag.ClOrdID])
+        self.sessions[-1].in_seq = order.seq
+
+    def fill_while_cut(self) -> None:
+        """The connection is cut, then every resting order fills in full: the fill reports go into the
+        store only (the client gets them by resend after its next Logon); then the drop is noticed."""
+        session = self.sessions[-1]
+        session.abort()
+        self.fill_resting()
+        self.drop_sessions()
+
     # -- SessionApp ----------------------------------------------------------
     def on_logon(self, session: FixSession, msg: FixMessage) -> str | None:
         self.logons.append(msg)
@@ -97,9 +122,10 @@ class FakeExchange:
     def on_close(self, session: FixSession, graceful: bool) -> None:
         if session.logout_received:
             self.logouts += 1
-        elif self.cod and session in self.sessions:  # cancel-on-disconnect (the router asks for it)
+        if self.cod and session in self.sessions:  # cancel-on-disconnect (the router asks for it)
             for cl_ord_id, (order, filled) in list(self.resting.items()):
                 self.known[cl_ord_id] = (order, filled, "4")
+                self._report(session, order, "4", "4", cum=filled, text="canceled: disconnect")
             self.resting.clear()
 
     def on_message(self, session: FixSession, msg: FixMessage) -> None:
@@ -126,7 +152,8 @@ class FakeExchange:
         self._report(session, order, "I", status, cum=cum, leaves=leaves)
 
     def fill_silently(self) -> None:
-        """Fill every resting order in full, its reports lost on the wire (then drop the session)."""
+        """Fill every resting order in full without a report, in no store: with ``lose_store`` the venue
+        knows the fills but can resend nothing (only OrderStatusRequest finds them)."""
         for cl_ord_id, (order, _) in list(self.resting.items()):
             self.known[cl_ord_id] = (order, int(order[Tag.OrderQty]), "2")
         self.resting.clear()
@@ -144,7 +171,8 @@ class FakeExchange:
             (Tag.ClOrdID, cl_ord_id or order[Tag.ClOrdID]), (Tag.OrigClOrdID, orig),
             (Tag.Account, order.get(Tag.Account)), (Tag.Symbol, order[Tag.Symbol]), (Tag.Side, order[Tag.Side]),
             (Tag.OrderQty, order[Tag.OrderQty]), (Tag.ExecType, exec_type), (Tag.OrdStatus, status),
-            (Tag.LastQty, last_qty if exec_type == "F" else None), (Tag.LastPx, self.fill_px if exec_type == "F" else None),
+            (Tag.LastQty, last_qty if exec_type == "F" else None),
+            (Tag.LastPx, self.fill_px if exec_type == "F" else None),
             (Tag.CumQty, cum), (Tag.LeavesQty, leaves), (Tag.AvgPx, self.fill_px), (Tag.Text, text),
         ])
 
@@ -203,7 +231,7 @@ class FakeWorld:
         self.runner: web.AppRunner | None = None
         self.port = 0
 
-    async def start(self) -> "FakeWorld":
+    async def start(self) -> FakeWorld:
         app = web.Application()
         app.router.add_get("/symbols", self._symbols)
         app.router.add_post("/alerts", self._record(self.alerts))

@@ -108,7 +108,8 @@ async def test_exchange_reject_rejects_parent_without_retrying(launch, exchange,
     await wait_until(lambda: rr.router.parents[body["parent_id"]].state != "working")
     await wait_until(lambda: len(exchange.orders) > 1, timeout=0.2)
     view = await order_view(http, rr, body["parent_id"])
-    assert ("rejected", "kill switch active for firm KNIGHT", 1) == (view["state"], view["reason"], len(exchange.orders))
+    assert ("rejected", "kill switch active for firm KNIGHT", 1) == (
+        view["state"], view["reason"], len(exchange.orders))
 
 
 async def test_v2_rlp_parent_completes_exactly(launch, exchange, http) -> None:
@@ -233,13 +234,16 @@ async def test_resume_accepts_new_parents_again(launch, exchange, http) -> None:
     assert (202, "filled", False) == (status, rr.router.parents[body["parent_id"]].state, rr.router.halted)
 
 
-async def test_reconnect_resets_sequence_numbers(launch, exchange, http) -> None:
-    """After the session drops the router logs on again with 141=Y and MsgSeqNum 1."""
+async def test_first_logon_resets_and_a_reconnect_continues_the_sequence(launch, exchange, http) -> None:
+    """A router process starts its day with 141=Y at MsgSeqNum 1; after a drop it logs on again
+    without 141, its MsgSeqNum continuing (and asks for cancel-on-disconnect both times)."""
     rr = await launch()
     exchange.drop_sessions()
     await wait_until(lambda: len(exchange.logons) == 2 and rr.router.gateway.up)
-    logon = exchange.logons[1]
-    assert ("Y", 1, "Y") == (logon.get(Tag.ResetSeqNumFlag), logon.seq, logon.get(8013))
+    first, second = exchange.logons
+    assert (("Y", 1, "Y"), (None, 2, "Y")) == (
+        (first.get(Tag.ResetSeqNumFlag), first.seq, first.get(8013)),
+        (second.get(Tag.ResetSeqNumFlag), second.seq, second.get(8013)))
 
 
 async def test_parent_waits_while_fix_is_down_then_completes(launch, exchange, http) -> None:
@@ -256,23 +260,40 @@ async def test_parent_waits_while_fix_is_down_then_completes(launch, exchange, h
     assert ("filled", 100, 2) == (parent.state, parent.filled_qty, len(exchange.orders))
 
 
-async def test_fills_lost_with_the_session_are_recovered_not_resliced(launch, exchange, http) -> None:
-    """A child filled while its reports were lost: after the reconnect the router asks (35=H),
-    counts the fill and sends nothing more — re-slicing it would over-fill."""
+async def test_fills_lost_with_the_session_come_back_by_resend(launch, exchange, http) -> None:
+    """A child filled while the connection was cut: the reconnect's resend brings the fill report,
+    the router counts it and sends nothing more (no 35=H needed; re-slicing would over-fill)."""
+    exchange.fill = lambda qty: 0
+    rr = await launch(child_qty=100)
+    _, body = await post_order(http, rr, qty=100)
+    parent = rr.router.parents[body["parent_id"]]
+    await wait_until(lambda: len(exchange.orders) == 1)
+    exchange.fill_while_cut()
+    await wait_until(lambda: parent.state != "working")
+    assert ([], "filled", 100, 1) == (exchange.status_requests, parent.state, parent.filled_qty, len(exchange.orders))
+
+
+async def test_fills_the_venue_cannot_resend_are_recovered_by_status_request(launch, exchange, http) -> None:
+    """The venue restarted without its store: the Logon continuing the sequence is refused (MsgSeqNum
+    too low), the next one resets (141=Y), and the child in doubt is asked about (35=H): the fill is
+    counted and nothing re-sliced."""
     exchange.fill = lambda qty: 0
     rr = await launch(child_qty=100)
     _, body = await post_order(http, rr, qty=100)
     parent = rr.router.parents[body["parent_id"]]
     await wait_until(lambda: len(exchange.orders) == 1)
     exchange.fill_silently()
+    exchange.lose_store()
     exchange.drop_sessions()
     await wait_until(lambda: parent.state != "working")
     asked = [m[Tag.ClOrdID] for m in exchange.status_requests]
-    assert (["%s.1" % parent.parent_id], "filled", 100, 1) == (asked, parent.state, parent.filled_qty, len(exchange.orders))
+    resets = [m.get(Tag.ResetSeqNumFlag) for m in exchange.logons]
+    assert ([f"{parent.parent_id}.1"], "filled", 100, 1, "Y") == (
+        asked, parent.state, parent.filled_qty, len(exchange.orders), resets[-1])
 
 
 async def test_partly_filled_child_canceled_by_disconnect_is_resliced_for_the_rest(launch, exchange, http) -> None:
-    """30 of 100 filled, the rest cancelled on disconnect: after the reconnect only 70 more go out."""
+    """30 of 100 filled, the rest cancelled on disconnect (the cancel comes by resend): only 70 more go out."""
     exchange.fill = lambda qty: 30
     rr = await launch(child_qty=100)
     _, body = await post_order(http, rr, qty=100)
@@ -281,17 +302,36 @@ async def test_partly_filled_child_canceled_by_disconnect_is_resliced_for_the_re
     exchange.fill = lambda qty: qty
     exchange.drop_sessions()
     await wait_until(lambda: parent.state != "working")
-    assert ([100, 70], "filled", 100) == (qtys(exchange), parent.state, parent.filled_qty)
+    assert ([100, 70], "filled", 100, []) == (qtys(exchange), parent.state, parent.filled_qty, exchange.status_requests)
+
+
+async def test_order_lost_in_flight_is_resent_by_the_router(launch, exchange, http) -> None:
+    """A NewOrderSingle the venue never got: after the reconnect the venue asks for it (ResendRequest)
+    and the router sends it again, PossDupFlag=Y with its MsgSeqNum: the parent fills with that child."""
+    exchange.fill = lambda qty: 0
+    rr = await launch(child_qty=100)
+    _, body = await post_order(http, rr, qty=100)
+    parent = rr.router.parents[body["parent_id"]]
+    await wait_until(lambda: len(exchange.orders) == 1)
+    lost_seq = exchange.orders[0].seq
+    exchange.unsee_last_order()
+    exchange.fill = lambda qty: qty
+    exchange.drop_sessions()
+    await wait_until(lambda: parent.state != "working")
+    again = exchange.orders[0]
+    assert (f"{parent.parent_id}.1", lost_seq, "Y", "filled", 1) == (
+        again[Tag.ClOrdID], again.seq, again.get(Tag.PossDupFlag), parent.state, len(exchange.orders))
 
 
 async def test_child_unknown_at_the_venue_is_sent_again(launch, exchange, http) -> None:
-    """A child the venue never saw (lost in flight) is answered 39=8 103=5: the parent re-sends it."""
+    """A child the venue does not know after it lost its store is answered 39=8 103=5: the parent re-sends it."""
     exchange.fill = lambda qty: 0
     rr = await launch(child_qty=100)
     _, body = await post_order(http, rr, qty=100)
     parent = rr.router.parents[body["parent_id"]]
     await wait_until(lambda: len(exchange.orders) == 1)
     exchange.forget(f"{parent.parent_id}.1")
+    exchange.lose_store()
     exchange.fill = lambda qty: qty
     exchange.drop_sessions()
     await wait_until(lambda: parent.state != "working")
@@ -303,6 +343,7 @@ async def test_children_in_doubt_are_given_up_when_the_venue_never_answers(launc
     monkeypatch.setattr("targets.router.gateway.STATUS_TIMEOUT_S", 0.3)
     exchange.fill = lambda qty: 0
     exchange.answer_status = False
+    exchange.cod = False  # the child still works at the venue: nothing settles it but an answer
     rr = await launch(child_qty=100)
     _, body = await post_order(http, rr, qty=100)
     parent = rr.router.parents[body["parent_id"]]
@@ -317,7 +358,7 @@ async def test_children_in_doubt_are_given_up_when_the_venue_never_answers(launc
 
 async def test_halt_while_disconnected_cancels_what_still_works_after_reconnect(launch, exchange, http) -> None:
     """Halted while the session was down: a child the venue still works (no cancel-on-disconnect
-    there) is cancelled once the status answer says so."""
+    there) is cancelled after the next Logon, once."""
     exchange.fill = lambda qty: 0
     rr = await launch(child_qty=100)
     _, body = await post_order(http, rr, qty=100)
@@ -331,6 +372,7 @@ async def test_halt_while_disconnected_cancels_what_still_works_after_reconnect(
     assert 200 == resp.status
     await exchange.start(exchange.port)
     await wait_until(lambda: exchange.cancels, timeout=5.0)
+    await wait_until(lambda: len(exchange.status_requests) == 1)
     assert [f"{body['parent_id']}.1"] == [m[Tag.OrigClOrdID] for m in exchange.cancels]
 
 

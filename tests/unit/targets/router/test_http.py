@@ -73,7 +73,8 @@ async def test_get_order_reports_progress(launch, exchange, http) -> None:
     _, body = await post_order(http, rr, qty=200, symbol="BBB")
     await wait_until(lambda: rr.router.parents[body["parent_id"]].state == "filled")
     view = await get_json(http, f"{rr.base_url}/orders/{body['parent_id']}")
-    picked = {k: view[k] for k in ("symbol", "side", "qty", "sent_qty", "filled_qty", "state", "children", "rlp", "path")}
+    picked = {k: view[k] for k in ("symbol", "side", "qty", "sent_qty", "filled_qty", "state", "children", "rlp",
+                                   "path")}
     assert {"symbol": "BBB", "side": "buy", "qty": 200, "sent_qty": 200, "filled_qty": 200, "state": "filled",
             "children": 2, "rlp": False, "path": "normal"} == picked
 
@@ -94,7 +95,8 @@ async def test_list_orders_summarises_parents(launch, http) -> None:
     assert [a["parent_id"], b["parent_id"]] == [p["parent_id"] for p in listing["parents"]]
 
 
-@pytest.mark.parametrize("method, path", [("POST", "/halt"), ("POST", "/resume"), ("PUT", "/flags"), ("POST", "/orders")])
+@pytest.mark.parametrize("method, path",
+                         [("POST", "/halt"), ("POST", "/resume"), ("PUT", "/flags"), ("POST", "/orders")])
 async def test_state_changing_endpoints_need_the_token(launch, http, method, path) -> None:
     """Without the bearer token, state-changing endpoints answer 401."""
     rr = await launch()
@@ -152,7 +154,8 @@ async def test_v1_rlp_parent_sends_power_peg_warning_with_configured_severity(la
     rr.router.halt("test over")
     await wait_until(lambda: bool(world.alerts))
     alert = world.alerts[0]
-    expected_text = f"SMARS router-1: Power Peg disabled (legacy path reached by rlp-flagged parent {body['parent_id']})"
+    expected_text = ("SMARS router-1: Power Peg disabled (legacy path reached by rlp-flagged parent "
+                     f"{body['parent_id']})")
     assert ("router-1", "page", expected_text, True, AUTH["Authorization"]) == (
         alert["source"], alert["severity"], alert["text"], isinstance(alert["ts"], int), world.auth_headers[0])
 
@@ -198,7 +201,8 @@ async def test_parent_is_registered_with_the_monitor(launch, world, http) -> Non
     _, body = await post_order(http, rr, qty=300, symbol="BBB", side="sell")
     await wait_until(lambda: bool(world.parents))
     reg = world.parents[0]
-    assert ({"parent_id": body["parent_id"], "router": "router-1", "symbol": "BBB", "side": "sell", "qty": 300}, True) == (
+    expected = {"parent_id": body["parent_id"], "router": "router-1", "symbol": "BBB", "side": "sell", "qty": 300}
+    assert (expected, True) == (
         {k: reg[k] for k in ("parent_id", "router", "symbol", "side", "qty")}, isinstance(reg["ts_ns"], int))
 
 

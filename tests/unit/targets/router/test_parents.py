@@ -69,7 +69,8 @@ def test_parent_of_child_is_found_by_last_dot() -> None:
 
 def test_symbols_parse_to_cents() -> None:
     """GET /symbols answers become reference prices in cents."""
-    assert {"AAA": 1234, "BBB": 5} == parse_symbols([{"symbol": "AAA", "ref_price": 12.34}, {"symbol": "BBB", "ref_price": 0.05}])
+    assert {"AAA": 1234, "BBB": 5} == parse_symbols([{"symbol": "AAA", "ref_price": 12.34},
+                                                     {"symbol": "BBB", "ref_price": 0.05}])
 
 
 @pytest.mark.parametrize("payload", [[], {"AAA": 1}, [{"symbol": "AAA"}], [{"symbol": "AAA", "ref_price": -1}]])
