@@ -10,10 +10,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from harness import obligations
 from harness.experiment.model import Assertions
-from harness.measure import Metrics
+from harness.measure import Evidence, Metrics
 
 NOT_DETECTED = "not detected: no page reached the pager (detected_at is null)"
+NO_KILL = "no kill was issued by a control or an operator"
 LOST_SHOWN = 5
 
 
@@ -82,8 +84,85 @@ def _no_lost(lost: list[str]) -> AssertionResult:
                            f"{len(lost)} accepted parent(s) never reached the exchange: {shown}")
 
 
-def evaluate(assertions: Assertions, metrics: Metrics, lost: list[str]) -> list[AssertionResult]:
-    """One result per assertion set in the experiment, in a fixed order."""
+def _kill_blocks(bound: float, facts: obligations.Obligations) -> AssertionResult:
+    name, kill = "kill_blocks_within", facts.kill
+    if kill is None:
+        return AssertionResult(name, bound, None, False, NO_KILL)
+    late = [ts for ts in kill.accepted_after if ts - kill.kill_at > bound * 1e9]
+    if late:
+        last = (max(late) - kill.kill_at) / 1e9
+        return AssertionResult(name, bound, last, False,
+                               f"{len(late)} order(s) accepted more than {_seconds(bound)} after the kill "
+                               f"(the last {_seconds(last)} after)")
+    if not kill.accepted_after and not kill.rejected_after:
+        return AssertionResult(name, bound, 0.0, True,
+                               "no order of the firm reached the venue after the kill: blocking was not exercised")
+    return AssertionResult(name, bound, 0.0, True,
+                           f"{kill.rejected_after} order(s) refused after the kill, none accepted past "
+                           f"{_seconds(bound)}")
+
+
+def _cancel_all(bound: float, facts: obligations.Obligations) -> AssertionResult:
+    name, kill = "cancel_all_within", facts.kill
+    if kill is None:
+        return AssertionResult(name, bound, None, False, NO_KILL)
+    if kill.still_working:
+        return AssertionResult(name, bound, None, False,
+                               f"{kill.still_working} of the {kill.working_at_kill} order(s) working at the kill "
+                               "were never cancelled")
+    if kill.last_ended_at is None:
+        return AssertionResult(name, bound, 0.0, True, "no order of the firm was working at the kill")
+    took = (kill.last_ended_at - kill.kill_at) / 1e9
+    passed = took <= bound
+    return AssertionResult(name, bound, took, passed,
+                           f"the {kill.working_at_kill} order(s) working at the kill ended {_seconds(took)} after it "
+                           f"({'<=' if passed else '>'} {_seconds(bound)})")
+
+
+def _alert(bound: float, metrics: Metrics, facts: obligations.Obligations) -> AssertionResult:
+    name = "alert_within"
+    if metrics.first_violation_at is None:
+        return AssertionResult(name, bound, None, True, "no violation: nothing to alert on")
+    if facts.first_alert_at is None:
+        return AssertionResult(name, bound, None, False, "no alert was delivered on any channel after the violation")
+    took = (facts.first_alert_at - metrics.first_violation_at) / 1e9
+    passed = took <= bound
+    return AssertionResult(name, bound, took, passed,
+                           f"first alert ({facts.first_alert_channel}) {_seconds(took)} after the violation "
+                           f"({'<=' if passed else '>'} {_seconds(bound)})")
+
+
+def _latched(facts: obligations.Obligations) -> AssertionResult:
+    name, kill = "kill_latched", facts.kill
+    if kill is None:
+        return AssertionResult(name, True, None, False, NO_KILL)
+    if kill.accepted_after:
+        return AssertionResult(name, True, False, False,
+                               f"the kill did not hold: {len(kill.accepted_after)} order(s) accepted after it "
+                               "with no reinstate")
+    held = "until the reinstate" if kill.reinstated_at is not None else "to the end of the run"
+    return AssertionResult(name, True, True, True, f"the kill held {held}")
+
+
+def _children(bound: int, facts: obligations.Obligations) -> AssertionResult:
+    name = "max_child_per_parent"
+    if not facts.children:
+        return AssertionResult(name, bound, 0, True, "no child order of a known parent reached the venue")
+    parent, most = facts.children.most_common(1)[0]
+    passed = most <= bound
+    return AssertionResult(name, bound, most, passed,
+                           f"{most:,} child orders for parent {parent} ({'<=' if passed else '>'} {bound:,})")
+
+
+def _presets(assertions: Assertions) -> bool:
+    return (assertions.kill_blocks_within is not None or assertions.cancel_all_within is not None
+            or assertions.alert_within is not None or assertions.kill_latched
+            or assertions.max_child_per_parent is not None)
+
+
+def evaluate(assertions: Assertions, metrics: Metrics, lost: list[str],
+             evidence: Evidence | None = None) -> list[AssertionResult]:
+    """One result per assertion set in the experiment, in a fixed order (the presets need the evidence)."""
     results: list[AssertionResult] = []
     if assertions.ttd_max is not None:
         results.append(_ttd(assertions.ttd_max, metrics))
@@ -97,4 +176,20 @@ def evaluate(assertions: Assertions, metrics: Metrics, lost: list[str]) -> list[
         results.append(_at_most("loss_usd_max", assertions.loss_usd_max, metrics.loss_usd, "USD"))
     if assertions.no_lost_orders:
         results.append(_no_lost(lost))
+    if not _presets(assertions):
+        return results
+    if evidence is None:  # a preset is never passed on nothing
+        return [*results, AssertionResult("presets", None, None, False, "no evidence to judge the presets on")]
+    facts = obligations.read(evidence.journal, evidence.firm, metrics.kill_issued_at, metrics.first_violation_at,
+                             evidence.alerts, {p["parent_id"] for p in evidence.parents})
+    if assertions.kill_blocks_within is not None:
+        results.append(_kill_blocks(assertions.kill_blocks_within, facts))
+    if assertions.cancel_all_within is not None:
+        results.append(_cancel_all(assertions.cancel_all_within, facts))
+    if assertions.alert_within is not None:
+        results.append(_alert(assertions.alert_within, metrics, facts))
+    if assertions.kill_latched:
+        results.append(_latched(facts))
+    if assertions.max_child_per_parent is not None:
+        results.append(_children(assertions.max_child_per_parent, facts))
     return results

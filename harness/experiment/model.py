@@ -178,6 +178,21 @@ class Assertions(Strict):
     excess_shares_max: int | None = Field(None, ge=0)
     loss_usd_max: float | None = Field(None, ge=0)
     no_lost_orders: bool = False
+    # presets from the rules firms are held to (docs/harness.md "Assertion presets" cites each)
+    kill_blocks_within: Duration | None = Field(
+        None, description="after the kill, the venue accepts no new order of the firm later than this "
+                          "(CME Globex's kill switch blocks new orders at once: 1s is a generous bound)")
+    cancel_all_within: Duration | None = Field(
+        None, description="every order the firm had working at the kill is cancelled within this "
+                          "(RTS 6 art. 12: the kill function cancels all unexecuted orders immediately)")
+    alert_within: Duration | None = Field(
+        None, description="an alert is delivered on some channel within this after the first violation "
+                          "(RTS 6 art. 16(5): real-time alerts within five seconds)")
+    kill_latched: bool = Field(
+        False, description="the kill holds: no order of the firm is accepted after it until an explicit reinstate")
+    max_child_per_parent: int | None = Field(
+        None, ge=1, description="no parent order has more child orders than this at the venue "
+                                "(the order-to-parent check Knight lacked; SEC 15c3-5 erroneous-order controls)")
 
 
 class Experiment(Strict):

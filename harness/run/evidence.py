@@ -97,7 +97,7 @@ def record(run: Run, evidence: measure.Evidence | None, load_stop_ns: int | None
     results = []
     if evidence is not None and metrics is not None and run.error is None:
         lost = measure.lost_orders(evidence, load_stop_ns or time.time_ns()) if exp.assertions.no_lost_orders else []
-        results = evaluate(exp.assertions, metrics, lost)
+        results = evaluate(exp.assertions, metrics, lost, evidence)
         if run.abort.triggered:
             run.status = RunStatus.ABORTED
         else:
