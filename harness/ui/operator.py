@@ -27,6 +27,7 @@ from harness.run.method import LOAD_GRACE_S, LoadPlan
 from harness.run.safety import Safety, status_of
 from harness.run.state import LiveRun, ScheduledFault
 from harness.run.timeline import Timeline
+from harness.ui.alert_groups import group as group_alerts
 from harness.ui.attribution import OPERATOR, attribution
 
 API_ENV = "POWERPEG_CHAOS_API"
@@ -224,6 +225,7 @@ class OperatorMethod:
             "killed": self.killed,
             "faults": [fault_view(sf) for sf in live.run.faults] if live is not None else [],
             "alerts": live.alerts if live is not None else [],
+            "alert_groups": group_alerts(live.alerts) if live is not None else [],
             "metrics": {
                 "child_orders_per_s": self._safety.rate if self._safety is not None else 0.0,
                 "child_orders": state.child_orders if state else 0,

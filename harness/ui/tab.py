@@ -23,7 +23,7 @@ def status_rows(status: dict[str, Any]) -> list[dict[str, str]]:
     for fault in status.get("faults", []):
         rows.append({"item": f"fault {fault.get('index')}: {fault.get('name') or fault.get('kind')}",
                      "value": str(fault.get("state"))})
-    for alert in status.get("alerts", [])[-10:]:
-        rows.append({"item": f"alert {alert.get('id')} ({alert.get('channel')})",
-                     "value": f"{alert.get('text')}{' [acked]' if alert.get('acked_ns') else ''}"})
+    for g in status.get("alert_groups", [])[:10]:  # grouped, pages first (harness/ui/alert_groups.py)
+        rows.append({"item": f"alerts ({g.get('channel')}) {g.get('source')} ×{g.get('count')}",
+                     "value": f"{g.get('kind')}{' [acked]' if g.get('acked') else ''}"})
     return rows
