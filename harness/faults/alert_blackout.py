@@ -17,7 +17,7 @@ SETTINGS = ("enabled", "downgrade_to", "delay_ms")
 
 
 class Params(BaseParams):
-    channel: Literal["page", "phone", "email"] = "page"
+    channel: Literal["page", "phone", "email", "chat"] = "page"
     mode: Literal["off", "downgrade", "delay"]
     delay: Duration | None = Field(None, description="how long alerts wait (mode delay)")
 
