@@ -210,6 +210,9 @@ class Experiment(Strict):
     abort: Abort = Field(default_factory=Abort)
     assertions: Assertions = Field(default_factory=Assertions, alias="assert")
     rollback: Literal["always", "on_failure", "never"] = "always"
+    expect: Literal["confirmed", "refuted"] = Field(
+        "confirmed", description="the verdict this experiment is kept for: `refuted` marks a known weakness "
+                                 "(a regression guard: the pytest plugin reports it as xfail, strict)")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -52,7 +52,9 @@ def _s(value: float | None) -> str:
 def row_cells(run: SuiteRun) -> list[str]:
     r, m = run.record, run.record.metrics
     badge = f'<span class="badge" style="background:{BADGE[r.status]}">{escape(r.status)}</span>'
-    return [f'<a href="#{escape(run.subdir)}">{escape(r.experiment)}</a>', badge, _s(m.ttd_s), _s(m.ttk_s),
+    expected = r.expect if r.as_expected is not False else f"{r.expect} (NOT met)"
+    return [f'<a href="#{escape(run.subdir)}">{escape(r.experiment)}</a>', badge, escape(expected), _s(m.ttd_s),
+            _s(m.ttk_s),
             _s(m.ttc_s), f"{m.excess_shares:,}", f"${m.loss_usd:,.2f}", escape(who(run)),
             f'<a href="{escape(run.subdir)}/report.html">report</a>']
 
@@ -68,7 +70,8 @@ def render(suite: Suite, runs: list[SuiteRun], *, started: str, backend: str) ->
         parts.append(f"<p>participants: {escape(', '.join(suite.participants))}</p>")
     if suite.notes:
         parts.append(f'<h2>Notes</h2><p style="white-space:pre-wrap">{escape(suite.notes)}</p>')
-    headers = ("experiment", "verdict", "TTD", "TTK", "TTC", "excess shares", "loss", "human / automated", "")
+    headers = ("experiment", "verdict", "expected", "TTD", "TTK", "TTC", "excess shares", "loss", "human / automated",
+               "")
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row_cells(run)) + "</tr>" for run in runs)
     parts.append(f'<h2>Runs</h2><table class="runs"><tr>{head}</tr>{body}</table>')

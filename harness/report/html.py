@@ -87,6 +87,10 @@ def render(run: RunRecord) -> str:
     if run.description:
         parts.append(f"<p>{escape(run.description)}</p>")
     parts.append(f"<h2>Hypothesis</h2><p>{escape(run.hypothesis) if run.hypothesis else _cell(None)}</p>")
+    if run.expect == "refuted":
+        met = {True: "as expected", False: "NOT as expected", None: "no verdict"}[run.as_expected]
+        parts.append(f"<p>expected: <b>refuted</b> (a known weakness kept as a regression guard) · "
+                     f"actual: <b>{escape(run.status)}</b> · {met}</p>")
     if run.error:
         parts.append(f'<h2>Error</h2><div class="err">{escape(run.error)}</div>')
     if run.abort.triggered:

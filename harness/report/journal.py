@@ -16,6 +16,8 @@ def to_json(run: RunRecord) -> dict[str, Any]:
         "description": run.description,
         "hypothesis": run.hypothesis,
         "status": run.status,
+        "expect": run.expect,
+        "as_expected": run.as_expected,
         "backend": run.backend,
         "seed": run.seed,
         "started_at": iso_utc(run.started_ns),

@@ -151,6 +151,7 @@ class RunRecord:
     steady_state: list[ProbeRecord] = field(default_factory=list)
     abort: AbortRecord = field(default_factory=AbortRecord)
     error: str | None = None
+    expect: str = "confirmed"  # the experiment's `expect:`: "refuted" keeps a known weakness as a regression guard
     series: Series | None = None
 
     def __post_init__(self) -> None:
@@ -173,6 +174,15 @@ class RunRecord:
     @property
     def duration_s(self) -> float:
         return max(0, self.ended_ns - self.started_ns) / 1e9
+
+    @property
+    def as_expected(self) -> bool | None:
+        """Did the verdict come out as the experiment expects (None: an error, no verdict)?"""
+        if self.status == RunStatus.PASSED:
+            return self.expect == "confirmed"
+        if self.status in (RunStatus.FAILED, RunStatus.ABORTED):
+            return self.expect == "refuted"
+        return None
 
     def failed_assertions(self) -> list[AssertionResult]:
         return [a for a in self.assertions if not a.passed]

@@ -58,6 +58,9 @@ def render(run: RunRecord, out_dir: Path | str | None = None) -> str:
     ]
     if run.hypothesis:
         lines.append(f"  hypothesis: {run.hypothesis}")
+    if run.expect == "refuted":
+        met = {True: "as expected", False: "NOT as expected", None: "no verdict"}[run.as_expected]
+        lines.append(f"  expected: refuted (a known weakness kept as a regression guard) · {met}")
     detected = f" (by {m.detected_by})" if m.detected_by else ""
     lines += [
         f"  TTD  time to detect    {_timing(run, 'ttd', m.ttd_s)}{detected if m.ttd_s is not None else ''}",

@@ -110,5 +110,5 @@ def record(run: Run, evidence: measure.Evidence | None, load_stop_ns: int | None
         faults=[f.to_record() for f in run.faults],
         load=from_dict(LoadFigures, stats.to_json()) if stats is not None else LoadFigures(),
         steady_state=[from_dict(ProbeRecord, r.to_dict()) for r in run.steady],
-        abort=run.abort, error=run.error,
+        abort=run.abort, error=run.error, expect=exp.expect,
     )

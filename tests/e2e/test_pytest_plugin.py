@@ -167,3 +167,21 @@ def test_an_unknown_backend_is_a_usage_error(pytester) -> None:
     result = pytester.runpytest_subprocess("--powerpeg", "--powerpeg-backend", "docker")
     assert (pytest.ExitCode.USAGE_ERROR, True) == (result.ret, any("invalid choice: 'docker'" in line
                                                                    for line in result.errlines))
+
+
+def test_an_experiment_expecting_refutation_is_xfail_and_an_unexpected_pass_fails(tmp_path) -> None:
+    """`expect: refuted` keeps a known weakness as a regression guard: the refuted runaway is xfailed (the
+    session passes on it), and the same expectation on a steady experiment that passes fails the job
+    (strict XPASS)."""
+    (tmp_path / "weak.yaml").write_text(RUNAWAY.replace("name: tiny-runaway", "name: known-weakness")
+                                        + "expect: refuted\n")
+    (tmp_path / "fixed.yaml").write_text(STEADY.replace("name: tiny-steady", "name: fixed-weakness")
+                                         + "expect: refuted\n")
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--powerpeg", str(tmp_path),
+                           "--powerpeg-out", str(tmp_path / "out"), "--rootdir", str(tmp_path), "-rA"],
+                          cwd=tmp_path, env=env(tmp_path / "home"), capture_output=True, text=True, timeout=240)
+    assert 1 == proc.returncode, proc.stdout[-3000:]
+    assert "XFAIL weak.yaml::known-weakness" in proc.stdout, proc.stdout[-3000:]
+    assert "FAILED fixed.yaml::fixed-weakness" in proc.stdout and "XPASS(strict)" in proc.stdout, proc.stdout[-3000:]
+    doc = json.loads((tmp_path / "out" / "known-weakness" / "journal.json").read_text())
+    assert ("refuted", True) == (doc["expect"], doc["as_expected"])
