@@ -70,9 +70,17 @@ def build_parser(parser_class: type[_Parser] = _Parser) -> argparse.ArgumentPars
     up.add_argument("--run-id", help="name of the run (default: time-based)")
     up.add_argument("--open-in", type=_positive_float, default=0.0, help="seconds until the market opens")
     up.add_argument("--no-toxiproxy", action="store_true", help="connect components directly")
+    up.add_argument("--fix-client", action="append", default=[], metavar="COMP_ID",
+                    help="a CompID the exchange admits besides the routers' and the firm's (your own FIX engine; "
+                         "repeatable): its password is in `powerpeg status --json`")
 
     status = sub.add_parser("status", help="show the fleet")
     status.add_argument("--json", action="store_true", help="machine-readable topology (includes the token)")
+
+    env = sub.add_parser("env", help="what a firm's own controls need, as KEY=value lines (dotenv and shell)")
+    env.add_argument("--export", action="store_true", help="prefix `export `: eval \"$(powerpeg env --export)\"")
+    env.add_argument("--inside", action="store_true",
+                     help="compose: the addresses inside the fleet's network (for containers that join it)")
 
     sub.add_parser("down", help="stop the fleet")
     sub.add_parser("cleanup", help="remove whatever crashed runs left")
@@ -140,7 +148,7 @@ def _run(fn: Callable[[], Awaitable[Any]]) -> Any:
 
 def cmd_up(args: argparse.Namespace) -> int:
     spec = FleetSpec(routers=args.routers, version=args.version, firm=args.firm, open_in=args.open_in,
-                     toxiproxy=not args.no_toxiproxy)
+                     toxiproxy=not args.no_toxiproxy, fix_clients=list(args.fix_client))
     try:
         spec.validate()
         ctx = RunContext.create(run_id=args.run_id, log=_logger(args.run_id))
@@ -181,6 +189,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_env(args: argparse.Namespace) -> int:
+    from harness.controls.publish import env_lines  # noqa: PLC0415 - keeps `powerpeg up` start-up light
+
+    topology = attach_backend(powerpeg_home(), log=_logger()).topology()
+    if args.inside and topology.backend != "compose":
+        return _fail(f"--inside is for a compose fleet (its network); run {topology.run_id} is {topology.backend}")
+    print("\n".join(env_lines(topology, export=args.export, inside=args.inside)))
+    return EXIT_OK
+
+
 def cmd_down(_args: argparse.Namespace) -> int:
     backend = attach_backend(powerpeg_home(), log=_logger())
     stopped = _run(backend.down)
@@ -192,10 +210,14 @@ def cmd_down(_args: argparse.Namespace) -> int:
 
 def cmd_cleanup(_args: argparse.Namespace) -> int:
     from harness.backends.compose import cleanup as compose_cleanup  # noqa: PLC0415 - only the commands that use compose import it
+    from harness.backends.swarm import cleanup as swarm_cleanup  # noqa: PLC0415 - only the commands that use swarm import it
 
     home, log = powerpeg_home(), _logger()
-    # containers first: they are found by label, whatever the state files say
-    removed = _run(lambda: compose_cleanup(home, log=log)) + _run(lambda: cleanup(home, log=log))
+    # containers first: they are found by label, whatever the state files say; swarm before compose
+    # (compose's removes task containers but not their services, and cannot remove an overlay
+    # network in use) and before local (it reads the runs' swarm.json: did powerpeg init the swarm)
+    removed = (_run(lambda: swarm_cleanup(home, log=log)) + _run(lambda: compose_cleanup(home, log=log))
+               + _run(lambda: cleanup(home, log=log)))
     print("\n".join(removed) if removed else "nothing to clean")
     return EXIT_OK
 
@@ -219,18 +241,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from harness.experiment.loader import ExperimentError, load  # noqa: PLC0415 - loads the fault registry
+    from harness.experiment.loader import ExperimentError, Issue, load  # noqa: PLC0415 - loads the fault registry
 
     invalid = 0
     for file in args.files:
+        warnings: list[Issue] = []
         try:
-            experiment = load(file)
+            experiment = load(file, warnings=warnings)
         except ExperimentError as exc:
             invalid += 1
             print("\n".join(str(issue) for issue in exc.errors))
             continue
         steps = len(experiment.method)
         print(f"ok  {file}  ({experiment.name}: {steps} step{'' if steps == 1 else 's'})")
+        for warning in warnings:  # valid, so not an error: exit 0 stays
+            print(warning)
     return EXIT_INVALID if invalid else EXIT_OK
 
 
@@ -242,9 +267,15 @@ def cmd_schema(_args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.run_cmd import cmd_run_async  # noqa: PLC0415 - the run machinery only for a run
+    from harness.run_cmd import cmd_run_async, prepare  # noqa: PLC0415 - the run machinery only for a run
 
-    return _run(lambda: cmd_run_async(args, log=_logger()))
+    try:
+        exp = prepare(args)  # before the loop and its signal handlers: see prepare
+    except KeyboardInterrupt:
+        return _fail("interrupted while loading the experiment; nothing was started")
+    if isinstance(exp, int):
+        return exp
+    return _run(lambda: cmd_run_async(args, exp, log=_logger()))
 
 
 def cmd_gameday(args: argparse.Namespace) -> int:
@@ -261,7 +292,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "up": cmd_up, "status": cmd_status, "down": cmd_down, "cleanup": cmd_cleanup, "demo": cmd_demo,
+    "up": cmd_up, "status": cmd_status, "env": cmd_env, "down": cmd_down, "cleanup": cmd_cleanup, "demo": cmd_demo,
     "validate": cmd_validate, "schema": cmd_schema, "run": cmd_run, "gameday": cmd_gameday,
     "ui": cmd_ui,
 }

@@ -33,6 +33,16 @@ class RunEvent(StrEnum):
     FLEET_UP = "fleet_up"
     """The fleet answered its health checks. ``routers``: how many; ``run``: the fleet's run id."""
 
+    CONTROLS_STARTED = "controls_started"
+    """The bundled controls (controls.external.bundled) answer. ``endpoints``: name → URL."""
+
+    CONTROLS_WAIT = "controls_wait"
+    """The run waits for the external controls to be ready, before the load and the open.
+    ``timeout_s``, ``dropcopy``, ``http``, ``bundled``: what is waited for (`powerpeg env` has the endpoints)."""
+
+    CONTROLS_READY = "controls_ready"
+    """Every external control is ready. ``waited_s``."""
+
     LOAD_START = "load_start"
     """Locust is running. ``users``, ``workers``; ``where``: ``processes`` or ``containers``;
     ``web_port`` when the web UI is served (game days)."""
@@ -56,7 +66,8 @@ class RunEvent(StrEnum):
 
     FAULT_INJECTED = "fault_injected"
     """A fault took effect. ``step``, ``kind``, ``target``; ``started_ns``: when its inject began
-    (a fault counts from then); ``by``/``operator`` when a person pressed Inject."""
+    (a fault counts from then); ``by``/``operator`` when a person pressed Inject; ``node``/``task``
+    where a container fault acted on a swarm (Backend.placement)."""
 
     FAULT_FAILED = "fault_failed"
     """Warning: an inject failed. ``step``, ``kind``, ``error``."""
@@ -68,7 +79,23 @@ class RunEvent(StrEnum):
     """Warning: a revert failed. ``step``, ``kind``, ``error``."""
 
     WATCH_READ_FAILED = "watch_read_failed"
-    """Warning: the live view could not read the exchange or the alert sink. ``error``."""
+    """Warning: the live view could not read one part. ``part`` (``exchange``, ``alerts``, ``monitor``),
+    ``error``. Written while the part is not yet declared down (``part_down`` says the rest)."""
+
+    PART_DOWN = "part_down"
+    """Warning: a part the run depends on — ``part``: ``exchange``, ``monitor`` or ``alerts`` — died or
+    stopped answering. ``since_ns``: its first failed read (when it went down); ``reason``: ``exited``
+    (the backend says its process is not running) or ``not answering (<error>)``; ``planned``: a fault
+    took it down on purpose (``fault``: which, e.g. ``kill monitor``); ``control``: the part is a
+    control under test (the alert sink; the monitor unless passive); ``meaning``: what it meant for
+    the run ("nothing was watching"). Unplanned, it is a finding (harness/outages.py)."""
+
+    PART_UP = "part_up"
+    """A part declared down answers again. ``part``; ``down_s``: how long it was down."""
+
+    METHOD_ENDED_EARLY = "method_ended_early"
+    """Warning: the method stopped before its end because the exchange was down and no fault meant it:
+    nothing more can trade or be watched. ``part``, ``reason``."""
 
     ABORT_TRIGGERED = "abort_triggered"
     """Warning: a stop condition fired. ``reason``. Measurement's ``abort_at``."""
@@ -95,10 +122,15 @@ class RunEvent(StrEnum):
     """Warning: the run failed for an infrastructure reason. ``error``; ``traceback`` when unexpected."""
 
     EVIDENCE_READ_FAILED = "evidence_read_failed"
-    """Warning: marks or alerts could not be read at the end. ``error``."""
+    """Warning: one source of evidence could not be read at the end; the others are read on their own.
+    ``source`` (``marks``, ``alerts``, ``logs``, ``parents``), ``error``."""
+
+    JOURNAL_RESCUED = "journal_rescued"
+    """Warning: the exchange did not serve its journal, so the backend copied the file itself (the
+    ground truth survives a dead exchange). ``how``; ``error``: why the download failed."""
 
     JOURNAL_READ_FAILED = "journal_read_failed"
-    """Warning: the exchange journal could not be copied: no measurement. ``error``."""
+    """Warning: the exchange journal could be neither downloaded nor copied: no measurement. ``error``."""
 
     TEARDOWN_FAILED = "teardown_failed"
     """Warning: tearing the fleet down failed (``powerpeg cleanup`` removes the rest). ``error``."""

@@ -34,7 +34,8 @@ class Mark:
     """A labelled instant on the timeline picture."""
 
     ts_ns: int
-    kind: str  # fault_injected|fault_reverted|first_violation|detected|kill|contained|abort|market_open
+    # fault_injected|fault_reverted|first_violation|detected|kill|contained|abort|market_open|part_down|part_up
+    kind: str
     label: str
 
 
@@ -54,7 +55,7 @@ class Series:
 METRIC_KEYS = (
     "first_violation_at", "detected_at", "detected_by", "kill_issued_at", "kill_issued_by", "contained_at",
     "contained_by", "flat_at", "ttd_s", "ttk_s", "ttc_s", "excess_shares", "runaway_child_orders", "gross_notional_usd",
-    "net_position_usd", "loss_usd", "runaway_parents", "parents", "unattributed_child_orders",
+    "net_position_usd", "loss_usd", "runaway_parents", "parents", "unattributed_child_orders", "pages_before_fault",
 )
 
 
@@ -82,6 +83,8 @@ class Metrics:
     runaway_parents: int = 0
     parents: int = 0
     unattributed_child_orders: int = 0
+    # pages (or phone calls) delivered before the first fault: not a detection of it, but they happened
+    pages_before_fault: int = 0
     series: Series = field(default_factory=Series)
     marks: list[Mark] = field(default_factory=list)
 
@@ -105,6 +108,7 @@ class _Events:
     @classmethod
     def parse(cls, events: list[dict]) -> _Events:
         out = cls()
+        planned_down: set[Any] = set()
         for event in events:
             name, ts = event.get("event"), event.get("ts_ns")
             if isinstance(ts, bool) or not isinstance(ts, (int, float)):
@@ -134,6 +138,20 @@ class _Events:
                 out.operator_kills.append(ts)
             elif name == RunEvent.MARKET_OPEN:
                 out.marks.append(Mark(ts, RunEvent.MARKET_OPEN.value, "market open"))
+            elif name in (RunEvent.PART_DOWN, RunEvent.PART_UP):
+                # a part nothing meant to take down: a finding, on the picture where it happened
+                # (a planned one already has its fault's inject mark, and its up is the revert's)
+                part = event.get("part")
+                if name == RunEvent.PART_DOWN and event.get("planned"):
+                    planned_down.add(part)
+                    continue
+                if name == RunEvent.PART_UP and part in planned_down:
+                    planned_down.discard(part)
+                    continue
+                since = event.get("since_ns")
+                at = int(since) if isinstance(since, int) and not isinstance(since, bool) else ts
+                state = "down" if name == RunEvent.PART_DOWN else "up"
+                out.marks.append(Mark(at, str(name), f"{part} {state}"))
         if out.abort_at is not None:
             out.marks.append(Mark(out.abort_at, "abort", f"abort: {out.abort_reason}" if out.abort_reason else "abort"))
         return out
@@ -153,9 +171,23 @@ def _cents(price: Any) -> int:
 WAKE_CHANNELS = frozenset({"page", "phone"})
 
 
+def _since(timeline: _Events) -> int | None:
+    """From when a page counts as a detection: the first fault's inject (else the method's start)."""
+    return timeline.first_fault if timeline.first_fault is not None else timeline.method_start
+
+
+def pages_before(alerts: list[dict], since: int | None) -> int:
+    """Alerts delivered on a channel that wakes a human before ``since`` (the first fault): they are
+    not a detection of it, and a report that says "no page" when there were some would be false."""
+    if since is None:
+        return 0
+    return sum(1 for a in alerts if a.get("channel") in WAKE_CHANNELS and a.get("delivered_ns") is not None
+               and a["delivered_ns"] < since)
+
+
 def _detection(alerts: list[dict], timeline: _Events) -> tuple[int | None, str | None, str | None]:
     """(detected_at, detected_by, the paging source) — a page delivered or an operator's ack after the fault."""
-    since = timeline.first_fault if timeline.first_fault is not None else timeline.method_start
+    since = _since(timeline)
     page_at, page_source, page_channel, ack_at = None, None, "page", None
     for alert in alerts:
         delivered, acked = alert.get("delivered_ns"), alert.get("acked_ns")
@@ -393,6 +425,7 @@ def compute(evidence: Evidence) -> Metrics:
         runaway_parents=len(walk.violated_at),
         parents=len(qty_of),
         unattributed_child_orders=walk.unattributed,
+        pages_before_fault=pages_before(evidence.alerts, _since(timeline)),
     )
     width_s = walk.buckets.width / 1e9
     metrics.series = Series(

@@ -36,6 +36,10 @@ def fleet_spec(exp: Experiment, *, toxiproxy: bool, run_warmup_s: float = 0.0) -
 
     mon = controls.monitor
     monitor_args: list[str] = []
+    # a firm's own controls measured instead (controls.external): powerpeg's monitor, unless the file
+    # enables it, is wired to nothing — no drop-copy session of its own (the firm's reader owns the
+    # drop copy's store), no pages (they would be taken for the firm's), no kill switch
+    detached = controls.external is not None and not mon.enabled
     if not mon.enabled:
         monitor_args.append("--passive")
     else:
@@ -62,4 +66,5 @@ def fleet_spec(exp: Experiment, *, toxiproxy: bool, run_warmup_s: float = 0.0) -
         exchange_args=exchange_args,
         router_args=router_args,
         monitor_args=monitor_args,
+        monitor_detached=detached,
     )

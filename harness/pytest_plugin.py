@@ -24,6 +24,7 @@ import aiohttp
 import pytest
 import yaml
 
+from harness.backends import BACKENDS
 from harness.experiment.loader import ExperimentError, load
 from harness.experiment.model import Experiment
 
@@ -39,7 +40,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("powerpeg", "powerpeg chaos experiments")
     group.addoption("--powerpeg", action="store_true", default=False,
                     help="collect experiment YAML files as test items and run them")
-    group.addoption("--powerpeg-backend", choices=("local", "compose"), default="local",
+    group.addoption("--powerpeg-backend", choices=BACKENDS, default="local",
                     help="where each experiment's fleet runs (default local)")
     group.addoption("--powerpeg-out", type=Path, default=None,
                     help="report directory, one subdirectory per experiment (default a tmp dir)")
@@ -119,6 +120,10 @@ class ExperimentItem(pytest.Item):
             return
         lines = [f"{record.experiment}: {record.status.upper()} (report: {out / 'report.html'})"]
         lines += [f"{a.name}: {a.message}" for a in record.failed_assertions()]
+        lines += [f"{a.name} (not tested): {a.message}" for a in record.untested_assertions()]
+        if record.verdict:
+            lines.append(f"verdict: {record.verdict}")
+        lines += [f"finding: {o.text(record.t0_ns)}" for o in record.findings()]
         if record.status == "aborted":
             lines.append(f"aborted by the harness: {record.abort.reason}")
         if record.error:

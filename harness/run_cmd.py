@@ -1,7 +1,8 @@
 """`powerpeg run FILE`: one experiment on a backend, reports in DIR.
 
 Exit codes (DESIGN.md): 0 every assertion holds, 1 one fails (or the run
-aborted on a stop condition), 2 invalid file or usage, 3 infrastructure error.
+aborted on a stop condition), 2 invalid file or usage, 3 infrastructure error,
+4 inconclusive (nothing failed, but the run tested nothing: harness/verdict.py).
 """
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from structlog.typing import FilteringBoundLogger
 from harness.backends import BACKENDS, make_backend
 from harness.context import RunContext
 from harness.events import EventLog
-from harness.experiment.loader import ExperimentError, load
+from harness.experiment.loader import ExperimentError, Issue, load
 from harness.experiment.model import Experiment
 from harness.faults.registry import FAULTS
+from harness.controls.external import unsupported_controls
 from harness.plan import fleet_spec
 from harness.report import RunRecord, write_all
 from harness.report.summary import render
@@ -71,15 +73,33 @@ async def run_experiment(exp: Experiment, *, out: Path, backend_name: str = "loc
     return record
 
 
-async def cmd_run_async(args: argparse.Namespace, log: FilteringBoundLogger | None = None) -> int:
+def prepare(args: argparse.Namespace) -> Experiment | int:
+    """The experiment to run, or the exit code (2) of an invalid file or flag; nothing is started.
+
+    Called before the event loop exists (``cli.cmd_run``): while a file loads,
+    SIGTERM and Ctrl-C keep their default effect and end it at once, instead
+    of waiting for the loop's handlers, which could not run until the load
+    returned. The loader's bounds keep a load short anyway."""
+    warnings: list[Issue] = []
     try:
-        exp = load(args.file)
+        exp = load(args.file, warnings=warnings)
     except ExperimentError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_INVALID
+    for warning in warnings:
+        print(warning, file=sys.stderr)
     if args.load_workers is not None and not 0 <= args.load_workers <= 32:
         print(f"powerpeg run: error: --load-workers must be between 0 and 32, got {args.load_workers}", file=sys.stderr)
         return EXIT_INVALID
+    refused = unsupported_controls(exp, args.backend)
+    if refused is not None:
+        print(f"powerpeg run: error: {refused}", file=sys.stderr)
+        return EXIT_INVALID
+    return exp
+
+
+async def cmd_run_async(args: argparse.Namespace, exp: Experiment, log: FilteringBoundLogger | None = None) -> int:
+    """Run ``exp`` (from :func:`prepare`) and print its summary; the exit code of its verdict."""
     out = args.out or default_out(exp)
     record = await run_experiment(exp, out=out, backend_name=args.backend, load_workers=args.load_workers,
                                   quiet=args.quiet, log=log)

@@ -1,22 +1,47 @@
-"""The verdict: each assertion of the experiment checked against the metrics.
+"""The verdict: each assertion of the experiment checked against the metrics, and the run's outcome.
 
 Only assertions the experiment sets are evaluated. A number that could not be
 measured never passes silently: an undetected runaway fails a TTD bound, and
 a runaway stopped by the harness's abort (or still running at the end) fails
 TTK/TTC bounds, each with a message saying why.
+
+Nor does a run pass without testing anything: when the method produced
+nothing to measure (the market never opened; no violation happened while a
+TTD-type bound — ``ttd_max``, ``ttk_max``, ``ttc_max``, ``alert_within`` — was
+asserted), or the exchange died by itself before an assertion could be
+decided, the outcome is **inconclusive** (:func:`outcome`). And a control that
+was not running is not a slow control: a bound missed while the monitor or
+the alert sink was down, with no fault meaning it, fails saying the control
+was not running (harness/outages.py).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from harness import obligations
 from harness.experiment.model import Assertions
 from harness.measure import Evidence, Metrics
+from harness.outages import Outage
 
 NOT_DETECTED = "not detected: no page reached the pager (detected_at is null)"
 NO_KILL = "no kill was issued by a control or an operator"
+MARKET_NEVER_OPENED = "the market never opened: nothing traded, so nothing was measured"
 LOST_SHOWN = 5
+
+# why an assertion came out as it did, beyond its number (AssertionResult.cause)
+CONTROL_NOT_RUNNING = "control_not_running"
+"""Failed, and a control it needs (the monitor, the alert sink) was down by itself when it was needed."""
+NOTHING_TO_MEASURE = "nothing_to_measure"
+"""Not tested: the method produced nothing for it (no violation; the market never opened)."""
+EXCHANGE_DOWN = "exchange_down"
+"""Not tested: the exchange died by itself before the assertion could be decided."""
+INCONCLUSIVE_CAUSES = frozenset({NOTHING_TO_MEASURE, EXCHANGE_DOWN})
+
+# the parts each TTD-type assertion needs: pages go through the alert sink, the kill is the monitor's
+NEEDS = {"ttd_max": ("monitor", "alerts", "exchange"), "ttk_max": ("monitor", "alerts", "exchange"),
+         "ttc_max": ("monitor", "exchange"), "alert_within": ("monitor", "alerts", "exchange")}
 
 
 @dataclass(frozen=True)
@@ -26,6 +51,12 @@ class AssertionResult:
     actual: Any
     passed: bool
     message: str
+    cause: str | None = None  # None, or CONTROL_NOT_RUNNING, NOTHING_TO_MEASURE, EXCHANGE_DOWN
+
+    @property
+    def inconclusive(self) -> bool:
+        """Neither held nor failed: it was not tested (``passed`` is False: it never passes)."""
+        return self.cause in INCONCLUSIVE_CAUSES
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -35,12 +66,26 @@ def _seconds(value: float) -> str:
     return f"{value:.3f}s"
 
 
+def not_detected(metrics: Metrics) -> str:
+    """Why detected_at is null, saying so when pages came before the first fault (they are not counted)."""
+    n = metrics.pages_before_fault
+    if n:
+        return (f"not detected: no page after the first fault; {n} page{'s' if n != 1 else ''} before it "
+                "(not counted as detection)")
+    return NOT_DETECTED
+
+
+def _nothing(name: str, bound: float, what: str) -> AssertionResult:
+    return AssertionResult(name, bound, None, False,
+                           f"no violation happened: nothing to {what}, so {name} was not tested", NOTHING_TO_MEASURE)
+
+
 def _ttd(bound: float, metrics: Metrics) -> AssertionResult:
     name = "ttd_max"
     if metrics.first_violation_at is None:
-        return AssertionResult(name, bound, None, True, "no violation: nothing to detect")
+        return _nothing(name, bound, "detect")
     if metrics.ttd_s is None:
-        return AssertionResult(name, bound, None, False, NOT_DETECTED)
+        return AssertionResult(name, bound, None, False, not_detected(metrics))
     ttd = metrics.ttd_s
     passed = ttd <= bound
     if ttd < 0:
@@ -53,12 +98,12 @@ def _ttd(bound: float, metrics: Metrics) -> AssertionResult:
 def _after_kill(name: str, bound: float, actual: float | None, metrics: Metrics, what: str) -> AssertionResult:
     """ttk_max and ttc_max: both need a runaway contained by a control."""
     if metrics.first_violation_at is None:
-        return AssertionResult(name, bound, None, True, "no violation: nothing to kill")
+        return _nothing(name, bound, "kill")
     if metrics.contained_by != "control":
         return AssertionResult(name, bound, None, False,
                                f"not killed by a control: contained by {metrics.contained_by}")
     if actual is None:
-        return AssertionResult(name, bound, None, False, f"killed by a control but {NOT_DETECTED}")
+        return AssertionResult(name, bound, None, False, f"killed by a control but {not_detected(metrics)}")
     passed = actual <= bound
     message = f"{what} {_seconds(actual)} {'<=' if passed else '>'} {_seconds(bound)}"
     if actual < 0:
@@ -122,7 +167,7 @@ def _cancel_all(bound: float, facts: obligations.Obligations) -> AssertionResult
 def _alert(bound: float, metrics: Metrics, facts: obligations.Obligations) -> AssertionResult:
     name = "alert_within"
     if metrics.first_violation_at is None:
-        return AssertionResult(name, bound, None, True, "no violation: nothing to alert on")
+        return _nothing(name, bound, "alert on")
     if facts.first_alert_at is None:
         return AssertionResult(name, bound, None, False, "no alert was delivered on any channel after the violation")
     took = (facts.first_alert_at - metrics.first_violation_at) / 1e9
@@ -160,9 +205,72 @@ def _presets(assertions: Assertions) -> bool:
             or assertions.max_child_per_parent is not None)
 
 
-def evaluate(assertions: Assertions, metrics: Metrics, lost: list[str],
-             evidence: Evidence | None = None) -> list[AssertionResult]:
-    """One result per assertion set in the experiment, in a fixed order (the presets need the evidence)."""
+def _window(result: AssertionResult, metrics: Metrics) -> tuple[int, int] | None:
+    """When the parts a TTD-type assertion needs had to be up: from the first violation to its bound
+    (for TTK, from the detection)."""
+    first = metrics.first_violation_at
+    if result.name not in NEEDS or first is None or not isinstance(result.expected, (int, float)):
+        return None
+    start = metrics.detected_at if result.name == "ttk_max" and metrics.detected_at is not None else first
+    return first, max(first, start) + int(result.expected * 1e9)
+
+
+def _explain(result: AssertionResult, metrics: Metrics, outages: Sequence[Outage],
+             t0_ns: int | None) -> AssertionResult:
+    """A failed TTD-type assertion whose parts were down when needed says so: a control that was not
+    running is not a control that failed, and a venue that died tested nothing after."""
+    window = None if result.passed or result.cause else _window(result, metrics)
+    down = [o for o in outages if window is not None and o.part in NEEDS[result.name] and o.overlaps(*window)]
+    if not down:
+        return result
+    first = down[0]
+    if first.planned or (first.part == "monitor" and not first.control):
+        return replace(result, message=f"{result.message} ({first.text(t0_ns)})")
+    if first.part == "exchange":
+        return replace(result, message=f"{result.message} — not tested: {first.text(t0_ns)}", cause=EXCHANGE_DOWN)
+    return replace(result, message=f"{result.message} — the control was not running: {first.text(t0_ns)}",
+                   cause=CONTROL_NOT_RUNNING)
+
+
+def evaluate(assertions: Assertions, metrics: Metrics, lost: list[str], evidence: Evidence | None = None, *,
+             outages: Sequence[Outage] = (), opened: bool = True, t0_ns: int | None = None) -> list[AssertionResult]:
+    """One result per assertion set in the experiment, in a fixed order (the presets need the evidence).
+
+    ``outages``: the parts that went down (harness/outages.py); ``opened``: whether the market opened
+    (when it never did, nothing was tested); ``t0_ns``: the method's start, for the messages' "+4.5 s"."""
+    results = _evaluate(assertions, metrics, lost, evidence)
+    if not opened:
+        return [replace(r, passed=False, message=MARKET_NEVER_OPENED, cause=NOTHING_TO_MEASURE) for r in results]
+    return [_explain(r, metrics, outages, t0_ns) for r in results]
+
+
+def outcome(results: Sequence[AssertionResult], outages: Sequence[Outage] = (), *, opened: bool = True,
+            t0_ns: int | None = None) -> tuple[str, str | None]:
+    """The run's verdict — ``passed``, ``failed`` or ``inconclusive`` — and why (None when the
+    assertions' own messages say it).
+
+    Failed: an assertion failed on what was measured (a control that was not running included).
+    Else inconclusive: the market never opened, the exchange died by itself, or an assertion had
+    nothing to test. Else passed."""
+    failed = [r for r in results if not r.passed and not r.inconclusive]
+    if failed:
+        dead = [o for o in outages if o.finding and o.control]
+        if dead and any(r.cause == CONTROL_NOT_RUNNING for r in failed):
+            return "failed", f"the control was not running: {dead[0].text(t0_ns)}"
+        return "failed", None
+    if not opened:
+        return "inconclusive", MARKET_NEVER_OPENED
+    venue = [o for o in outages if o.finding and o.part == "exchange"]
+    if venue:
+        return "inconclusive", f"{venue[0].text(t0_ns)}; the run measured only what happened before"
+    untested = [r for r in results if r.inconclusive]
+    if untested:
+        return "inconclusive", f"{untested[0].name}: {untested[0].message}"
+    return "passed", None
+
+
+def _evaluate(assertions: Assertions, metrics: Metrics, lost: list[str],
+              evidence: Evidence | None) -> list[AssertionResult]:
     results: list[AssertionResult] = []
     if assertions.ttd_max is not None:
         results.append(_ttd(assertions.ttd_max, metrics))

@@ -103,6 +103,8 @@ class LiveState:
     loss_usd: float = 0.0
     alerts: int = 0
     pages: int = 0
+    killed_by: str | None = None  # the firm's kill switch is on, pulled by this ("monitor", "powerpeg-abort", ...)
+    killed_at_ns: int | None = None  # when (the exchange's time)
 
     def _excess_of(self, parent: str) -> int:
         qty = self.parent_qty.get(parent)
@@ -117,7 +119,11 @@ class LiveState:
     def on_journal(self, record: JournalRecord) -> None:
         if record.get("firm") != self.firm:
             return
-        if record["kind"] == "accepted":
+        if record["kind"] == "kill":
+            self.killed_by, self.killed_at_ns = record.get("by") or "unknown", record["ts_ns"]
+        elif record["kind"] == "reinstate":
+            self.killed_by, self.killed_at_ns = None, None
+        elif record["kind"] == "accepted":
             self.child_orders += 1
         elif record["kind"] == "fill":  # tested on the record itself, which narrows its type
             self.fills += 1

@@ -1,5 +1,6 @@
 """Where a fleet runs. ``local``: processes on loopback (the default);
-``compose``: containers through Docker Compose (compose/docker-compose.yml).
+``compose``: containers through Docker Compose (compose/docker-compose.yml);
+``swarm``: the same file as a Docker Swarm stack (docs/swarm.md).
 One package each; what they share is base.py."""
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from harness.state import FleetState, read_current
 
 __all__ = ["Backend", "FleetError", "FleetSpec", "NoFleet", "attach_backend", "make_backend"]
 
-BACKENDS = ("local", "compose")
+BACKENDS = ("local", "compose", "swarm")
 
 
 def make_backend(name: str, ctx: RunContext, *, keep_launcher: bool = False) -> Backend:
@@ -26,6 +27,10 @@ def make_backend(name: str, ctx: RunContext, *, keep_launcher: bool = False) -> 
         from harness.backends.compose import ComposeBackend  # noqa: PLC0415 - only the backend in use is imported
 
         return ComposeBackend(ctx)
+    if name == "swarm":
+        from harness.backends.swarm import SwarmBackend  # noqa: PLC0415 - only the backend in use is imported
+
+        return SwarmBackend(ctx)
     raise ValueError(f"unknown backend {name!r}; known: {', '.join(BACKENDS)}")
 
 
@@ -43,4 +48,8 @@ def attach_backend(home: Path, run_id: str | None = None, log: Any = None) -> Ba
             from harness.backends.compose import ComposeBackend  # noqa: PLC0415 - only the backend in use is imported
 
             return ComposeBackend.attach(home, run_id, log=log)
+        if state.topology is not None and state.topology.backend == "swarm":
+            from harness.backends.swarm import SwarmBackend  # noqa: PLC0415 - only the backend in use is imported
+
+            return SwarmBackend.attach(home, run_id, log=log)
     return LocalBackend.attach(home, run_id, log=log)

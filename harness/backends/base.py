@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import dataclasses
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from harness.state import FleetState, clear_current, read_current, write_current
 from harness.topology import Topology
 
 MAX_OPEN_IN_S = 86_400
+FIX_CLIENT_RE = re.compile(r"^[A-Z][A-Z0-9_-]{0,31}$")
 
 
 class FleetError(Exception):
@@ -64,6 +66,14 @@ class FleetSpec:
     router_args: list[str] = field(default_factory=list)
     monitor_args: list[str] = field(default_factory=list)
     alerts_args: list[str] = field(default_factory=list)
+    # the monitor runs passive and wired to nothing (no drop copy, no pager, no kill switch): a
+    # firm's own controls are measured instead (controls.external); routers still register parents
+    monitor_detached: bool = False
+    # the alert sink takes the fleet's PagerDuty routing key (topology.pagerduty_routing_key) on page
+    pagerduty_route: bool = True
+    # CompIDs the exchange admits besides the routers' and the firm's (a firm's own FIX engine, test
+    # clients); each gets a password derived from the token (`status --json` "fix")
+    fix_clients: list[str] = field(default_factory=list)
     # component kind → argv prefix replacing `python -m targets.<kind>` (tests use fakes here)
     commands: dict[str, list[str]] = field(default_factory=dict)
     start_timeout: float = 20.0
@@ -94,6 +104,9 @@ class FleetSpec:
             raise ValueError(f"{name}: {message}")
         if not 0 <= self.open_in <= MAX_OPEN_IN_S:
             raise ValueError(f"--open-in must be between 0 and {MAX_OPEN_IN_S} seconds, got {self.open_in}")
+        for comp_id in self.fix_clients:
+            if not FIX_CLIENT_RE.match(comp_id):
+                raise ValueError(f"--fix-client must be 1-32 upper-case letters, digits, '-' or '_', got {comp_id!r}")
         return self
 
 
@@ -246,6 +259,19 @@ class Backend(abc.ABC):
         state.topology = dataclasses.replace(state.topology, routers=routers)
         state.save(self.ctx.state_file)
 
+    async def start_process(self, component: str, argv: list[str]) -> Any:
+        """Start a process of the run after `up` (a bundled control, harness/controls), recorded
+        like the fleet's own so `down` and `cleanup` stop it; Popen-like (``pid``, ``poll()``)."""
+        raise FleetError(f"the {self.name} backend cannot start {component} as a process of the run")
+
+    def record_controls(self, endpoints: dict[str, str]) -> Topology:
+        """Add bundled controls' endpoints to the fleet's topology (`status --json`, `powerpeg env`)."""
+        state = self._state()
+        assert state.topology is not None
+        state.topology = dataclasses.replace(state.topology, controls={**state.topology.controls, **endpoints})
+        state.save(self.ctx.state_file)
+        return state.topology
+
     @abc.abstractmethod
     async def _redeploy(self, router_id: str, version: str) -> None:
         """Run ``router_id`` on ``version`` instead, at the same address."""
@@ -269,6 +295,21 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def logs(self, component: str, lines: int = 50) -> str:
         """The last lines of a component's output."""
+
+    def placement(self, component: str) -> dict[str, str]:
+        """Where the last kill/pause/resume of ``component`` acted, for the fault's event
+        (swarm: the task and its node); empty where there is only this machine."""
+        return {}
+
+    async def process_state(self, component: str) -> str | None:
+        """Why ``component``'s process is not running ("exited", "paused"), or None: it runs, or this
+        backend cannot tell. Cheap enough to ask after each failed read of a part."""
+        return None
+
+    async def copy_journal(self, dest: Path) -> str:
+        """Copy the exchange's journal file to ``dest`` without asking the exchange, which may be dead
+        (the ground truth must outlive it); how it was done, or FleetError."""
+        raise FleetError(f"the {self.name} backend cannot reach the exchange journal without the exchange")
 
 
 async def probe_health(session: aiohttp.ClientSession, url: str) -> str:

@@ -8,6 +8,14 @@ whatever parts of the file did parse.
 
 YAML 1.2 booleans: only ``true``/``false`` are booleans. PyYAML's 1.1 rules
 would turn ``mode: off`` (an alert blackout) into ``False``.
+
+Bounded: an experiment file is a page of YAML, and anything that reads far
+beyond one is refused as an ordinary error (``file:line: path: message``,
+exit 2) before it can cost seconds or gigabytes: the file's size, the
+aliases it uses, how far they expand (an alias bomb is a few hundred bytes
+that expand to billions of values), recursive aliases, nesting depth and
+integer size (see the ``MAX_*`` limits below), and the errors reported per
+file. The model states the maxima of durations and counts (model.py).
 """
 from __future__ import annotations
 
@@ -23,10 +31,17 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from .durations import parse_duration
-from .model import Experiment, Market, Step, FleetShape
+from .durations import format_duration, parse_duration
+from .model import MAX_STEPS, Experiment, Market, Step, FleetShape
 
 Loc = tuple[str | int, ...]
+
+MAX_FILE_BYTES = 64 * 1024  # the bundled experiments are 1-2 KB; 100 steps fit in 15
+MAX_ALIASES = 100  # uses of *alias in one file
+MAX_VALUES = 50_000  # values in the document once every alias is expanded
+MAX_DEPTH = 32  # nesting of mappings and lists (an experiment nests about 6 deep)
+MAX_INT_DIGITS = 19  # integers fit 64 bits
+MAX_ISSUES = 50  # errors reported per file; the rest are counted
 
 
 @dataclass(frozen=True)
@@ -51,8 +66,100 @@ class ExperimentError(Exception):
         self.errors = errors
 
 
+class Refused(yaml.MarkedYAMLError):
+    """A document the loader will not read further (a limit, a recursive alias), with where and why."""
+
+    def __init__(self, path: Loc, problem: str, mark: Any) -> None:
+        super().__init__(problem=problem, problem_mark=mark)
+        self.path = path
+
+
+_INT_TAG = "tag:yaml.org,2002:int"
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans (see the module docstring)."""
+    """SafeLoader with YAML 1.2 booleans (see the module docstring) and bounds.
+
+    The bounds are checked while the document is composed into nodes, before
+    any Python value is built: an alias is shared by the composer (one node,
+    however often it is used), so its expanded size is counted, not built."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._aliases = 0
+        self._open_anchors: set[str] = set()  # anchors whose value is being composed: an alias to one recurses
+        self._values: dict[int, int] = {}  # id(node) -> values in it once expanded (the nodes stay alive)
+        self._path: list[str | int] = []
+        self._depth = 0  # collections open, keys included (a mapping as a key adds no path component)
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        here: Loc = (*self._path, *_component(index))
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                raise Refused(here, f"more than {MAX_ALIASES} aliases (*name) in one file", event.start_mark)
+            if event.anchor in self._open_anchors:
+                raise Refused(here, f"alias *{event.anchor} is recursive: the value &{event.anchor} contains itself",
+                              event.start_mark)
+            alias: yaml.Node | None = super().compose_node(parent, index)
+            assert alias is not None  # an alias event always composes to its node
+            return alias
+        if self._depth >= MAX_DEPTH:
+            raise Refused(here, f"nested more than {MAX_DEPTH} levels deep", event.start_mark)
+        anchor = event.anchor
+        if anchor is not None:
+            self._open_anchors.add(anchor)
+        self._path = list(here)
+        self._depth += 1
+        try:
+            node = super().compose_node(parent, index)
+            assert node is not None  # a scalar, sequence or mapping event always composes to a node
+        finally:
+            self._depth -= 1
+            self._path = self._path[:len(self._path) - len(_component(index))]
+            if anchor is not None:
+                self._open_anchors.discard(anchor)
+        self._check(node, here)
+        return node
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """A value its tag cannot read (``!!float abc``, the date ``2001-13-45``) is an error of the file
+        at its line, not a ValueError out of PyYAML's constructor."""
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, TypeError, OverflowError) as exc:
+            tag = str(node.tag).rsplit(":", 1)[-1]
+            text = node.value if isinstance(node.value, str) else ""
+            raise Refused((), f"cannot read {text[:40]!r} as a YAML {tag}: {exc}", node.start_mark) from None
+
+    def _check(self, node: yaml.Node, here: Loc) -> None:
+        if isinstance(node, yaml.ScalarNode):
+            if node.tag == _INT_TAG:
+                digits = node.value.replace("_", "").lstrip("+-")
+                if len(digits) > MAX_INT_DIGITS:
+                    raise Refused(here, f"integer {node.value[:24]}... has more than {MAX_INT_DIGITS} digits",
+                                  node.start_mark)
+            self._values[id(node)] = 1
+            return
+        values = self._values
+        if isinstance(node, yaml.SequenceNode):
+            total = 1 + sum(values.get(id(item), 1) for item in node.value)
+        else:
+            total = 1 + sum(values.get(id(k), 1) + values.get(id(v), 1) for k, v in node.value)
+        if total > MAX_VALUES:
+            raise Refused(here, f"more than {MAX_VALUES} values once its aliases are expanded "
+                                "(an alias may repeat a value, not multiply it)", node.start_mark)
+        values[id(node)] = total
+
+
+def _component(index: Any) -> Loc:
+    """The path component of a node the composer is at: a mapping key's text, a list index."""
+    if isinstance(index, yaml.ScalarNode):
+        return (str(index.value)[:64],)
+    if isinstance(index, int):
+        return (index,)
+    return ()
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -180,7 +287,7 @@ def _untag(loc: Loc, data: Any) -> tuple[Loc, int | None]:
 def _either(kept: list[tuple[Loc, Any]]) -> str:
     wants = [err["msg"].removeprefix("Input should be ") for _, err in kept]
     value = kept[0][1].get("input")
-    got = f", got {value!r}" if isinstance(value, (str, int, float, bool)) or value is None else ""
+    got = f", got {_short(value)}" if isinstance(value, (str, int, float, bool)) or value is None else ""
     return f"Input should be {' or '.join(wants)}{got}"
 
 
@@ -198,8 +305,14 @@ def describe(err: Any, model: type[BaseModel], loc: Loc) -> str:
     if kind in ("value_error", "assertion_error"):
         return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     if isinstance(value, (str, int, float, bool)) or value is None:
-        return f"{msg}, got {value!r}"
+        return f"{msg}, got {_short(value)}"
     return f"{msg}, got a {_yaml_type(value)}"
+
+
+def _short(value: Any) -> str:
+    """A value quoted in a message: its repr, cut (a 100 KB string is not quoted whole)."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:72]}...{text[-4:]}"
 
 
 def suggest(word: str, choices: Sequence[str]) -> str | None:
@@ -269,6 +382,11 @@ def _parse_yaml(text: str, issues: _Issues) -> tuple[Any, Lines | None]:
             data = loader.construct_document(root)
         finally:
             loader.dispose()
+    except Refused as exc:
+        mark = exc.problem_mark
+        issues.items.append(Issue(issues.file, mark.line + 1 if mark is not None else None, format_loc(exc.path),
+                                  str(exc.problem)))
+        return None, None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -303,7 +421,8 @@ def check_data(data: dict[str, Any], issues: _Issues, toxiproxy_available: bool 
         parts = experiment.topology, experiment.market, experiment.duration, list(enumerate(experiment.method))
     else:
         parts = _salvage(data)
-    for loc, message in check(*parts, toxiproxy_available=toxiproxy_available):
+    controls = experiment.controls if experiment is not None else None
+    for loc, message in check(*parts, toxiproxy_available=toxiproxy_available, controls=controls):
         issues.add(loc, message)
     return experiment if not issues.items else None
 
@@ -322,7 +441,7 @@ def _salvage(data: dict[str, Any]) -> tuple[FleetShape | None, Market | None, fl
         duration = None
     steps: list[tuple[int, Step]] = []
     method = data.get("method")
-    for i, raw in enumerate(method if isinstance(method, list) else []):
+    for i, raw in enumerate(method[:MAX_STEPS] if isinstance(method, list) else []):
         step = _salvage_step(raw)
         if step is not None:
             steps.append((i, step))
@@ -350,26 +469,61 @@ def _salvage_step(raw: Any) -> Step | None:
         return None
 
 
-def load(path: str | Path, *, toxiproxy_available: bool | None = None) -> Experiment:
+def load(path: str | Path, *, toxiproxy_available: bool | None = None,
+         warnings: list[Issue] | None = None) -> Experiment:
     """Parse and validate one file; raises :class:`ExperimentError` with every issue.
 
     ``toxiproxy_available`` None looks for the binary; tests pass a bool.
+    ``warnings``, when given, receives what is valid but probably not meant
+    (:func:`warnings_of`).
     """
     file = str(path)
     issues = _Issues(file, None)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with Path(path).open("rb") as fh:  # read no further than the limit, whatever the file is
+            raw = fh.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise ExperimentError([Issue(file, None, "", f"the file is larger than {MAX_FILE_BYTES // 1024} KB: "
+                                                         "an experiment is a page of YAML")])
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ExperimentError([Issue(file, None, "", "no such file")]) from None
     except IsADirectoryError:
         raise ExperimentError([Issue(file, None, "", "is a directory, not an experiment file")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ExperimentError([Issue(file, None, "", f"cannot read: {exc}")]) from None
-    data, _ = _parse_yaml(text, issues)
+    data, lines = _parse_yaml(text, issues)
     experiment = check_data(data, issues, toxiproxy_available) if data is not None else None
     if experiment is None:
-        raise ExperimentError(issues.items)
+        raise ExperimentError(_capped(issues.items))
+    if warnings is not None:
+        found = _Issues(file, lines)
+        for loc, message in warnings_of(experiment):
+            found.add(loc, f"warning: {message}")
+        warnings.extend(found.items)
     return experiment
+
+
+def warnings_of(experiment: Experiment) -> list[tuple[Loc, str]]:
+    """Valid, but probably not what the writer meant: a market that opens at or after the end of the
+    method (nothing after the open is ever seen; a step ``at: open`` is an error of its own)."""
+    out: list[tuple[Loc, str]] = []
+    open_at, duration = experiment.market.open_at, experiment.duration
+    if open_at >= duration:
+        out.append((("market", "open_at"), f"the market opens at {format_duration(open_at)}, at or after the end "
+                                           f"of the method ({format_duration(duration)}, duration): the run "
+                                           "never sees it open"))
+    return out
+
+
+def _capped(items: list[Issue]) -> list[Issue]:
+    """The first :data:`MAX_ISSUES` errors, and a count of the rest: a file of a thousand bad steps
+    needs its first errors fixed, not a thousand lines."""
+    if len(items) <= MAX_ISSUES:
+        return items
+    first = items[:MAX_ISSUES]
+    return [*first, Issue(first[0].file, None, "", f"... and {len(items) - MAX_ISSUES} more errors "
+                                                    f"(the first {MAX_ISSUES} are shown)")]
 
 
 def load_many(paths: Sequence[str | Path], *, toxiproxy_available: bool | None = None) -> list[Experiment]:

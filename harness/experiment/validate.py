@@ -17,11 +17,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from harness.controls.base import Control
 from harness.faults.base import Fault
 
 from .durations import format_duration
 from .loader import Loc, explain, parse_loc
-from .model import Experiment, Market, Step, FleetShape
+from .model import Controls, Experiment, Market, Step, FleetShape
 
 Checked = list[tuple[Loc, str]]
 
@@ -30,6 +31,12 @@ def registry() -> Mapping[str, type[Fault]]:
     from harness.faults.registry import FAULTS  # noqa: PLC0415 - fault modules import the model package
 
     return FAULTS
+
+
+def control_registry() -> Mapping[str, type[Control]]:
+    from harness.controls.registry import CONTROLS  # noqa: PLC0415 - control modules import the model package
+
+    return CONTROLS
 
 
 def venv_bin() -> Path:
@@ -58,6 +65,8 @@ def check(
     *,
     toxiproxy_available: bool | None = None,
     faults: Mapping[str, type[Fault]] | None = None,
+    controls: Controls | None = None,
+    capabilities: Mapping[str, bool] | None = None,
 ) -> Checked:
     """Semantic errors as ``(location, message)``; parts that failed to parse are passed as None.
 
@@ -80,6 +89,56 @@ def check(
             errors += [((*here, "fault"), f"fault kind {step.fault!r} needs {cap}: {missing[cap]}")
                        for cap in sorted(fault.requires) if cap in missing]
         errors += _check_time(step, here, market, duration)
+    if controls is not None:
+        errors += check_controls(controls, capabilities)
+    return errors
+
+
+def binary_found(binaries: tuple[str, ...]) -> bool:
+    """One of these on PATH (a bundled control's binaries)."""
+    return any(shutil.which(b) for b in binaries)
+
+
+def check_controls(controls: Controls, capabilities: Mapping[str, bool] | None = None) -> Checked:
+    """``controls.external``: something says when the control is ready; bundled kinds that exist,
+    their args, one of each kind, and the binaries they run (``capabilities``: tests say which are
+    present; None looks on PATH)."""
+    external = controls.external
+    if external is None:
+        return []
+    here: Loc = ("controls", "external")
+    errors: Checked = []
+    if not (external.ready.dropcopy or external.ready.http or external.bundled):
+        errors.append(((*here, "ready"), "say how the run knows your control is ready: ready.dropcopy (its drop-copy "
+                                         "session logged on) and/or ready.http (its health URLs), or bundle one "
+                                         "(bundled)"))
+    known = control_registry()
+    seen: set[str] = set()
+    for index, entry in enumerate(external.bundled):
+        at: Loc = (*here, "bundled", index)
+        cls = known.get(entry.kind)
+        if cls is None:
+            close = difflib.get_close_matches(entry.kind, list(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            errors.append(((*at, "kind"), f"unknown control kind {entry.kind!r}{hint}; known kinds: "
+                                          f"{', '.join(sorted(known))}"))
+            continue
+        if entry.kind in seen:
+            errors.append(((*at, "kind"), f"control {entry.kind!r} is bundled twice; one of each kind"))
+        seen.add(entry.kind)
+        try:
+            cls.Params.model_validate(entry.args)
+        except ValidationError as exc:
+            errors += [((*at, "args", *loc), message) for loc, message in explain(exc, cls.Params, entry.args)]
+        for capability, binaries in sorted(cls.requires.items()):
+            present = capabilities.get(capability) if capabilities is not None else None
+            if present is None:
+                present = binary_found(binaries)
+            if not present:
+                package = capability if capability == "prometheus" else f"prometheus-{capability}"
+                errors.append(((*at, "kind"), f"control kind {entry.kind!r} needs {capability}: no "
+                                              f"{' or '.join(binaries)} binary on PATH (Debian: apt-get install "
+                                              f"{package})"))
     return errors
 
 
@@ -146,4 +205,25 @@ def json_schema(faults: Mapping[str, type[Fault]] | None = None) -> dict[str, An
          "then": {"properties": {"args": {"$ref": f"#/$defs/{kind}.args"}}}}
         for kind in sorted(faults)
     ]
+    _control_kinds(defs)
     return schema
+
+
+def _control_kinds(defs: dict[str, Any]) -> None:
+    """``controls.external.bundled[].args`` by ``kind``, as for faults (``$defs`` 'control.<kind>.args')."""
+    controls = control_registry()
+    for kind in sorted(controls):
+        sub = controls[kind].Params.model_json_schema(by_alias=True, ref_template=f"#/$defs/control.{kind}.{{model}}")
+        for name, definition in sub.pop("$defs", {}).items():
+            defs[f"control.{kind}.{name}"] = definition
+        sub["title"] = f"{kind} control args"
+        defs[f"control.{kind}.args"] = sub
+    bundled = defs.get("BundledControl")
+    if bundled is None:
+        return
+    bundled["properties"]["kind"]["enum"] = sorted(controls)
+    bundled["allOf"] = [
+        {"if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
+         "then": {"properties": {"args": {"$ref": f"#/$defs/control.{kind}.args"}}}}
+        for kind in sorted(controls)
+    ]

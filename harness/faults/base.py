@@ -29,9 +29,9 @@ class FaultError(Exception):
 
 
 class Params(BaseModel):
-    """Base of every fault's parameters: unknown keys are errors."""
+    """Base of every fault's parameters: unknown keys are errors, Infinity and NaN no numbers."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     def check(self, topology: FleetShape) -> list[tuple[str, str]]:
         """Semantic checks against the experiment's topology section.

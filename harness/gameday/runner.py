@@ -1,6 +1,6 @@
 """`powerpeg gameday SUITE.yaml`: every experiment of the suite in order, one dated directory, the history.
 
-Exit codes: 0 every run passed, 1 one did not (failed, aborted or error),
+Exit codes: 0 every run passed, 1 one did not (failed, aborted, inconclusive or error),
 2 invalid suite or usage, 3 infrastructure error (no run could even start:
 every run errored, or the report directory / history cannot be written).
 """

@@ -6,9 +6,10 @@ from pathlib import Path
 import structlog
 
 from . import html, journal, junit
-from .record import AbortRecord, FaultRecord, LoadFigures, ProbeRecord, RunRecord, RunStatus, iso_utc
+from .record import AbortRecord, FaultRecord, LoadFigures, ProbeRecord, RunRecord, RunStatus, SourceRecord, iso_utc
 
-__all__ = ["AbortRecord", "FaultRecord", "LoadFigures", "ProbeRecord", "RunRecord", "RunStatus", "iso_utc", "write_all"]
+__all__ = ["AbortRecord", "FaultRecord", "LoadFigures", "ProbeRecord", "RunRecord", "RunStatus", "SourceRecord",
+           "iso_utc", "write_all"]
 
 
 def write_all(out_dir: Path | str, run: RunRecord) -> dict[str, Path]:

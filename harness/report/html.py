@@ -9,7 +9,7 @@ from typing import Any
 from .record import RunRecord, iso_utc
 from .svg import human, timeline
 
-BADGE = {"passed": "#1a7f37", "failed": "#cf222e", "aborted": "#bc4c00", "error": "#6e7781"}
+BADGE = {"passed": "#1a7f37", "failed": "#cf222e", "aborted": "#bc4c00", "error": "#6e7781", "inconclusive": "#9a6700"}
 
 CSS = """
 body{font:14px/1.45 -apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px auto;max-width:1000px;color:#1f2328}
@@ -71,6 +71,22 @@ def _metric(value: Any, unit: str, t0_ns: int | None) -> str:
     return _cell(value)
 
 
+def _assertion_mark(passed: bool, untested: bool) -> str:
+    if untested:
+        return '<span class="muted" title="not tested">?</span>'
+    return '<span class="ok">✓</span>' if passed else '<span class="ko">✗</span>'
+
+
+def outage_table(run: RunRecord) -> str:
+    """The parts that went down: which, when, why, and whether it is a finding or a fault's doing."""
+    t0 = run.t0_ns
+    return _table(
+        ("part", "down", "up", "why", "", "what it meant"),
+        ((escape(o.part), _since(o.down_at, t0), _since(o.up_at, t0), _cell(o.reason),
+          '<span class="ko">finding</span>' if o.finding else escape(f"on purpose ({o.fault or 'a fault'})"),
+          _cell(o.meaning) if o.finding else _cell(None)) for o in run.outages), "")
+
+
 def render(run: RunRecord) -> str:
     metrics = run.metrics.to_dict()
     t0 = run.series.t0_ns if run.series is not None else None
@@ -93,6 +109,11 @@ def render(run: RunRecord) -> str:
                      f"actual: <b>{escape(run.status)}</b> · {met}</p>")
     if run.error:
         parts.append(f'<h2>Error</h2><div class="err">{escape(run.error)}</div>')
+    if run.verdict:
+        parts.append(f'<h2>Verdict</h2><p class="ko">{escape(run.status.upper())}: {escape(run.verdict)}</p>')
+    if run.outages:
+        parts.append("<h2>Parts down</h2>")
+        parts.append(outage_table(run))
     if run.abort.triggered:
         parts.append(f'<p class="ko">Aborted by the harness: {escape(run.abort.reason or "")} '
                      f"({_since(run.abort.at, t0)})</p>")
@@ -101,7 +122,7 @@ def render(run: RunRecord) -> str:
     parts.append("<h2>Assertions</h2>")
     parts.append(_table(
         ("", "assertion", "expected", "actual", "message"),
-        ((('<span class="ok">✓</span>' if a.passed else '<span class="ko">✗</span>'), escape(a.name),
+        ((_assertion_mark(a.passed, a.inconclusive), escape(a.name),
           _cell(a.expected), _cell(a.actual), escape(a.message)) for a in run.assertions),
         "no assertions in this experiment"))
     parts.append("<h2>Metrics</h2>")
@@ -113,6 +134,12 @@ def render(run: RunRecord) -> str:
         ((_cell(f.step), escape(f.kind), _cell(f.target), _cell(f.at), _since(f.injected_at, t0),
           _since(f.reverted_at, t0), _cell(f.error)) for f in run.faults),
         "no faults injected"))
+    if run.sources:
+        parts.append("<h2>Evidence</h2>")
+        parts.append(_table(
+            ("", "source", "how", "records", "error"),
+            ((('<span class="ok">✓</span>' if s.ok else '<span class="ko">✗</span>'), escape(s.source),
+              _cell(s.how), _cell(s.count), _cell(s.error)) for s in run.sources), ""))
     parts.append("<h2>Marks</h2>")
     parts.append(_table(("when", "what"), ((_since(m.ts_ns, t0), escape(m.label)) for m in run.metrics.marks),
                         "nothing happened worth marking"))

@@ -32,7 +32,14 @@ def to_json(run: RunRecord) -> dict[str, Any]:
         "steady_state": [asdict(p) for p in run.steady_state],
         "abort": asdict(run.abort),
         "error": run.error,
+        "verdict": run.verdict,
+        # parts that went down: which, when (ns and seconds from the method's start), planned or a finding, and
+        # what it meant ("text": "monitor down from +4.5 s (exited): nothing was watching")
+        "outages": [o.to_dict(run.t0_ns) for o in run.outages],
+        "evidence": {s.source: asdict(s) for s in run.sources},
         "marks": [asdict(m) for m in run.metrics.marks],
+        # a bundled control's stages (scrape, rule, alertmanager, delivery): where the TTD went
+        "pipeline": run.pipeline,
     }
 
 

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any, ClassVar, TypeVar
 
 from harness.measure import Metrics, Series
+from harness.outages import Outage
 from harness.verdict import AssertionResult
 
 
@@ -28,11 +29,17 @@ class RunStatus(StrEnum):
     """A stop condition fired: the harness's own kill switch ended the method."""
     ERROR = "error"
     """Infrastructure: the run could not measure (fleet, fault or evidence failure, or interrupted)."""
+    INCONCLUSIVE = "inconclusive"
+    """Nothing failed, but the run did not test what it asserts: the market never opened, no violation
+    happened while a TTD-type bound was asserted, or the exchange died by itself mid-run. Never a pass
+    (harness/verdict.py ``outcome`` says why)."""
 
     @property
     def exit_code(self) -> int:
-        """0 every assertion holds, 1 one fails (or the run aborted), 3 infrastructure error."""
-        return {RunStatus.PASSED: 0, RunStatus.FAILED: 1, RunStatus.ABORTED: 1}.get(self, 3)
+        """0 every assertion holds, 1 one fails (or the run aborted), 3 infrastructure error,
+        4 inconclusive (nothing failed, nothing was tested: a CI job must not go green on it)."""
+        return {RunStatus.PASSED: 0, RunStatus.FAILED: 1, RunStatus.ABORTED: 1,
+                RunStatus.INCONCLUSIVE: 4}.get(self, 3)
 
 
 def iso_utc(ts_ns: int | None) -> str | None:
@@ -98,7 +105,23 @@ class LoadFigures:
                                          "num_failures": "failures"}
 
 
-Part = TypeVar("Part", FaultRecord, ProbeRecord, AbortRecord, LoadFigures)
+@dataclass(frozen=True)
+class SourceRecord:
+    """One source of evidence as the end of the run read it: each is read on its own, so a dead alert
+    sink costs the alerts and nothing else (the marks, the journal)."""
+
+    source: str  # journal, marks, alerts, logs, parents
+    ok: bool
+    how: str = ""  # "GET /positions", "copied from ... (the exchange did not serve it)"
+    count: int | None = None  # records, symbols, alerts read
+    error: str | None = None
+    file: str | None = None  # where it is in the report directory
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    ALIASES: ClassVar[dict[str, str]] = {}
+
+
+Part = TypeVar("Part", FaultRecord, ProbeRecord, AbortRecord, LoadFigures, SourceRecord)
 """The parts of a run record that are parsed from what the runner collected."""
 
 
@@ -153,6 +176,11 @@ class RunRecord:
     error: str | None = None
     expect: str = "confirmed"  # the experiment's `expect:`: "refuted" keeps a known weakness as a regression guard
     series: Series | None = None
+    outages: list[Outage] = field(default_factory=list)  # parts that went down (harness/outages.py)
+    sources: list[SourceRecord] = field(default_factory=list)  # the evidence, source by source
+    verdict: str | None = None  # why the status is what it is, when the assertions alone do not say it
+    # a bundled control's own account of where the detection time went (harness/controls/pipeline.py)
+    pipeline: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         # what the fields say is what they hold from here on; the parts may come in as
@@ -170,6 +198,8 @@ class RunRecord:
         self.abort = _parse(AbortRecord, self.abort) if self.abort is not None else AbortRecord()
         if self.series is None:
             self.series = self.metrics.series
+        self.outages = [o if isinstance(o, Outage) else Outage.from_dict(o) for o in self.outages]
+        self.sources = [_parse(SourceRecord, s) for s in self.sources]
 
     @property
     def duration_s(self) -> float:
@@ -185,5 +215,19 @@ class RunRecord:
         return None
 
     def failed_assertions(self) -> list[AssertionResult]:
-        return [a for a in self.assertions if not a.passed]
+        """The assertions that failed (not those that could not be tested: :meth:`untested_assertions`)."""
+        return [a for a in self.assertions if not a.passed and not a.inconclusive]
+
+    def untested_assertions(self) -> list[AssertionResult]:
+        """The assertions the run had nothing to test with (they never pass)."""
+        return [a for a in self.assertions if a.inconclusive]
+
+    @property
+    def t0_ns(self) -> int | None:
+        """The method's start: what "+4.5 s" counts from."""
+        return self.series.t0_ns if self.series is not None else None
+
+    def findings(self) -> list[Outage]:
+        """The parts that went down with nothing meaning it."""
+        return [o for o in self.outages if o.finding]
 

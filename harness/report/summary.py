@@ -24,8 +24,33 @@ def _verdict(run: RunRecord) -> str:
     if run.status == "aborted":
         return f"ABORTED: {run.abort.reason or 'stop condition breached'}"
     if run.status == "failed":
-        return f"FAILED: {failed} of {len(run.assertions)} assertion(s) failed"
+        why = f" — {run.verdict}" if run.verdict else ""
+        return f"FAILED: {failed} of {len(run.assertions)} assertion(s) failed{why}"
+    if run.status == "inconclusive":
+        return f"INCONCLUSIVE: {run.verdict or 'nothing was tested'}"
     return f"PASSED: {len(run.assertions)} assertion(s) hold"
+
+
+def assertion_mark(passed: bool, untested: bool) -> str:
+    """✓ held, ✗ failed, ? not tested."""
+    return "?" if untested else "✓" if passed else "✗"
+
+
+def outage_lines(run: RunRecord) -> list[str]:
+    """One line per part that went down: a finding, or down on purpose."""
+    return [f"  {'finding' if o.finding else 'planned'}: {o.text(run.t0_ns)}" for o in run.outages]
+
+
+def evidence_line(run: RunRecord) -> str | None:
+    """The sources of evidence that could not be read, or came another way; None when all were read."""
+    notes = [f"{s.source} not read ({_short(s.error or '')})" for s in run.sources if not s.ok]
+    notes += [f"{s.source} {_short(s.how)}" for s in run.sources if s.ok and s.extra.get("rescued")]
+    return "  evidence: " + "; ".join(notes) if notes else None
+
+
+def _short(text: str, width: int = 90) -> str:
+    """One screen line each: the whole text is in journal.json's evidence."""
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _why_missing(run: RunRecord, what: str) -> str:
@@ -33,7 +58,8 @@ def _why_missing(run: RunRecord, what: str) -> str:
     if m.first_violation_at is None:
         return "no violation"
     if what == "ttd":
-        return "not detected"
+        before = m.pages_before_fault
+        return f"not detected; {before} page(s) before the first fault, not counted" if before else "not detected"
     if m.contained_by != "control":
         return f"contained by {m.contained_by}"
     return "not detected"
@@ -68,13 +94,20 @@ def render(run: RunRecord, out_dir: Path | str | None = None) -> str:
         f"  TTC  time to contain   {_timing(run, 'ttc', m.ttc_s)}",
         f"  blast radius: {_blast(run)}",
     ]
+    if run.pipeline is not None and run.pipeline.get("summary"):
+        lines.append(f"  {run.pipeline['summary']}")
     if run.faults:
         lines.append("  faults: " + "; ".join(
             f"{f.kind} {f.target}".strip() + (f" (error: {f.error})" if f.error else "") for f in run.faults))
+    lines += outage_lines(run)
+    evidence = evidence_line(run)
+    if evidence:
+        lines.append(evidence)
     if run.assertions:
         lines.append("assertions")
         width = max(len(a.name) for a in run.assertions)
-        lines += [f"  {'✓' if a.passed else '✗'} {a.name:<{width}}  {a.message}" for a in run.assertions]
+        lines += [f"  {assertion_mark(a.passed, a.inconclusive)} {a.name:<{width}}  {a.message}"
+                  for a in run.assertions]
     else:
         lines.append("assertions: none in this experiment")
     if out_dir is not None:

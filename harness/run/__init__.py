@@ -5,6 +5,7 @@
   Chaos tab's operator method lives in :mod:`harness.ui.operator`);
 - :mod:`.timeline` — the method's clock and the market open that may hold it;
 - :mod:`.safety` — the stop conditions, the blind limit and the abort's kill;
+- :mod:`.parts` — the exchange, the monitor and the alert sink, up or down (a dead part is a finding);
 - :mod:`.evidence` — what is collected while the fleet is up, and the record;
 - :mod:`.state` — the run, its scheduled faults, and the live run once the fleet is up.
 """

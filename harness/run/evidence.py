@@ -2,7 +2,15 @@
 record the reports are written from.
 
 The exchange journal is the ground truth: without it there is nothing to
-measure, and the run is an infrastructure error, never a pass.
+measure, and the run is an infrastructure error, never a pass. A dead exchange
+does not take it along: when ``GET /journal`` fails, the backend copies the
+file itself (local: from the run's state directory; compose: out of the
+exchange's container).
+
+Each source is read on its own and its outcome recorded (``run.sources``,
+journal.json's ``evidence``): a dead alert sink costs the alerts, never the
+marks — without marks the loss would be valued at the last trades instead of
+the settled fair prices, and come out wrong.
 """
 from __future__ import annotations
 
@@ -11,15 +19,18 @@ import json
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
 from harness import measure
+from harness.backends.base import FleetError
 from harness.events import RunEvent
-from harness.report import RunRecord
+from harness.outages import PARTS, from_events
+from harness.report import RunRecord, SourceRecord
 from harness.report.record import LoadFigures, ProbeRecord, RunStatus, from_dict
 from harness.run.state import LiveRun, Run
-from harness.verdict import evaluate
+from harness.verdict import evaluate, outcome
 from targets.exchange.records import JournalRecord
 
 LOG_LINES = 200_000  # per component, when the backend keeps the logs (containers)
@@ -27,30 +38,90 @@ JOURNAL_FLUSH_S = 0.1  # the exchange's journal flush interval
 DOWNLOAD_TIMEOUT_S = 120  # a runaway's journal can be large
 
 
-async def collect(live: LiveRun) -> measure.Evidence | None:
-    """Marks, alerts, component logs and the exchange journal, into the report directory
-    (call it one :data:`JOURNAL_FLUSH_S` after the load stopped)."""
-    run, topo = live.run, live.topology
+def _error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".rstrip(": ")
+
+
+def _failed(run: Run, source: str, how: str, exc: BaseException | str) -> None:
+    error = exc if isinstance(exc, str) else _error(exc)
+    run.events.warning(RunEvent.EVIDENCE_READ_FAILED, source=source, error=error)
+    run.sources.append(SourceRecord(source, ok=False, how=how, error=error))
+
+
+async def _read_json(live: LiveRun, source: str, part: str, url: str, how: str) -> Any | None:
+    """One source's JSON, or None with its failure recorded (and told to the part's health)."""
     try:
-        async with live.http.get(f"{topo.exchange.admin}/positions") as resp:
-            marks = (await resp.json()).get("marks", {})
-        async with live.http.get(f"{topo.alerts.admin}/alerts") as resp:
-            body = await resp.json()
-        alerts = body if isinstance(body, list) else body.get("alerts", [])
+        async with live.http.get(url) as resp:
+            resp.raise_for_status()
+            return await resp.json()
     except (TimeoutError, aiohttp.ClientError) as exc:
-        run.events.warning(RunEvent.EVIDENCE_READ_FAILED, error=repr(exc))
-        marks, alerts = {}, []
-    await copy_logs(live)
-    journal_path = run.out_dir / "exchange-journal.jsonl"
-    try:
-        await download(live.http, f"{topo.exchange.admin}/journal", journal_path)
-    except (TimeoutError, aiohttp.ClientError) as exc:
-        run.events.warning(RunEvent.JOURNAL_READ_FAILED, error=repr(exc))
-        run.fail(f"could not read the exchange journal: {exc!r}")
+        _failed(live.run, source, how, exc)
+        await live.parts.failed(part, exc, report=False)
         return None
-    parents = run.load.parents() if run.load is not None else []
-    return measure.Evidence(journal=read_jsonl(journal_path), parents=parents, alerts=alerts,
+
+
+def _keep(run: Run, source: str, how: str, name: str, data: Any, count: int) -> None:
+    """A source read: into the report directory as it came, and into the record."""
+    (run.out_dir / name).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    run.sources.append(SourceRecord(source, ok=True, how=how, count=count, file=name))
+
+
+async def collect(live: LiveRun) -> measure.Evidence | None:
+    """Marks, alerts, component logs and the exchange journal, into the report directory, each source
+    on its own (call it one :data:`JOURNAL_FLUSH_S` after the load stopped)."""
+    run, topo = live.run, live.topology
+    positions = await _read_json(live, "marks", "exchange", f"{topo.exchange.admin}/positions", "GET /positions")
+    marks: dict[str, float] = {}
+    if positions is not None:
+        marks = positions.get("marks", {}) if isinstance(positions, dict) else {}
+        _keep(run, "marks", "GET /positions", "marks.json", marks, len(marks))
+    body = await _read_json(live, "alerts", "alerts", f"{topo.alerts.admin}/alerts", "GET /alerts")
+    alerts: list[dict[str, Any]] = []
+    if body is not None:
+        alerts = body if isinstance(body, list) else body.get("alerts", [])
+        _keep(run, "alerts", "GET /alerts", "alerts.json", alerts, len(alerts))
+    for part in PARTS:  # a part that died since the watch's last read: the backend knows
+        await live.parts.check(part)
+    try:
+        await copy_logs(live)
+    except (OSError, FleetError) as exc:
+        _failed(run, "logs", "the backend's logs", exc)
+    journal_path = run.out_dir / "exchange-journal.jsonl"
+    how = await _journal(live, journal_path)
+    if how is None:
+        return None
+    journal = read_jsonl(journal_path)
+    run.sources.append(SourceRecord("journal", ok=True, how=how, count=len(journal), file=journal_path.name,
+                                    extra={"rescued": how != "GET /journal"}))
+    try:
+        parents = run.load.parents() if run.load is not None else []
+    except (OSError, ValueError) as exc:
+        _failed(run, "parents", "the load's parents logs", exc)
+        parents = []
+    return measure.Evidence(journal=journal, parents=parents, alerts=alerts,
                             events=list(run.events.events), marks=marks, firm=topo.firm)
+
+
+async def _journal(live: LiveRun, path: Path) -> str | None:
+    """The journal into ``path``: downloaded, or else copied by the backend; how, or None (the run
+    is then an error: nothing to measure)."""
+    run = live.run
+    try:
+        await download(live.http, f"{live.topology.exchange.admin}/journal", path)
+        return "GET /journal"
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        error = _error(exc)
+    try:
+        how = await run.backend.copy_journal(path)
+    except (OSError, FleetError) as exc:
+        rescue = _error(exc)
+        run.events.warning(RunEvent.JOURNAL_READ_FAILED, error=f"{error}; the backend's copy: {rescue}")
+        run.sources.append(SourceRecord("journal", ok=False, how="GET /journal, then the backend's copy",
+                                        error=f"{error}; {rescue}"))
+        run.fail(f"could not read the exchange journal: {error}; nor copy it: {rescue}")
+        return None
+    run.events.warning(RunEvent.JOURNAL_RESCUED, how=how, error=error)
+    return f"{how} (GET /journal failed: {error})"
 
 
 async def copy_logs(live: LiveRun) -> None:
@@ -94,14 +165,22 @@ def record(run: Run, evidence: measure.Evidence | None, load_stop_ns: int | None
     """Measure, judge and describe the run for the reports."""
     exp = run.experiment
     metrics = measure.compute(evidence) if evidence is not None else None
+    outages = from_events(run.events.events)
     results = []
+    why = None
     if evidence is not None and metrics is not None and run.error is None:
-        lost = measure.lost_orders(evidence, load_stop_ns or time.time_ns()) if exp.assertions.no_lost_orders else []
-        results = evaluate(exp.assertions, metrics, lost, evidence)
-        if run.abort.triggered:
-            run.status = RunStatus.ABORTED
+        opened = run.events.first(RunEvent.MARKET_OPEN) is not None
+        t0 = metrics.series.t0_ns
+        # parents accepted after the exchange died by itself never reached it: that is the outage, not a loss
+        venue = [o.down_at for o in outages if o.finding and o.part == "exchange"]
+        stop = min([load_stop_ns or time.time_ns(), *venue])
+        lost = measure.lost_orders(evidence, stop) if exp.assertions.no_lost_orders else []
+        results = evaluate(exp.assertions, metrics, lost, evidence, outages=outages, opened=opened, t0_ns=t0)
+        verdict, why = outcome(results, outages, opened=opened, t0_ns=t0)
+        if run.abort.triggered:  # the abort's reason says why; a control that was not running still says so
+            run.status, why = RunStatus.ABORTED, why if verdict == RunStatus.FAILED else None
         else:
-            run.status = RunStatus.PASSED if all(r.passed for r in results) else RunStatus.FAILED
+            run.status = RunStatus(verdict)
     stats = run.load.stats() if run.load is not None else None
     return RunRecord(
         experiment=exp.name, description=exp.description, hypothesis=exp.hypothesis, status=run.status,
@@ -110,5 +189,5 @@ def record(run: Run, evidence: measure.Evidence | None, load_stop_ns: int | None
         faults=[f.to_record() for f in run.faults],
         load=from_dict(LoadFigures, stats.to_json()) if stats is not None else LoadFigures(),
         steady_state=[from_dict(ProbeRecord, r.to_dict()) for r in run.steady],
-        abort=run.abort, error=run.error, expect=exp.expect,
+        abort=run.abort, error=run.error, expect=exp.expect, outages=outages, sources=run.sources, verdict=why,
     )

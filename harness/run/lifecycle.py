@@ -1,6 +1,7 @@
 """One run, start to verdict, whatever its method.
 
-stand up → start load → steady state (before) → the method (a strategy:
+stand up → a firm's own controls started and ready (``controls.external``) →
+start load → steady state (before) → the method (a strategy:
 the file's timeline or a person on the Chaos tab), with the stop conditions
 watched → rollback → stop load → steady state (after) → collect evidence →
 tear down → measure → verdict → record.
@@ -16,8 +17,13 @@ import asyncio
 import time
 import traceback
 
+import aiohttp
+
 from harness import measure
 from harness.backends.base import FleetSpec
+from harness.controls import pipeline
+from harness.controls.base import ControlError
+from harness.controls.external import ExternalControlsRun, unsupported_controls
 from harness.events import RunEvent
 from harness.faults.base import FaultError
 from harness.load.config import LoadConfig, SymbolRef, router_targets
@@ -40,18 +46,27 @@ class Runner:
         self.run = run
         self.method: Method = method or ScheduledMethod()
         self.live: LiveRun | None = None  # once the fleet is up
+        self._observer: asyncio.Future | None = None  # the bundled controls' observation while the method runs
 
     async def execute(self, *, spec: FleetSpec) -> RunRecord:
         run, exp = self.run, self.run.experiment
         found: measure.Evidence | None = None
         load_stop_ns: int | None = None
         try:
+            refused = unsupported_controls(exp, run.backend.name)
+            if refused is not None:
+                raise ControlError(refused)
             run.progress.phase(f"standing up {exp.topology.routers} routers on {run.backend.name} …")
             topology = await run.backend.up(spec)
             run.events.emit(RunEvent.FLEET_UP, routers=exp.topology.routers, run=topology.run_id)
             live = self.live = LiveRun.open(run, topology, keep_journal=self.method.keep_journal)
+            observing = asyncio.Event()
             try:
+                await self._external_controls(live)
                 timeline = await self._start_load(live)
+                if run.external is not None:
+                    run.external.set_method_start(run.method_start_ns)
+                    self._observer = asyncio.ensure_future(run.external.observe(observing))
                 safety = Safety(live)
                 await wait_until(timeline.start_ns)
                 if not await steady(live, "before"):
@@ -63,7 +78,7 @@ class Runner:
                 # rollback and evidence happen with the fleet still up
                 await asyncio.shield(self._rollback(live))
                 load_stop_ns = await asyncio.shield(self._stop_load())
-                found = await asyncio.shield(self._evidence(live))
+                found = await asyncio.shield(self._evidence(live, observing))
                 await asyncio.shield(live.http.close())
         except asyncio.CancelledError:
             # Ctrl-C or SIGTERM: the finally blocks rolled back and collected;
@@ -73,13 +88,39 @@ class Runner:
         except FaultError as exc:
             run.fail(f"fault failed: {exc}")
             run.events.warning(RunEvent.RUN_ERROR, error=str(exc))
+        except ControlError as exc:  # a bundled control that did not start, or readiness ran out
+            run.fail(str(exc))
+            run.events.warning(RunEvent.RUN_ERROR, error=str(exc))
         except Exception as exc:  # noqa: BLE001 - infrastructure: still tear down, still report
             run.fail(f"{type(exc).__name__}: {exc}")
             run.events.warning(RunEvent.RUN_ERROR, error=run.error, traceback=traceback.format_exc())
         finally:
             run.progress.phase("tearing down …")
             await asyncio.shield(self._teardown())
-        return evidence.record(run, found, load_stop_ns)
+        record = evidence.record(run, found, load_stop_ns)
+        if run.pipeline_raw and found is not None:
+            record.pipeline = pipeline.stages(run.pipeline_raw[0], record.metrics, found.alerts)
+        return record
+
+    # -- a firm's own controls -------------------------------------------------------
+    async def _external_controls(self, live: LiveRun) -> None:
+        """``controls.external``: start the bundled controls (published with the fleet), then wait,
+        before the load starts and the market opens, until every control says it is ready."""
+        run, external = self.run, self.run.experiment.controls.external
+        if external is None:
+            return
+        own = 1 if run.experiment.controls.monitor.enabled else 0  # powerpeg's monitor, kept, on the drop copy
+        run.external = ExternalControlsRun(external, own_dropcopy_listeners=own)
+        if run.external.controls:
+            run.progress.phase(f"starting bundled controls: {', '.join(c.kind for c in run.external.controls)} …")
+            live.topology = await run.external.start(backend=run.backend, topology=live.topology, http=live.http,
+                                                     log=run.log)
+            run.events.emit(RunEvent.CONTROLS_STARTED, endpoints=dict(live.topology.controls))
+        run.events.emit(RunEvent.CONTROLS_WAIT, timeout_s=external.ready.timeout, dropcopy=external.ready.dropcopy,
+                        http=list(external.ready.http), bundled=[c.kind for c in run.external.controls])
+        waited = await run.external.wait_ready(live.topology, live.http, say=run.progress.phase)
+        run.events.emit(RunEvent.CONTROLS_READY, waited_s=round(waited, 3))
+        run.progress.phase(f"external control ready after {waited:.1f} s")
 
     # -- load ----------------------------------------------------------------
     async def _start_load(self, live: LiveRun) -> Timeline:
@@ -135,10 +176,19 @@ class Runner:
         for sf in reversed(run.faults):
             await live.revert(sf)
 
-    async def _evidence(self, live: LiveRun) -> measure.Evidence | None:
+    async def _evidence(self, live: LiveRun, observing: asyncio.Event) -> measure.Evidence | None:
         await asyncio.sleep(evidence.JOURNAL_FLUSH_S)
         await steady(live, "after")
-        return await evidence.collect(live)
+        found = await evidence.collect(live)
+        if self.run.external is not None and self.run.external.contexts:
+            observing.set()  # the observer's last look is the pipeline's own
+            if self._observer is not None:
+                await asyncio.gather(self._observer, return_exceptions=True)
+            try:
+                self.run.pipeline_raw = await self.run.external.pipeline()
+            except (TimeoutError, aiohttp.ClientError, ControlError) as exc:
+                self.run.events.warning(RunEvent.EVIDENCE_READ_FAILED, error=f"bundled control: {exc!r}")
+        return found
 
     async def _teardown(self) -> None:
         try:
@@ -148,5 +198,5 @@ class Runner:
 
 
 def exit_code(record: RunRecord) -> int:
-    """0 every assertion holds, 1 one fails (or the run aborted), 3 infrastructure error."""
+    """0 every assertion holds, 1 one fails (or the run aborted), 3 infrastructure error, 4 inconclusive."""
     return record.status.exit_code

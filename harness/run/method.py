@@ -16,6 +16,8 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import aiohttp
+
 from harness.events import RunEvent
 from harness.experiment.model import Experiment
 from harness.run.safety import Safety
@@ -83,10 +85,13 @@ class ScheduledMethod:
                 t.cancel()
             results = await asyncio.gather(*tasks, return_exceptions=True)
         for res in results:
-            # a fault task that failed in any way fails the run, loudly
+            # a fault task that failed in any way fails the run, loudly — unless the exchange died under
+            # it (the open, a fault's call to it): that is the outage the reports name, not the harness's
             if isinstance(res, Exception) and not isinstance(res, asyncio.CancelledError):
+                if safety.ended is not None and isinstance(res, (TimeoutError, aiohttp.ClientError)):
+                    continue
                 raise res
-        if timeline.plan_ns(exp.duration) > cap_ns and not run.abort.triggered:
+        if safety.ended is None and timeline.plan_ns(exp.duration) > cap_ns and not run.abort.triggered:
             await safety.abort(f"max_duration {exp.abort.max_duration:g}s reached")
 
     @staticmethod

@@ -1,11 +1,19 @@
 """The harness's own safety net: the stop conditions, watched every 100 ms, and
-the abort that pulls the kill switch when one fires.
+the abort that pulls the kill switch when one fires; and the health of the parts
+the run depends on.
 
-The watch reads the exchange journal, the firm's positions and the alert
-sink. When those reads fail for longer than :data:`BLIND_LIMIT_S`, the stop
-conditions are blind: unless a fault means to take the exchange or the alert
-sink away, that is the harness's failure and the run ends as an error rather
-than letting a runaway go unwatched.
+Every tick reads the exchange journal and the firm's positions (the stop
+conditions' view); every :data:`SIDE_EVERY` ticks the alert sink and the
+monitor's ``/health`` are read too, each on its own and in the background, so
+a dead or frozen one costs its own reading and never the stop conditions'.
+Each part's failed and good reads go to :class:`harness.run.parts.Parts`,
+which writes their down/up transitions as run events.
+
+When the exchange itself is down with no fault meaning it: if its process
+exited, nothing can trade and the method ends there (the journal is still
+copied; the verdict is at best inconclusive); if it is alive but silent for
+longer than :data:`BLIND_LIMIT_S`, the stop conditions are blind and the run
+aborts — the routers are halted — rather than let a runaway go unwatched.
 """
 from __future__ import annotations
 
@@ -21,9 +29,10 @@ from harness.report import AbortRecord
 from harness.run.state import LiveRun
 
 WATCH_INTERVAL_S = 0.1
-ALERTS_EVERY = 5  # watch ticks between two reads of the alert sink
+SIDE_EVERY = 5  # watch ticks between two reads of the alert sink and of the monitor's health
+SIDE_TIMEOUT_S = 1.0  # a side read slower than this failed (a frozen part must not hold its reader)
 SETTLE_S = 0.5  # after an abort, before the run goes on to evidence
-BLIND_LIMIT_S = 2.0  # the stop conditions may go unread this long before the run is an error
+BLIND_LIMIT_S = 2.0  # the stop conditions may go unread this long before the run aborts
 
 Tick = Callable[[int], Awaitable[None] | None]
 
@@ -35,17 +44,29 @@ class Safety:
         self.live = live
         self.aborted = asyncio.Event()
         self.rate = 0.0  # child orders/s over the last second, for progress and the Chaos tab
-        self._blind_since: float | None = None
+        self.ended: str | None = None  # why the method ended early (the exchange is gone)
+        self._side: asyncio.Future[None] | None = None  # the alert sink's and the monitor's reads in flight
 
     async def watch(self, deadline: Callable[[], int], *, stop: asyncio.Event | None = None,
                     end_on_abort: bool = True, on_tick: Tick | None = None, progress: bool = True) -> None:
         """Watch until ``deadline()`` (ns; it may move while the open is held), ``stop`` is set,
-        or — with ``end_on_abort`` — a stop condition aborts the run."""
+        the exchange is gone (:attr:`ended`), or — with ``end_on_abort`` — a stop condition aborts the run."""
+        try:
+            await self._watch(deadline, stop, end_on_abort, on_tick, progress)
+        finally:
+            if self._side is not None and not self._side.done():
+                self._side.cancel()
+                await asyncio.gather(self._side, return_exceptions=True)
+        if end_on_abort and self.aborted.is_set():
+            await asyncio.sleep(SETTLE_S)
+
+    async def _watch(self, deadline: Callable[[], int], stop: asyncio.Event | None, end_on_abort: bool,
+                     on_tick: Tick | None, progress: bool) -> None:
         live, run = self.live, self.live.run
         assert run.method_start_ns is not None  # set when the load started, before any method
         last_orders, last_t = live.watch.state.child_orders, time.monotonic()
         ticks = 0
-        while time.time_ns() < deadline() and not (end_on_abort and self.aborted.is_set()):
+        while time.time_ns() < deadline() and not (end_on_abort and self.aborted.is_set()) and self.ended is None:
             if stop is None:
                 await asyncio.sleep(WATCH_INTERVAL_S)
             else:
@@ -56,7 +77,9 @@ class Safety:
                 if stop.is_set():
                     break
             ticks += 1
-            await self.refresh(alerts=ticks % ALERTS_EVERY == 0)
+            await self.refresh()
+            if ticks % SIDE_EVERY == 0 and (self._side is None or self._side.done()):
+                self._side = asyncio.ensure_future(self.read_side())
             state, now = live.watch.state, time.monotonic()
             if now - last_t >= 1.0:
                 self.rate = (state.child_orders - last_orders) / (now - last_t)
@@ -71,27 +94,43 @@ class Safety:
             if progress:
                 elapsed = (time.time_ns() - run.method_start_ns) / 1e9
                 run.progress.tick(elapsed, "aborted" if self.aborted.is_set() else "method", state, self.rate)
-        if end_on_abort and self.aborted.is_set():
-            await asyncio.sleep(SETTLE_S)
 
-    async def refresh(self, *, alerts: bool) -> None:
-        """One read of the journal tail and positions (and the alert sink when ``alerts``)."""
-        live, run = self.live, self.live.run
+    async def refresh(self) -> None:
+        """One read of the journal tail and positions: the stop conditions' view, and the exchange's health."""
+        live = self.live
         try:
             await live.watch.poll(live.http)
             async with live.http.get(f"{live.topology.exchange.admin}/positions") as resp:
                 live.watch.on_positions(await resp.json())
-            if alerts:
-                await self.read_alerts()
-            self._blind_since = None
         except (TimeoutError, aiohttp.ClientError) as exc:
-            run.events.warning(RunEvent.WATCH_READ_FAILED, error=repr(exc))
-            now = time.monotonic()
-            self._blind_since = self._blind_since or now
-            if now - self._blind_since > BLIND_LIMIT_S and not live.faulted({"exchange", "alerts"}):
-                raise RuntimeError(
-                    f"the fleet stopped answering for {now - self._blind_since:.1f}s ({exc!r}); "
-                    "see logs/ in the report directory") from exc
+            await self._exchange_failed(exc)
+            return
+        await live.parts.ok("exchange")
+
+    async def _exchange_failed(self, exc: BaseException) -> None:
+        parts, run = self.live.parts, self.live.run
+        if not await parts.failed("exchange", exc) or not parts.unplanned("exchange"):
+            return  # not down yet, or a fault has it down and its revert brings it back
+        if parts.exited("exchange"):
+            self.ended = "the exchange exited: nothing can trade any more, nothing more to watch"
+            run.events.warning(RunEvent.METHOD_ENDED_EARLY, part="exchange", reason=self.ended)
+            run.progress.phase(f"EXCHANGE DOWN: {self.ended}; the method ends here")
+        elif parts.silent_s("exchange") > BLIND_LIMIT_S:
+            await self.abort(f"the exchange has not answered for {parts.silent_s('exchange'):.1f}s: the stop "
+                             "conditions are blind (see logs/exchange.log in the report directory)")
+
+    async def read_side(self) -> None:
+        """The alert sink and the monitor, each read on its own: one dead cannot spoil the other."""
+        await asyncio.gather(self._read_part("alerts", self.read_alerts),
+                             self._read_part("monitor", self.read_monitor))
+
+    async def _read_part(self, part: str, read: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await asyncio.wait_for(read(), SIDE_TIMEOUT_S)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            await self.live.parts.failed(part, exc)
+            return
+        await self.live.parts.ok(part)
 
     async def read_alerts(self) -> None:
         live = self.live
@@ -99,6 +138,12 @@ class Safety:
             body = await resp.json()
         live.alerts = body if isinstance(body, list) else body.get("alerts", [])
         live.watch.on_alerts(live.alerts)
+
+    async def read_monitor(self) -> None:
+        """The monitor's ``/health``: a cheap sign of life (what it watches is measured elsewhere)."""
+        live = self.live
+        async with live.http.get(f"{live.topology.monitor.admin}/health") as resp:
+            resp.raise_for_status()
 
     def reason(self) -> str | None:
         """Why the run must stop now, or None."""

@@ -8,6 +8,7 @@ the fleet take it and need no ``assert ... is not None``.
 """
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any
 import aiohttp
 
 from harness.backends.base import Backend
+from harness.controls.external import ExternalControlsRun
 from harness.events import EventLog, RunEvent
 from harness.experiment.model import Experiment, Step
 from harness.faults.base import Fault, FaultContext, FaultError
@@ -24,8 +26,9 @@ from harness.faults.registry import FAULTS
 from harness.load.control import LoadControl
 from harness.load.runner import LoadRunner
 from harness import probes
-from harness.report import AbortRecord, FaultRecord
+from harness.report import AbortRecord, FaultRecord, SourceRecord
 from harness.report.record import RunStatus
+from harness.run.parts import Parts
 from harness.topology import Topology
 from harness.watch import Watch
 
@@ -41,6 +44,7 @@ class ScheduledFault:
     injected_ns: int | None = None
     reverted_ns: int | None = None
     error: str | None = None
+    injecting: bool = False  # its inject is under way: what it takes down is down on purpose already
 
     @property
     def active(self) -> bool:
@@ -99,6 +103,9 @@ class Run:
     method_start_ns: int | None = None
     open_at_ns: int | None = None
     started_ns: int = field(default_factory=time.time_ns)
+    external: ExternalControlsRun | None = None  # controls.external: the firm's own controls, once started
+    pipeline_raw: list[dict[str, Any]] = field(default_factory=list)  # bundled controls' own account, at the end
+    sources: list[SourceRecord] = field(default_factory=list)  # the evidence as collected, source by source
 
     def fail(self, error: str) -> None:
         """An infrastructure error: the run measures nothing (the first error is kept)."""
@@ -115,6 +122,11 @@ class LiveRun:
     http: aiohttp.ClientSession
     watch: Watch
     alerts: list[dict[str, Any]] = field(default_factory=list)  # the sink's alerts, as last read
+    parts: Parts = field(init=False)  # the exchange, monitor and alert sink: up or down
+
+    def __post_init__(self) -> None:
+        self.parts = Parts(self.run.events, fault_on=self.fault_on, probe=self.run.backend.process_state,
+                           monitor_control=self.run.experiment.controls.monitor.enabled)
 
     @classmethod
     def open(cls, run: Run, topology: Topology, *, keep_journal: bool = False) -> LiveRun:
@@ -132,18 +144,28 @@ class LiveRun:
         return FaultContext(backend=self.run.backend, topology=self.topology, http=self.http,
                             log=self.run.events.logger, load=self.run.control)
 
+    def backend_placement(self, target: str) -> dict[str, str]:
+        """Where the backend ran a container fault (swarm: task and node); a test's fake backend may have none."""
+        placement = getattr(self.run.backend, "placement", None)
+        return placement(target) if callable(placement) else {}
+
     async def inject(self, sf: ScheduledFault, **who: Any) -> None:
         """Inject one fault; ``who`` (an operator) goes into its events. A failure is recorded and raised."""
         started_ns = time.time_ns()
+        sf.injecting = True
         try:
             await sf.fault.inject(self.fault_ctx())
         except FaultError as exc:
             sf.error = str(exc)
             self.run.events.warning(RunEvent.FAULT_FAILED, step=sf.index, kind=sf.step.fault, error=str(exc), **who)
             raise
+        finally:
+            sf.injecting = False
         sf.error, sf.reverted_ns = None, None
+        where = self.backend_placement(sf.fault.target())
         sf.injected_ns = self.run.events.emit(RunEvent.FAULT_INJECTED, step=sf.index, kind=sf.step.fault,
-                                              target=sf.fault.target(), started_ns=started_ns, **who)["ts_ns"]
+                                              target=sf.fault.target(), started_ns=started_ns, **where,
+                                              **who)["ts_ns"]
 
     async def revert(self, sf: ScheduledFault, **who: Any) -> None:
         """Revert one injected fault; a failure is recorded on it, not raised (the rollback goes on)."""
@@ -162,6 +184,14 @@ class LiveRun:
     def faulted(self, components: set[str]) -> bool:
         """Is one of these components the target of a fault injected and not reverted?"""
         return any(sf.active and any(c in sf.fault.target() for c in components) for sf in self.run.faults)
+
+    def fault_on(self, part: str) -> str | None:
+        """The fault that has ``part`` down on purpose — injected (or being injected) and not reverted,
+        targeting it — as "kind target", or None."""
+        for sf in self.run.faults:
+            if (sf.active or sf.injecting) and part in re.split(r"[\s,]+", sf.fault.target()):
+                return f"{sf.step.fault} {sf.fault.target()}"
+        return None
 
 
 def schedule(exp: Experiment) -> list[ScheduledFault]:

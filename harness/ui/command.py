@@ -107,5 +107,8 @@ async def cmd_ui_async(args: argparse.Namespace, log: Any = None) -> int:
                                              "detected_by": record.metrics.detected_by if record.metrics else None},
                                             indent=2))
     print(render(record, out))
-    print(f"  TTD: {who['ttd'] or 'none'} · TTK: {who['ttk'] or 'none'} (human = an operator's Ack / KILL)")
+    before = record.metrics.pages_before_fault
+    ttd = who["ttd"] or (f"none ({before} page(s) before the first fault, not counted as detection)" if before
+                         else "none")
+    print(f"  TTD: {ttd} · TTK: {who['ttk'] or 'none'} (human = an operator's Ack / KILL)")
     return exit_code(record)

@@ -72,6 +72,7 @@ class OperatorMethod:
         self._live: LiveRun | None = None
         self._safety: Safety | None = None
         self._actions = asyncio.Lock()  # one fleet action at a time: a double click must not race itself
+        self._reinstated_ns = 0  # the operator's last Reinstate: kills journaled before it are lifted
 
     # -- the method --------------------------------------------------------------
     def load_plan(self, exp: Experiment) -> LoadPlan:
@@ -147,8 +148,17 @@ class OperatorMethod:
             raise ActionError(404, f"no fault {index}: the method has {len(faults)}")
         return faults[index]
 
+    def _refuse_after_abort(self) -> None:
+        """After a stop condition fired the firm is killed and every router halted by the harness: a
+        fault injected now would test nothing and could only hide what the abort says."""
+        if self._safety is not None and self._safety.aborted.is_set():
+            reason = self._live.run.abort.reason if self._live is not None else None
+            raise ActionError(409, f"the run was aborted ({reason or 'a stop condition fired'}): the kill switch "
+                                   "is on and every router is halted; nothing more is injected")
+
     async def inject(self, index: int, *, operator: str | None = None) -> dict[str, Any]:
         live, sf = self._require(), self._fault(index)
+        self._refuse_after_abort()
         async with self._actions:
             if sf.active:
                 return fault_view(sf)  # injected already: inject is idempotent from the page
@@ -210,19 +220,37 @@ class OperatorMethod:
             resumes = await asyncio.gather(*(status_of(live.http.post(f"{r.admin}/resume", json={}))
                                              for r in topo.routers))
             self.killed = False
+            self._reinstated_ns = time.time_ns()
             self.phase = self._phase_now()
             routers = {r.id: s for r, s in zip(topo.routers, resumes, strict=True)}
             live.run.events.emit(RunEvent.OPERATOR_REINSTATE, routers=routers, **_named(operator))
         return {"killed": False}
 
+    def _killed_by(self) -> str | None:
+        """Who has the firm's kill switch on: the operator, the harness's abort, a control (the
+        exchange journal's kill record says), or None."""
+        if self._safety is not None and self._safety.aborted.is_set():
+            return "powerpeg-abort"
+        if self.killed:
+            return OPERATOR
+        state = self._live.watch.state if self._live is not None else None
+        # a kill the journal shows from before the operator's last Reinstate is lifted already (the watch
+        # may not have read the reinstate record yet)
+        if state is None or state.killed_at_ns is None or state.killed_at_ns <= self._reinstated_ns:
+            return None
+        return state.killed_by
+
     def status(self) -> dict[str, Any]:
         live = self._live
         state = live.watch.state if live is not None else None
         metrics = self.live_metrics
+        killed_by = self._killed_by()
         return {
             "experiment": self.experiment.name,
             "phase": self.phase,
-            "killed": self.killed,
+            "killed": killed_by is not None,
+            "killed_by": killed_by,
+            "parts": live.parts.view() if live is not None else {},
             "faults": [fault_view(sf) for sf in live.run.faults] if live is not None else [],
             "alerts": live.alerts if live is not None else [],
             "alert_groups": group_alerts(live.alerts) if live is not None else [],
@@ -235,6 +263,8 @@ class OperatorMethod:
                 "ttd_s": metrics.ttd_s if metrics else None,
                 "ttk_s": metrics.ttk_s if metrics else None,
                 "detected_by": metrics.detected_by if metrics else None,
+                # pages before the first fault are not a detection of it, but the page must say they came
+                "pages_before_fault": metrics.pages_before_fault if metrics else 0,
                 "killed_by": attribution(metrics, live.run.events.events)["ttk"] if metrics and live else None,
             },
             "abort": _abort_view(live),

@@ -8,9 +8,9 @@ from typing import Literal
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from targets.common.service import bad_request_middleware, json_error, parse_json, token_middleware
+from targets.common.edge import StrictBody, bad_request_middleware, json_error, parse_json, query_int, token_middleware
 
 from targets.common import alertmanager as am
 from . import pagerduty as pd
@@ -24,26 +24,27 @@ RECEIVERS_KEY = web.AppKey("receivers", Receivers)
 PAGERDUTY_PATH = "/v2/enqueue"
 
 
-class AlertIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class AlertIn(StrictBody):
+    model_config = ConfigDict(extra="ignore")  # a generic webhook: fields other senders add are ignored
     source: str = Field(min_length=1, max_length=200)
     severity: Literal["page", "phone", "email", "chat"]
     text: str = Field(min_length=1, max_length=10_000)
     ts: int | None = Field(default=None, ge=0)
 
 
-class AckIn(BaseModel):
+class AckIn(StrictBody):
+    model_config = ConfigDict(extra="ignore")
     by: str | None = Field(default=None, max_length=200)
 
 
-class ChannelIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ChannelIn(StrictBody):
     enabled: bool | None = None
     downgrade_to: Literal["email"] | None = None
     delay_ms: int | None = Field(default=None, ge=0, le=3_600_000)
 
 
-class HeartbeatIn(BaseModel):
+class HeartbeatIn(StrictBody):
+    model_config = ConfigDict(extra="ignore")
     source: str = Field(min_length=1, max_length=200)
     seq: int = Field(ge=0)
 
@@ -88,13 +89,8 @@ async def get_alerts(request: web.Request) -> web.Response:
     channel = request.query.get("channel")
     if channel is not None and channel not in _sink(request).channels:
         return json_error(400, f"unknown channel {channel!r}", field="channel")
-    since_txt = request.query.get("since_ns")
-    since_ns = None
-    if since_txt is not None:
-        if not since_txt.isdigit():
-            return json_error(400, "since_ns must be a non-negative integer", field="since_ns")
-        since_ns = int(since_txt)
-    alerts = _sink(request).list(channel=channel, since_ns=since_ns)
+    since_ns = query_int(request, "since_ns", default=-1)
+    alerts = _sink(request).list(channel=channel, since_ns=None if since_ns < 0 else since_ns)
     return web.json_response([a.as_dict() for a in alerts])
 
 

@@ -16,7 +16,6 @@ are accepted and ignored.
 """
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
 import pydantic
@@ -24,6 +23,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from targets.common.alertmanager import Timestamp
+from targets.common.edge import BadJson, load_json
 
 MAX_KEY = 255  # PagerDuty's bound on dedup_key
 
@@ -76,13 +76,13 @@ def processed(dedup_key: str) -> web.Response:
 async def parse(request: web.Request) -> Event:
     """The request's event, or :class:`InvalidEvent` naming the first bad field."""
     try:
-        raw: Any = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InvalidEvent("body", "body is not valid JSON") from None
+        raw: Any = load_json(await request.read())
+    except BadJson as exc:
+        raise InvalidEvent(exc.field, str(exc)) from None
     if not isinstance(raw, dict):
         raise InvalidEvent("body", "body must be a JSON object")
     try:
-        event = Event.model_validate(raw)
+        event = Event.model_validate(raw, strict=True)
     except pydantic.ValidationError as exc:
         errors = [(".".join(str(p) for p in err["loc"]) or "body", err["msg"]) for err in exc.errors()]
         raise InvalidEvent(errors[0][0], errors[0][1], [f"{f}: {m}" for f, m in errors]) from None

@@ -1,5 +1,7 @@
-"""What every target service shares: flags, bearer-token auth, JSON errors,
-the ready file, the service lifecycle, signal handling and uvloop.
+"""What every target service shares: flags, the ready file, the admin HTTP
+site, the service lifecycle, signal handling and uvloop. The HTTP edge (the
+bearer token, strict bodies and query parameters, the 400 naming the field)
+is ``edge.py``.
 
 Each service is started as ``python -m targets.<name> --ready-file F ...``,
 binds port 0 (or the port asked for) on 127.0.0.1, and writes the addresses
@@ -12,14 +14,13 @@ config, through :func:`parse_config`), ``core.py`` (its state and logic),
 and the ``main`` that ``__main__`` calls, through :func:`serve_main`).
 
 The admin token is read from ``POWERPEG_TOKEN`` (not argv, so it does not
-show in ``ps``).
+show in ``ps``), or from the file ``POWERPEG_TOKEN_FILE`` names (a Swarm secret).
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import faulthandler
-import hmac
 import json
 import os
 import signal
@@ -28,15 +29,19 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-import pydantic
 from aiohttp import web
 
 from . import log as logsetup
+# the HTTP edge lives in edge.py; re-exported here for the code that imports it from service
+from .edge import (
+    BadRequest as BadRequest, bad_request_middleware as bad_request_middleware, json_error as json_error,
+    parse_json as parse_json, token_middleware as token_middleware,
+)
 
 TOKEN_ENV = "POWERPEG_TOKEN"
-MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+TOKEN_FILE_ENV = "POWERPEG_TOKEN_FILE"  # read when POWERPEG_TOKEN is unset (swarm secrets)
+IDLE_TIMEOUT_S = 30.0  # an HTTP connection without a complete request for this long is closed (start_http)
 
-M = TypeVar("M", bound=pydantic.BaseModel)
 C = TypeVar("C")
 SC = TypeVar("SC", bound="ServiceConfig")
 
@@ -67,74 +72,18 @@ def parse_config(parser: argparse.ArgumentParser, from_args: Callable[[argparse.
 
 
 def read_token() -> str:
+    """The fleet's admin token: ``POWERPEG_TOKEN``, else the file ``POWERPEG_TOKEN_FILE``
+    names (a Docker Swarm secret, /run/secrets/<name>: never in the service's environment)."""
     token = os.environ.get(TOKEN_ENV, "")
+    token_file = os.environ.get(TOKEN_FILE_ENV, "")
+    if not token and token_file:
+        try:
+            token = Path(token_file).read_text().strip()
+        except OSError as exc:
+            sys.exit(f"error: {TOKEN_FILE_ENV}={token_file} cannot be read: {exc}")
     if not token:
-        sys.exit(f"error: {TOKEN_ENV} is not set: admin endpoints need a bearer token")
+        sys.exit(f"error: neither {TOKEN_ENV} nor {TOKEN_FILE_ENV} is set: admin endpoints need a bearer token")
     return token
-
-
-def token_middleware(token: str, *, protect_reads: frozenset[str] = frozenset()) -> Callable:
-    """401 for state-changing requests (and ``protect_reads`` paths) without the token."""
-    expected = f"Bearer {token}".encode()
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
-        if request.method in MUTATING or request.path in protect_reads:
-            given = request.headers.get("Authorization", "").encode()
-            if not hmac.compare_digest(given, expected):
-                return web.json_response(
-                    {"error": "unauthorized", "detail": "Authorization: Bearer <token> required"},
-                    status=401,
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-        return await handler(request)
-
-    return middleware
-
-
-def json_error(status: int, error: str, *, field: str | None = None, **extra: Any) -> web.Response:
-    body: dict[str, Any] = {"error": error}
-    if field is not None:
-        body["field"] = field
-    body.update(extra)
-    return web.json_response(body, status=status)
-
-
-class BadRequest(Exception):
-    """Raised by :func:`parse_json` with a ready 400 response."""
-
-    def __init__(self, response: web.Response) -> None:
-        super().__init__(response.text)
-        self.response = response
-
-
-async def parse_json(request: web.Request, model: type[M]) -> M:
-    """Parse the body into ``model``; a 400 naming the first bad field otherwise."""
-    try:
-        raw = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise BadRequest(json_error(400, "body is not valid JSON", field="body")) from None
-    if not isinstance(raw, dict):
-        raise BadRequest(json_error(400, "body must be a JSON object", field="body"))
-    try:
-        return model.model_validate(raw)
-    except pydantic.ValidationError as exc:
-        errors = [
-            {"field": ".".join(str(p) for p in err["loc"]) or "body", "error": err["msg"]}
-            for err in exc.errors()
-        ]
-        first = errors[0]
-        raise BadRequest(
-            json_error(400, f"{first['field']}: {first['error']}", field=first["field"], errors=errors)
-        ) from None
-
-
-@web.middleware
-async def bad_request_middleware(request: web.Request, handler: Callable) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except BadRequest as exc:
-        return exc.response
 
 
 def write_ready_file(path: Path | None, info: dict[str, Any]) -> None:
@@ -146,9 +95,18 @@ def write_ready_file(path: Path | None, info: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-async def start_http(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
-    """Start an aiohttp app and return its runner and the port really bound."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+async def start_http(app: web.Application, host: str, port: int, *,
+                     idle_timeout_s: float = IDLE_TIMEOUT_S) -> tuple[web.AppRunner, int]:
+    """Start an aiohttp app and return its runner and the port really bound.
+
+    A connection that sends no complete request within ``idle_timeout_s`` of
+    connecting (or of its last response) is closed: aiohttp's keep-alive
+    timer runs from the connection's start and is not reset by a partial
+    request, so half a request line held open (a slow client, or one that
+    holds connections to exhaust them) is dropped like an idle keep-alive.
+    Longer than aiohttp clients' own keep-alive (15 s), so a client never
+    reuses a connection the server is closing."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, keepalive_timeout=idle_timeout_s)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     await site.start()
@@ -161,14 +119,15 @@ class AdminSite:
     """A service's admin HTTP API on its port: ``start()`` binds it, and ``port``
     becomes the port really bound (0 asks for any free one); ``stop()`` releases it."""
 
-    def __init__(self, app: web.Application, host: str, port: int) -> None:
+    def __init__(self, app: web.Application, host: str, port: int, *, idle_timeout_s: float = IDLE_TIMEOUT_S) -> None:
         self.app = app
         self.host = host
         self.port = port
+        self.idle_timeout_s = idle_timeout_s
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
-        self._runner, self.port = await start_http(self.app, self.host, self.port)
+        self._runner, self.port = await start_http(self.app, self.host, self.port, idle_timeout_s=self.idle_timeout_s)
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from targets.common.service import ConfigError, base_parser, parse_config
+from targets.fix.credentials import CREDENTIALS_ENV, Credentials, CredentialsError
 
 from .symbols import MIN_SYMBOLS
 
@@ -21,6 +22,7 @@ class ExchangeConfig:
     dropcopy_port: int = 0
     comp_id: str = "EXCHANGE"
     allow: frozenset[str] = frozenset()
+    credentials: Credentials | None = None  # None: any CompID logs on without a password (--allow aside)
     seed: int = 1
     symbols: int = MIN_SYMBOLS
     open_at_ns: int = 0
@@ -56,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--comp-id", default="EXCHANGE")
     p.add_argument("--allow", action="append", default=[], metavar="COMP_ID",
                    help="SenderCompID allowed to log on for order entry (repeatable; absent = anyone)")
+    p.add_argument("--credentials", type=Path, default=None, metavar="FILE",
+                   help="Logon passwords per CompID and drop-copy subscribers per firm (JSON; targets/fix/"
+                        f"credentials.py); default: ${CREDENTIALS_ENV} if set, else no passwords asked")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--symbols", type=int, default=MIN_SYMBOLS)
     when = p.add_mutually_exclusive_group()
@@ -80,9 +85,14 @@ def from_args(args: argparse.Namespace) -> ExchangeConfig:
     if args.store == "":
         raise ConfigError("--store must be a directory or 'memory'")
     open_at = args.open_at if args.open_at is not None else time.time_ns() + int(args.open_in * 1e9)
+    try:
+        credentials = Credentials.load(args.credentials)
+    except CredentialsError as exc:
+        raise ConfigError(f"--credentials: {exc}") from None
     return ExchangeConfig(
         host=args.host, admin_port=args.admin_port, fix_port=args.fix_port, dropcopy_port=args.dropcopy_port,
-        comp_id=args.comp_id, allow=frozenset(args.allow), seed=args.seed, symbols=args.symbols,
+        comp_id=args.comp_id, allow=frozenset(args.allow), credentials=credentials, seed=args.seed,
+        symbols=args.symbols,
         open_at_ns=open_at, preopen=args.preopen, journal=args.journal,
         store=None if args.store in (None, "memory") else Path(args.store), store_in_memory=args.store == "memory",
         cod_default=args.cod_default == "on",

@@ -37,6 +37,14 @@ EXEC_ORDER_STATUS = "I"
 # that lost its connection can learn what filled while it was away. Bounded:
 # the oldest tenth is forgotten when a session passes the limit.
 ORDER_MEMORY = 200_000
+# ClOrdIDs are unique per session per trading day (the exchange process's life:
+# its orders do not outlive it either): every one an order was accepted or
+# replaced under is kept, and a NewOrderSingle or a replace reusing one is
+# refused, also once its order is done (reused, a filled order's ClOrdID
+# could be filled twice). A set of the strings, about 110 bytes each; past
+# this many in one session's day its new orders are refused rather than the
+# oldest forgotten (a forgotten one could be reused).
+CLORDID_MEMORY = 2_000_000
 # CxlRejReason (102) of an OrderCancelReject.
 CXL_TOO_LATE = "0"
 CXL_UNKNOWN = "1"
@@ -92,6 +100,12 @@ class SessionState:
     working: dict[str, Order] = field(default_factory=dict)  # by ClOrdID
     orders: dict[str, Order] = field(default_factory=dict)  # accepted, recent first-in, by ClOrdID
     peer: str = ""
+    used: set[str] = field(default_factory=set)  # every ClOrdID of the day (CLORDID_MEMORY)
+    # the session's current FIX day (since its last Logon with 141=Y), for /metrics: NewOrderSingles
+    # received and shares executed — the venue's view of each member session
+    day_orders: int = 0
+    day_executed: int = 0
+    day_started_ns: int = 0
 
 
 class Engine:
@@ -124,9 +138,14 @@ class Engine:
             st = self.sessions[comp_id] = SessionState(comp_id, comp_id, cod)
         return st
 
-    def attach(self, comp_id: str, sender: Sender, *, cod: bool, peer: str = "") -> SessionState:
+    def attach(self, comp_id: str, sender: Sender, *, cod: bool, peer: str = "", new_day: bool = False) -> SessionState:
+        """``new_day``: the Logon reset the sequence numbers (141=Y), which starts the session's day
+        counters over, as the client's own (a restarted router) start over."""
         st = self.session(comp_id, cod=cod)
         st.sender, st.cod, st.peer = sender, cod, peer
+        if new_day or not st.day_started_ns:
+            st.day_orders = st.day_executed = 0
+            st.day_started_ns = self.now()
         return st
 
     def detach(self, st: SessionState, *, graceful: bool) -> int:
@@ -156,6 +175,7 @@ class Engine:
         order = Order(str(self._order_seq), cl_ord_id, st.comp_id, firm, symbol, side, qty,
                       None if ord_type == MARKET else price, ord_type, tif)
         st.firm = firm
+        st.day_orders += 1
         stats = self.stats.get(firm) or self.stats.setdefault(firm, [0, 0, 0])
         stats[0] += 1
         book = self.books.get(symbol)
@@ -168,8 +188,10 @@ class Engine:
             text = f"kill switch active for session {st.comp_id}"
         elif not self.is_open and self.preopen_reject:
             text = "market closed (pre-open)"
-        elif cl_ord_id in st.working:
+        elif cl_ord_id in st.used:
             text = f"duplicate ClOrdID {cl_ord_id}"
+        elif len(st.used) >= CLORDID_MEMORY:
+            text = f"ClOrdID limit reached: {CLORDID_MEMORY} orders today by session {st.comp_id}"
         if text is not None:
             stats[2] += 1
             order.leaves = 0
@@ -180,6 +202,7 @@ class Engine:
             return order
         ts = self.now()
         self.journal.append(accepted_record(order, ts))
+        st.used.add(cl_ord_id)
         st.working[cl_ord_id] = order
         orders = st.orders  # _remember, inline: the hot path
         orders[cl_ord_id] = order
@@ -226,8 +249,12 @@ class Engine:
         if account is not None and account != order.firm:
             return Refusal(CXL_OTHER, self._status(order), order.order_id,
                            f"Account(1) {account} is not the firm of order {orig_cl_ord_id} ({order.firm})")
-        if cl_ord_id in st.working:
-            return Refusal(CXL_DUPLICATE, self._status(order), order.order_id, f"duplicate ClOrdID {cl_ord_id}")
+        if cl_ord_id in st.used:
+            return Refusal(CXL_DUPLICATE, self._status(order), order.order_id,
+                           f"duplicate ClOrdID {cl_ord_id}")
+        if len(st.used) >= CLORDID_MEMORY:
+            return Refusal(CXL_OTHER, self._status(order), order.order_id,
+                           f"ClOrdID limit reached: {CLORDID_MEMORY} today by session {st.comp_id}")
         self._replace(st, order, orig_cl_ord_id, cl_ord_id, qty, None if ord_type == MARKET else price)
         return None
 
@@ -414,6 +441,7 @@ class Engine:
         if not order.done:
             del st.working[orig]
             st.working[cl_ord_id] = order
+        st.used.add(cl_ord_id)
         order.cl_ord_id = cl_ord_id
         self._remember(st, order)
         ts = self.now()
@@ -489,6 +517,9 @@ class Engine:
                 pos[2] += qty
                 pos[3] += qty * px
             (self.stats.get(order.firm) or self.stats.setdefault(order.firm, [0, 0, 0]))[1] += 1
+            owner = self.sessions.get(order.session)
+            if owner is not None:
+                owner.day_executed += qty
             if order is maker and order.leaves == 0:
                 self._finish(order)
             self._report(order, EXEC_TRADE, status, qty, px, None, ts)

@@ -11,9 +11,11 @@ the session's to reject (35=3, 373=11).
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from targets.fix.codec import FIX44_APP_TYPES, FixMessage, MsgType, Tag, utc_timestamp
+from targets.fix.credentials import Credentials
 from targets.fix.session import REJECT_REQUIRED_TAG_MISSING, REJECT_VALUE_INCORRECT, FixSession
 from targets.fix.store import StoredSender
 
@@ -88,7 +90,8 @@ class OrderEntry:
             cod = cod_flag == "Y"
         else:
             return f"CancelOnDisconnect({COD_TAG}) must be Y or N, got {cod_flag!r}"
-        session.attrs["state"] = self.engine.attach(comp_id, session, cod=cod, peer=session.peer)
+        session.attrs["state"] = self.engine.attach(comp_id, session, cod=cod, peer=session.peer,
+                                                    new_day=msg.fields.get(Tag.ResetSeqNumFlag) == "Y")
         if self.log is not None:
             self.log.info("fix_logon", kind="order-entry", session=comp_id, peer=session.peer, cod=cod)
         return None
@@ -178,9 +181,9 @@ class OrderEntry:
                                     f"Price(44) must be > 0 on a 0.01 tick, got {price_txt[:20]!r}")
         cl_ord_id = f[Tag.ClOrdID]
         symbol = f[Tag.Symbol]
-        # Echoed back in reports and the journal: keep them short and ASCII
-        # (one test for the usual case, then find which one is wrong).
-        if max(len(cl_ord_id), len(firm), len(symbol)) > MAX_ID_LEN or not (cl_ord_id + firm + symbol).isascii():
+        # Echoed back in reports and the journal: keep them short (one test for the usual case, then
+        # find which one is wrong). ASCII they are: the parser flags any other byte (Reject 373=6).
+        if max(len(cl_ord_id), len(firm), len(symbol)) > MAX_ID_LEN:
             for tag, value in ((Tag.ClOrdID, cl_ord_id), (Tag.Account, firm), (Tag.Symbol, symbol)):
                 if len(value) > MAX_ID_LEN or not value.isascii():
                     return self._refuse(session, msg, st.comp_id, tag,
@@ -333,16 +336,26 @@ def business_reject(session: FixSession, msg: FixMessage, text: str) -> None:
 
 
 class DropCopy:
-    """Drop-copy sessions: SenderCompID is the firm whose reports it receives."""
+    """Drop-copy sessions. Without credentials SenderCompID is the firm whose reports it receives;
+    with them (the session has checked the password), the firm whose subscribers list the CompID,
+    and a CompID no firm lists is refused."""
 
-    def __init__(self, engine: Engine, *, log: Any = None) -> None:
+    def __init__(self, engine: Engine, *, credentials: Credentials | None = None, log: Any = None) -> None:
         self.engine = engine
+        self.credentials = credentials
         self.log = log
         self._cents: dict[str, int | None] = {}
 
     def on_logon(self, session: FixSession, msg: FixMessage) -> str | None:
-        firm = msg.fields[Tag.SenderCompID]
+        comp_id = msg.fields[Tag.SenderCompID]
+        firm = comp_id if self.credentials is None else self.credentials.firm_of(comp_id)
+        if firm is None:
+            if self.log is not None:
+                self.log.warning("fix_logon_refused", kind="drop-copy", comp_id=comp_id, peer=session.peer,
+                                 reason="no firm lists it as a drop-copy subscriber")
+            return f"SenderCompID {comp_id} is not allowed a drop copy"
         session.attrs["firm"] = firm
+        session.attrs["logon_ns"] = time.time_ns()  # GET /sessions: since when a firm's listener is on
         self.engine.add_dropcopy(firm, session)
         if self.log is not None:
             self.log.info("fix_logon", kind="drop-copy", firm=firm, peer=session.peer)

@@ -20,11 +20,14 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from targets.common.alertmanager import Notification
-from targets.common.service import BadRequest, bad_request_middleware, json_error, parse_json, token_middleware
+from targets.common.edge import (
+    BadRequest, StrictBody, bad_request_middleware, json_error, parse_json, query_flag, query_int, token_middleware,
+)
+from targets.fix.store import StoredSender
 
 from .clock import MarketClock
 from .config import ExchangeConfig
-from .core import Engine
+from .core import MM_FIRM, Engine
 from .journal import Journal
 from .records import KillScope
 
@@ -46,10 +49,9 @@ EXCHANGE_KEY = web.AppKey("exchange", ExchangeParts)
 REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
 
 
-class ScopeBody(pydantic.BaseModel):
+class ScopeBody(StrictBody):
     """``{"firm": F}`` or ``{"session": COMP_ID}``, exactly one."""
 
-    model_config = pydantic.ConfigDict(extra="forbid")
     firm: str | None = pydantic.Field(default=None, min_length=1, max_length=64)
     session: str | None = pydantic.Field(default=None, min_length=1, max_length=64)
     # who pulled the switch (monitor, operator, powerpeg-abort): journaled so
@@ -57,8 +59,7 @@ class ScopeBody(pydantic.BaseModel):
     by: str | None = pydantic.Field(default=None, min_length=1, max_length=64)
 
 
-class ClockBody(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid")
+class ClockBody(StrictBody):
     open_in_s: float = pydantic.Field(ge=0, le=7 * 24 * 3600)
 
 
@@ -87,7 +88,32 @@ class EngineCollector:
             notional.add_metric([firm, "net"], view[firm]["net_position_usd"])
         working = GaugeMetricFamily("powerpeg_exchange_working_orders", "Working orders")
         working.add_metric([], engine.working_count())
-        return [orders, fills, rejects, shares, notional, working]
+        return [orders, fills, rejects, shares, notional, working, *self.member_sessions()]
+
+    def member_sessions(self) -> list[Metric]:
+        """The venue's view of each member session, for a firm's own alert rules: NewOrderSingles
+        received and shares executed on the session's current FIX day (since its last Logon with
+        141=Y, the day a restarted router's own counters start with), and the firm's drop-copy
+        listeners logged on now."""
+        engine = self.engine
+        labels = ["session", "firm"]
+        orders = CounterMetricFamily("powerpeg_exchange_session_orders",
+                                     "NewOrderSingles received on the session's current FIX day", labels=labels)
+        executed = CounterMetricFamily("powerpeg_exchange_session_executed_shares",
+                                       "Shares executed on the session's current FIX day", labels=labels)
+        day = GaugeMetricFamily("powerpeg_exchange_session_day_start_time_seconds",
+                                "when the session's current FIX day began (Unix time)", labels=labels)
+        for st in engine.sessions.values():
+            if st.comp_id == MM_FIRM:
+                continue
+            orders.add_metric([st.comp_id, st.firm], st.day_orders)
+            executed.add_metric([st.comp_id, st.firm], st.day_executed)
+            day.add_metric([st.comp_id, st.firm], st.day_started_ns / 1e9)
+        listeners = GaugeMetricFamily("powerpeg_exchange_dropcopy_sessions",
+                                      "Drop-copy sessions logged on, per firm", labels=["firm"])
+        for firm, senders in engine.dropcopies.items():
+            listeners.add_metric([firm], sum(1 for s in senders if not isinstance(s, StoredSender)))
+        return [orders, executed, day, listeners]
 
 
 def _scope(body: ScopeBody) -> tuple[KillScope, str]:
@@ -125,10 +151,7 @@ async def book(request: web.Request) -> web.Response:
     b = engine.books.get(symbol)
     if b is None:
         return json_error(404, f"unknown symbol {symbol}", field="symbol")
-    depth_txt = request.query.get("depth", "10")
-    if not depth_txt.isdigit() or not 0 < int(depth_txt) <= 1000:
-        return json_error(400, "depth must be a whole number 1..1000", field="depth")
-    bids, asks = b.depth(int(depth_txt))
+    bids, asks = b.depth(query_int(request, "depth", default=10, lo=1, hi=1000))
     return web.json_response({
         "symbol": symbol,
         "bids": [[p / 100, q] for p, q in bids],
@@ -229,17 +252,19 @@ async def sessions(request: web.Request) -> web.Response:
         })
     for firm, senders in engine.dropcopies.items():
         for s in senders:
-            out.append({"comp_id": firm, "firm": firm, "kind": "drop-copy", "connected": True,
-                        "peer": getattr(s, "peer", ""), "working_orders": 0, "killed": firm in engine.killed_firms})
+            # a StoredSender keeps an absent listener's store going: listed, but not logged on
+            attrs = getattr(s, "attrs", {})
+            out.append({"comp_id": firm, "firm": firm, "kind": "drop-copy",
+                        "connected": not isinstance(s, StoredSender), "peer": getattr(s, "peer", ""),
+                        "logged_on_ns": attrs.get("logon_ns"), "working_orders": 0,
+                        "killed": firm in engine.killed_firms})
     return web.json_response(out)
 
 
 async def journal(request: web.Request) -> web.StreamResponse:
     exchange = _exchange(request)
-    follow = request.query.get("follow", "0") in ("1", "true", "yes")
-    offset_txt = request.query.get("offset", "0")
-    if not offset_txt.isdigit():
-        return json_error(400, "offset must be a byte offset (a whole number >= 0)", field="offset")
+    follow = query_flag(request, "follow")
+    offset = query_int(request, "offset", default=0)  # a byte offset
     jr = exchange.journal
     if not jr.closed:
         jr.flush()
@@ -247,7 +272,7 @@ async def journal(request: web.Request) -> web.StreamResponse:
     await resp.prepare(request)
     with open(jr.path, "rb") as fh:
         # readers that poll (the harness, every 100 ms) ask only for what is new
-        fh.seek(int(offset_txt))
+        fh.seek(offset)
         while True:
             chunk = fh.read(JOURNAL_CHUNK)
             if chunk:

@@ -39,7 +39,7 @@ class ExchangeService:
         self.engine.is_open = False
         self.clock = MarketClock(config.open_at_ns, config.preopen, self._on_open)
         self.order_entry = OrderEntry(self.engine, allow=config.allow, cod_default=config.cod_default, log=log)
-        self.dropcopy = DropCopy(self.engine, log=log)
+        self.dropcopy = DropCopy(self.engine, credentials=config.credentials, log=log)
         # One message store per CompID pair and door (order entry and drop copy are separate sessions
         # even for the same CompIDs), kept across restarts of this process.
         self.store_dir = None if config.store_in_memory else config.store_path()
@@ -78,7 +78,8 @@ class ExchangeService:
         self.log.info("exchange_started", fix_port=self.fix_port, dropcopy_port=self.dropcopy_port,
                       admin_port=self.http.port, journal=str(self.journal.path), phase=self.clock.phase,
                       symbols=len(self.engine.books), liquidity=self.liquidity is not None, framer=FRAMER,
-                      fix_store=str(self.store_dir) if self.store_dir is not None else "memory")
+                      fix_store=str(self.store_dir) if self.store_dir is not None else "memory",
+                      fix_credentials="off" if cfg.credentials is None else len(cfg.credentials.passwords))
 
     async def stop(self) -> None:
         """Stop in reverse order: no new connections, no quotes, sessions out, journal flushed, stores closed."""
@@ -104,7 +105,7 @@ class ExchangeService:
         # order-entry CompID one session at a time.
         return ExchangeSession(self.sessions, app, comp_id=self.config.comp_id, role="acceptor", known_types=known,
                                log=self.log, stores=self.stores["order-entry" if order_entry else "drop-copy"],
-                               exclusive=order_entry)
+                               exclusive=order_entry, credentials=self.config.credentials)
 
     def _on_open(self) -> None:
         self.engine.open_market(self.liquidity.start if self.liquidity is not None else None)

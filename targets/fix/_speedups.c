@@ -12,7 +12,9 @@
  * FixParser.messages() would yield from pos on, as (end, msg_type, fields),
  * and stops before the first message that is incomplete, garbled, has a
  * wrong CheckSum or an unusual field (one without '=', a tag that is not
- * 1 to 9 ASCII digits); the fields are those parse_body() would return.
+ * 1 to 9 ASCII digits, a value with a byte outside ASCII, a tag already
+ * seen: the Python framer flags the last two with their Problem); the
+ * fields are those parse_body() would return.
  * Whatever is declined goes to the Python code, which waits, raises the error
  * with its message, or handles the rare case. So this file never reproduces
  * an error, and tests/unit/test_fix_speedups.py compares the two on
@@ -62,11 +64,16 @@ parse_into(const char *p, const char *stop, PyObject *fields)
             Py_DECREF(key);
             return -1;
         }
-        int rc = PyDict_SetItem(fields, key, value);
+        /* a byte above 127 makes the decoded string non-ASCII: a flag test, no scan */
+        int ascii = PyUnicode_IS_ASCII(value);
+        Py_ssize_t before = PyDict_GET_SIZE(fields);
+        int rc = ascii ? PyDict_SetItem(fields, key, value) : 0;
         Py_DECREF(key);
         Py_DECREF(value);
         if (rc < 0)
             return -1;
+        if (!ascii || PyDict_GET_SIZE(fields) == before) /* outside ASCII, or a tag seen already */
+            return 0;
         p = next;
     }
     return 1;

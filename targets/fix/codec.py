@@ -3,8 +3,14 @@
 Chosen over simplefix for speed (see bench/fix_codec.py for the numbers):
 the exchange parses every NewOrderSingle of a runaway router, so the parser
 is the hot path. Messages are decoded once to ``str`` and split on SOH.
-Repeating groups are not needed by powerpeg and are not modelled: the first
-occurrence of a tag wins.
+
+A framed message that checks but that a venue must not act on is still
+yielded, with its :class:`Problem` (the session rejects it, 35=3, and its
+MsgSeqNum counts): a byte outside ASCII (373=6: FIX 4.4 text is ASCII, and a
+value that cannot be echoed back must not get as far as an answer quoting
+it), or a tag more than once (373=13: the last value silently winning lets
+a client slip one past a check on the first). Repeating groups are not
+needed by powerpeg and are not modelled, so any repeated tag is refused.
 """
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from zlib import adler32 as _adler32
 
 # The framer's happy path in C (targets/fix/_speedups.c), built by `make setup`
@@ -128,6 +134,19 @@ class FixError(Exception):
     """A message that cannot be parsed."""
 
 
+# SessionRejectReason (373) of a message the parser flags.
+REJECT_INCORRECT_FORMAT = 6
+REJECT_TAG_REPEATED = 13
+
+
+class Problem(NamedTuple):
+    """Why a framed message must be rejected: SessionRejectReason (373), RefTagID (371), Text (58, ASCII)."""
+
+    reason: int
+    tag: int
+    text: str
+
+
 class Garbled(FixError):
     """The byte stream cannot be framed any more: the session must end."""
 
@@ -140,6 +159,7 @@ class BadChecksum(FixError):
 class FixMessage:
     msg_type: str
     fields: dict[int, str]
+    problem: Problem | None = None  # set: the session rejects it instead of acting on it
 
     def get(self, tag: int, default: str | None = None) -> str | None:
         return self.fields.get(tag, default)
@@ -172,8 +192,31 @@ def checksum(data: bytes) -> int:
 _TAG_NUMBERS = {str(n): n for n in range(1, 10_000)}
 
 
+def problem_of(body: str, fields: dict[int, str]) -> Problem | None:
+    """What is wrong with a body that parsed into ``fields``: a byte outside ASCII, a tag more than
+    once; None for the usual message (one C-level test each: ``isascii`` and a count of SOH)."""
+    if not body.isascii():
+        for item in body.split(SOH):
+            if not item.isascii():
+                tag, _, _ = item.partition("=")
+                number = int(tag) if tag.isascii() and tag.isdigit() else 0
+                return Problem(REJECT_INCORRECT_FORMAT, number,
+                               f"Incorrect data format for value: tag {number} holds a byte outside ASCII")
+    # the usual body has one SOH per field; fewer fields: a repeated tag (or empty items, which are not)
+    if len(fields) < body.count(SOH) or not body.endswith(SOH):
+        seen: set[int] = set()
+        for item in body.split(SOH):
+            if item:
+                number = int(item.partition("=")[0])  # parse_body checked it is digits
+                if number in seen:
+                    return Problem(REJECT_TAG_REPEATED, number, f"Tag appears more than once: {number}")
+                seen.add(number)
+    return None
+
+
 def parse_body(body: str) -> dict[int, str]:
-    """Parse ``tag=value<SOH>...`` into a dict (a repeated tag keeps its last value).
+    """Parse ``tag=value<SOH>...`` into a dict (a repeated tag keeps its last value: see
+    :func:`problem_of`, which the framer asks about every message this parses).
 
     Field by field: a field without '=' is malformed even when another
     field's value holds an '=' (a pairing split over the whole body would
@@ -312,14 +355,17 @@ class FixParser:
                 declared = buf[body_end + 3:end - 1]
                 if not declared.isdigit() or int(declared) != checksum(buf[start:body_end]):
                     raise BadChecksum(f"CheckSum {declared.decode('ascii', 'replace')} does not match")
+                body = buf[body_start:body_end].decode("latin-1")
                 try:
-                    fields = parse_body(buf[body_start:body_end].decode("latin-1"))
+                    fields = parse_body(body)
                 except FixError as exc:
                     raise Garbled(str(exc)) from None
                 msg_type = fields.get(Tag.MsgType)
                 if msg_type is None:
                     raise Garbled("message without MsgType(35)")
-                yield FixMessage(msg_type, fields)
+                # the usual message, inline: ASCII, one SOH per field; else find what is wrong
+                usual = body.isascii() and len(fields) == body.count(SOH)
+                yield FixMessage(msg_type, fields, None if usual else problem_of(body, fields))
         finally:
             # keep what was not consumed (Garbled leaves the stream unusable anyway)
             self._buf = buf[pos:]

@@ -28,8 +28,10 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from .codec import (
-    BadChecksum, FixMessage, FixParser, Garbled, MsgType, Tag, checksum, encode, frame_body, utc_timestamp,
+    REJECT_INCORRECT_FORMAT, SOH, BadChecksum, FixMessage, FixParser, Garbled, MsgType, Tag,
+    checksum, encode, frame_body, utc_timestamp,
 )
+from .credentials import INVALID as INVALID_CREDENTIALS, Credentials
 from .store import MemoryStore, MemoryStores, MessageStore, SessionStores
 
 # Tags every message must carry beyond 8/9/10 (checked by the framer).
@@ -66,7 +68,7 @@ ADMIN_TYPES = SESSION_TYPES
 # SessionRejectReason (373) values used here.
 REJECT_REQUIRED_TAG_MISSING = 1
 REJECT_VALUE_INCORRECT = 5
-REJECT_INCORRECT_FORMAT = 6
+# 6 incorrect data format and 13 tag repeated: the codec's (REJECT_INCORRECT_FORMAT, REJECT_TAG_REPEATED)
 REJECT_COMPID_PROBLEM = 9
 REJECT_INVALID_MSGTYPE = 11
 
@@ -129,8 +131,10 @@ class FixSession(asyncio.Protocol):
         stores: SessionStores | None = None,
         store: MessageStore | None = None,
         exclusive: bool = True,
+        credentials: Credentials | None = None,
     ) -> None:
         self.app = app
+        self.credentials = credentials  # an acceptor's: checked on the Logon before anything else
         self.comp_id = comp_id
         self.role = role
         self.peer_comp_id = target_comp_id
@@ -306,7 +310,7 @@ class FixSession(asyncio.Protocol):
             return
         if not self.logout_sent:
             self.logout_sent = True
-            self.send(MsgType.Logout, [(Tag.Text, text)] if text else [])
+            self.send(MsgType.Logout, [(Tag.Text, ascii_text(text))] if text else [])
         self._flush()
         self.closed = True
         if self.transport is not None:
@@ -319,14 +323,16 @@ class FixSession(asyncio.Protocol):
             self.transport.abort()
 
     def reject(self, msg: FixMessage, reason: int, text: str, ref_tag: int | None = None) -> None:
+        """Session-level Reject (35=3). What it quotes of the message is made ASCII first: a Reject
+        that cannot be encoded would end the session instead of answering it."""
         self.send(
             MsgType.Reject,
             [
-                (Tag.RefSeqNum, msg.fields.get(Tag.MsgSeqNum, 0)),
+                (Tag.RefSeqNum, ascii_text(msg.fields.get(Tag.MsgSeqNum) or "0")),
                 (Tag.RefTagID, ref_tag),
-                (Tag.RefMsgType, msg.msg_type),
+                (Tag.RefMsgType, ascii_text(msg.msg_type)),
                 (Tag.SessionRejectReason, reason),
-                (Tag.Text, text),
+                (Tag.Text, ascii_text(text)),
             ],
         )
 
@@ -346,14 +352,17 @@ class FixSession(asyncio.Protocol):
                         self.reject(msg, REJECT_REQUIRED_TAG_MISSING, f"Required tag missing: {tag}", tag)
                     return
         seq_txt = fields[Tag.MsgSeqNum]
-        if not seq_txt.isdigit():
-            self.logout(f"MsgSeqNum(34) {seq_txt!r} is not a number")
+        if not is_number(seq_txt):
+            self.logout(f"MsgSeqNum(34) {seq_txt[:32]!r} is not a number")
             return
         seq = int(seq_txt)
 
         if not self.logged_on:
             if mtype != MsgType.Logon:
                 self.logout("first message must be Logon")
+                return
+            if msg.problem is not None:
+                self.logout(msg.problem.text)  # a Logon the venue cannot read is no Logon
                 return
             self._on_logon(msg, seq)
             return
@@ -375,6 +384,11 @@ class FixSession(asyncio.Protocol):
 
     def _process(self, msg: FixMessage, mtype: str, complete: bool) -> None:
         """A message in sequence: body checks, then the session's or the application's."""
+        problem = msg.problem
+        if problem is not None:  # a byte outside ASCII, a tag twice: its MsgSeqNum counts, nothing else
+            self._warn("fix_message_rejected", msg_type=ascii_text(mtype), reason=problem.reason, tag=problem.tag)
+            self.reject(msg, problem.reason, problem.text, problem.tag)
+            return
         if not complete:
             fields = msg.fields
             for tag in BODY_REQUIRED.get(mtype, ()):
@@ -467,9 +481,9 @@ class FixSession(asyncio.Protocol):
         """SequenceReset: GapFill (123=Y, in sequence) or Reset (MsgSeqNum ignored); never backwards."""
         fields = msg.fields
         new_txt = fields.get(Tag.NewSeqNo)
-        if not new_txt or not new_txt.isdigit():
+        if not new_txt or not is_number(new_txt):
             reason = REJECT_INCORRECT_FORMAT if new_txt else REJECT_REQUIRED_TAG_MISSING
-            self.reject(msg, reason, f"NewSeqNo(36) {new_txt!r} is not a number" if new_txt
+            self.reject(msg, reason, f"NewSeqNo(36) {new_txt[:32]!r} is not a number" if new_txt
                         else f"Required tag missing: {Tag.NewSeqNo}", Tag.NewSeqNo)
             return
         new = int(new_txt)
@@ -496,8 +510,8 @@ class FixSession(asyncio.Protocol):
             if not value:
                 self.reject(msg, REJECT_REQUIRED_TAG_MISSING, f"Required tag missing: {tag}", tag)
                 return
-            if not value.isdigit():
-                self.reject(msg, REJECT_INCORRECT_FORMAT, f"tag {tag} {value!r} is not a number", tag)
+            if not is_number(value):
+                self.reject(msg, REJECT_INCORRECT_FORMAT, f"tag {tag} {value[:32]!r} is not a number", tag)
                 return
         begin, end = int(fields[Tag.BeginSeqNo]), int(fields[Tag.EndSeqNo])
         next_out = self.out_seq
@@ -544,8 +558,8 @@ class FixSession(asyncio.Protocol):
                 self.logout(f"Required tag missing: {tag}")
                 return
         hb = fields[Tag.HeartBtInt]
-        if not hb.isdigit():
-            self.logout(f"HeartBtInt(108) {hb!r} is not a number")
+        if not is_number(hb):
+            self.logout(f"HeartBtInt(108) {hb[:32]!r} is not a number")
             return
         if fields[Tag.TargetCompID] != self.comp_id:
             self.peer_comp_id = fields[Tag.SenderCompID]
@@ -554,6 +568,15 @@ class FixSession(asyncio.Protocol):
         if self.role == "initiator" and fields[Tag.SenderCompID] != self.peer_comp_id:
             self.logout(f"unexpected SenderCompID {fields[Tag.SenderCompID]}")
             return
+        if self.credentials is not None and self.role == "acceptor":
+            # before the sequence numbers or who is connected are looked at: a peer that cannot log
+            # on learns nothing of the session it names, and which part was wrong is only logged
+            why = self.credentials.refusal(msg)
+            if why is not None:
+                self.peer_comp_id = fields[Tag.SenderCompID]
+                self._warn("fix_logon_refused", reason=why)
+                self.logout(INVALID_CREDENTIALS)
+                return
         peer = self.peer_comp_id = fields[Tag.SenderCompID]
         reset = fields.get(Tag.ResetSeqNumFlag) == "Y"
         if self.role == "acceptor":
@@ -659,6 +682,19 @@ class FixSession(asyncio.Protocol):
     def _error(self, event: str, **kw: Any) -> None:
         if self.log is not None:
             self.log.error(event, peer=self.peer, comp_id=self.peer_comp_id, **kw)
+
+
+def is_number(text: str) -> bool:
+    """A FIX SeqNum or Int as this venue reads it: ASCII digits (``str.isdigit`` takes ``١٢`` too), at
+    most 18 of them (``int()`` of 5,000 digits raises; a session number fits 63 bits)."""
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
+def ascii_text(text: str) -> str:
+    """``text`` as a FIX value can carry it: ASCII (others escaped as ``\\xe9``), no SOH."""
+    if text.isascii() and SOH not in text:
+        return text
+    return text.encode("ascii", "backslashreplace").decode("ascii").replace(SOH, "\\x01")
 
 
 def _body(raw: bytes) -> str:

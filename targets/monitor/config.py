@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from targets.common.service import base_parser, parse_config
+from targets.common.service import ConfigError, base_parser, parse_config
+from targets.fix.credentials import PASSWORD_ENV, CredentialsError, read_password
 
 from .limits import Limits
 
@@ -25,8 +26,8 @@ Number = TypeVar("Number", int, float)
 def non_negative(kind: Callable[[str], Number]) -> Callable[[str], Number]:
     def parse(text: str) -> Number:
         value = kind(text)
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+        if not 0 <= value < float("inf"):  # NaN fails both: a limit of NaN or Infinity is no limit
+            raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
         return value
     return parse
 
@@ -54,6 +55,7 @@ class MonitorConfig:
     repage_s: float = 5.0
     instance: str = "monitor"
     fix_heartbeat_s: int = 2
+    fix_password: str | None = field(default=None, repr=False)  # Password(554) on the drop copy's Logon
     host: str = "127.0.0.1"
     admin_port: int = 0
     run_id: str = "-"
@@ -84,11 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version-check-ms", type=positive_int, default=500)
     p.add_argument("--heartbeat-ms", type=positive_int, default=500)
     p.add_argument("--repage-s", type=non_negative(float), default=5.0, help="minimum time between pages of one kind")
+    p.add_argument("--fix-password-file", type=Path, metavar="FILE",
+                   help=f"the drop copy's Logon password (Username is the firm); default: ${PASSWORD_ENV}, else none")
     return p
 
 
 def from_args(args: argparse.Namespace) -> MonitorConfig:
+    try:
+        password = read_password(args.fix_password_file)
+    except CredentialsError as exc:
+        raise ConfigError(f"--fix-password-file: {exc}") from None
     return MonitorConfig(
+        fix_password=password,
         firm=args.firm,
         exchange_comp_id=args.exchange_comp_id,
         dropcopy=args.dropcopy,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 
 from targets.fix.codec import FixMessage, MsgType, Tag
+from targets.fix.credentials import logon_fields
 from targets.fix.session import FixSession, LogonFailed, connect
 from targets.fix.store import MemoryStore
 
@@ -69,6 +70,7 @@ class DropCopyClient:
                 self.session = await connect(
                     app, self.host, self.port, comp_id=cfg.firm, target_comp_id=cfg.exchange_comp_id,
                     heartbeat_s=cfg.fix_heartbeat_s, log=log, store=self.store, reset=self.reset_next,
+                    logon_fields=logon_fields(cfg.firm, cfg.fix_password),
                 )
             except (OSError, TimeoutError) as exc:
                 if isinstance(exc, LogonFailed) and exc.sequence:

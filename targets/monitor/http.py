@@ -8,9 +8,9 @@ from typing import Literal
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from targets.common.service import bad_request_middleware, json_error, parse_json, token_middleware
+from targets.common.edge import StrictBody, bad_request_middleware, json_error, parse_json, token_middleware
 
 from .book import Parent
 from .core import Monitor
@@ -19,20 +19,19 @@ MONITOR_KEY = web.AppKey("monitor", Monitor)
 REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
 
 
-class ParentIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class ParentIn(StrictBody):
+    model_config = ConfigDict(extra="ignore")  # what routers add later is ignored, not refused
     parent_id: str = Field(min_length=1, max_length=200)
     router: str = Field(min_length=1, max_length=200)
     symbol: str = Field(min_length=1, max_length=32)
     side: Literal["buy", "sell"]
-    qty: int = Field(gt=0)
+    qty: int = Field(gt=0, le=1_000_000_000)
     ts_ns: int | None = Field(default=None, ge=0)
 
 
-class LimitsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    max_gross_notional: float | None = Field(default=None, ge=0)
-    max_net_notional: float | None = Field(default=None, ge=0)
+class LimitsIn(StrictBody):
+    max_gross_notional: float | None = Field(default=None, ge=0, le=1e15)
+    max_net_notional: float | None = Field(default=None, ge=0, le=1e15)
     max_position: int | None = Field(default=None, ge=0)
     max_child_rate: int | None = Field(default=None, ge=0)
     max_fill_rate: int | None = Field(default=None, ge=0)
@@ -40,7 +39,7 @@ class LimitsIn(BaseModel):
     unregistered_grace_ms: int | None = Field(default=None, ge=0)
 
 
-class AutoKillIn(BaseModel):
+class AutoKillIn(StrictBody):
     enabled: bool
 
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from targets.common.service import ConfigError, base_parser, parse_config
+from targets.fix.credentials import PASSWORD_ENV, CredentialsError, read_password
 
 VERSIONS = ("v1", "v2")
 SEVERITIES = ("email", "page", "off")
@@ -50,6 +51,7 @@ class RouterConfig:
     reject_duplicates: bool = False
     max_child_rate: int | None = None
     fix_heartbeat_s: int = 10
+    fix_password: str | None = field(default=None, repr=False)  # Password(554) on the Logon; None: none sent
     host: str = "127.0.0.1"
     admin_port: int = 0
     instance: str = "router"
@@ -101,12 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reject-duplicates", action="store_true")
     p.add_argument("--max-child-rate", type=int)
     p.add_argument("--fix-heartbeat-s", type=int, default=10)
+    p.add_argument("--fix-password-file", type=Path, metavar="FILE",
+                   help=f"the Logon password (Username is the SenderCompID); default: ${PASSWORD_ENV}, else none")
     return p
 
 
 def _positive(name: str, value: float | None) -> None:
-    if value is not None and not value > 0:
-        raise ConfigError(f"--{name} must be > 0, got {value}")
+    if value is not None and not 0 < value < float("inf"):  # NaN fails both
+        raise ConfigError(f"--{name} must be a finite number > 0, got {value}")
 
 
 def from_args(args: argparse.Namespace) -> RouterConfig:
@@ -119,7 +123,7 @@ def from_args(args: argparse.Namespace) -> RouterConfig:
     for name in ("child-qty", "max-working-children", "powerpeg-working", "fix-heartbeat-s",
                  "max-child-qty", "price-collar-pct", "max-parent-notional", "max-child-rate"):
         _positive(name, getattr(args, name.replace("-", "_")))
-    if args.powerpeg_interval_ms < 0:
+    if not 0 <= args.powerpeg_interval_ms < float("inf"):
         raise ConfigError(f"--powerpeg-interval-ms must be >= 0, got {args.powerpeg_interval_ms}")
     flags = dict(FLAG_DEFAULTS)
     for item in args.flag:
@@ -128,6 +132,10 @@ def from_args(args: argparse.Namespace) -> RouterConfig:
             raise ConfigError(f"--flag {item!r} must be NAME=VALUE")
         flags[name] = parse_flag_value(name, raw)
     instance = args.id if args.instance == "router" else args.instance
+    try:
+        password = read_password(args.fix_password_file)
+    except CredentialsError as exc:
+        raise ConfigError(f"--fix-password-file: {exc}") from None
     return RouterConfig(
         id=args.id, version=args.version, exchange_host=host, exchange_port=int(port),
         exchange_comp_id=args.exchange_comp_id, exchange_admin=args.exchange_admin.rstrip("/"),
@@ -139,7 +147,7 @@ def from_args(args: argparse.Namespace) -> RouterConfig:
         flags=tuple(flags.items()), max_child_qty=args.max_child_qty,
         price_collar_pct=args.price_collar_pct, max_parent_notional=args.max_parent_notional,
         reject_duplicates=args.reject_duplicates, max_child_rate=args.max_child_rate,
-        fix_heartbeat_s=args.fix_heartbeat_s, host=args.host, admin_port=args.admin_port,
+        fix_heartbeat_s=args.fix_heartbeat_s, fix_password=password, host=args.host, admin_port=args.admin_port,
         instance=instance, run_id=args.run_id, ready_file=args.ready_file,
     )
 

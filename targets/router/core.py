@@ -63,7 +63,8 @@ class Router:
         self._seq = 0
         # parent ids must stay unique across restarts (a deploy restarts the
         # router): measurement keys on them, and a reused id would merge two parents
-        self._boot = _base36(time.time_ns() // 1_000_000)
+        self.started_ns = time.time_ns()  # /metrics: which FIX day of the venue's is this process's
+        self._boot = _base36(self.started_ns // 1_000_000)
 
     # -- order entry -----------------------------------------------------------
     def path_for(self, rlp: bool) -> str:
@@ -101,6 +102,7 @@ class Router:
         self.active[parent.parent_id] = parent
         self.stats.parents += 1
         self.stats.parents_by_path[parent.path] += 1
+        self.stats.parent_qty += parent.qty
         # Registration goes out before any strategy code sees the parent.
         self.notifier.register_parent(parent, self.cfg.id)
         if parent.path == PATH_POWERPEG:

@@ -29,6 +29,7 @@ import asyncio
 from typing import Any
 
 from targets.fix.codec import FixMessage, MsgType, Tag, utc_timestamp
+from targets.fix.credentials import logon_fields
 from targets.fix.session import FixSession, LogonFailed, connect
 from targets.fix.store import MemoryStore
 
@@ -266,7 +267,8 @@ class Gateway:
                 session = await connect(
                     self, cfg.exchange_host, cfg.exchange_port, comp_id=cfg.comp_id,
                     target_comp_id=cfg.exchange_comp_id, heartbeat_s=cfg.fix_heartbeat_s,
-                    logon_fields=LOGON_FIELDS, timeout=5.0, log=self.log, known_types=KNOWN_TYPES,
+                    logon_fields=LOGON_FIELDS + logon_fields(cfg.comp_id, cfg.fix_password), timeout=5.0,
+                    log=self.log, known_types=KNOWN_TYPES,
                     store=self.store, reset=reset,
                 )
             except (OSError, TimeoutError) as exc:

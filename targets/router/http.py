@@ -5,14 +5,13 @@ bodies are validated with pydantic at this edge only, never per child.
 """
 from __future__ import annotations
 
-import json
 from typing import Literal
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from targets.common.service import bad_request_middleware, json_error, parse_json, token_middleware
+from targets.common.edge import StrictBody, bad_request_middleware, json_error, parse_json, read_json, token_middleware
 
 from .checks import EntryRejection
 from .core import FlagError, OrderEntry, Router
@@ -22,13 +21,11 @@ ROUTER_KEY: web.AppKey[Router] = web.AppKey("router", Router)
 REGISTRY_KEY: web.AppKey[CollectorRegistry] = web.AppKey("registry", CollectorRegistry)
 
 
-class OrderRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
+class OrderRequest(StrictBody):
     symbol: str = Field(min_length=1, max_length=16)
     side: Literal["buy", "sell"]
     qty: int = Field(gt=0, le=1_000_000_000)
-    limit_price: float | None = Field(default=None, gt=0, le=1_000_000, allow_inf_nan=False)
+    limit_price: float | None = Field(default=None, gt=0, le=1_000_000)
     rlp: bool = False
     client_order_id: str = Field(min_length=1, max_length=128)
 
@@ -82,10 +79,7 @@ async def get_flags(request: web.Request) -> web.Response:
 
 
 async def put_flags(request: web.Request) -> web.Response:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return json_error(400, "body is not valid JSON", field="body")
+    body = await read_json(request)
     if not isinstance(body, dict):
         return json_error(400, "body must be a JSON object of flags", field="body")
     try:

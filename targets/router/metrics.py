@@ -23,6 +23,26 @@ class RouterCollector:
         for path, n in s.parents_by_path.items():
             parents.add_metric([path], n)
         yield parents
+        # What the router was asked to trade, labelled with its FIX SenderCompID (the session the
+        # venue knows it by), so an alert rule can hold the venue's executions per session
+        # (powerpeg_exchange_session_executed_shares_total) against it. Since the process started:
+        # a restarted router begins a new FIX day (141=Y), and the venue's session counters with it.
+        session = {"session": r.cfg.comp_id, "firm": r.cfg.firm}
+        accepted = CounterMetricFamily("powerpeg_router_accepted_parents", "parents accepted",
+                                       labels=list(session))
+        accepted.add_metric(list(session.values()), s.parents)
+        yield accepted
+        shares = CounterMetricFamily("powerpeg_router_accepted_parent_shares",
+                                     "quantity of the parents accepted (shares)", labels=list(session))
+        shares.add_metric(list(session.values()), s.parent_qty)
+        yield shares
+        # a rule compares the two only within one day: the venue's day of this session must have begun
+        # after this process started (a restart's first Logon sends 141=Y), else the venue still counts
+        # the previous process's executions
+        started = GaugeMetricFamily("powerpeg_router_start_time_seconds",
+                                    "when this router process started (Unix time)", labels=list(session))
+        started.add_metric(list(session.values()), r.started_ns / 1e9)
+        yield started
         for name, doc, value in (
             ("powerpeg_router_entry_rejections", "parents refused at entry", s.entry_rejections),
             ("powerpeg_router_children_sent", "child orders sent", s.children_sent),

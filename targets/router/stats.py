@@ -10,12 +10,13 @@ from .parents import PATH_NORMAL, PATH_POWERPEG, PATH_RLP
 class Stats:
     """Plain counters read by /metrics (cheaper than metric objects per child)."""
 
-    __slots__ = ("parents", "parents_by_path", "entry_rejections", "children_sent", "cancels_sent",
+    __slots__ = ("parents", "parents_by_path", "parent_qty", "entry_rejections", "children_sent", "cancels_sent",
                  "fills", "filled_qty", "child_rejects", "blocked_children", "halts")
 
     def __init__(self) -> None:
         self.parents = 0
         self.parents_by_path = {PATH_NORMAL: 0, PATH_RLP: 0, PATH_POWERPEG: 0}
+        self.parent_qty = 0  # Σ quantity of the parents accepted: what the fleet was asked to trade
         self.entry_rejections = 0
         self.children_sent = 0
         self.cancels_sent = 0

@@ -112,3 +112,22 @@ def test_the_load_profile_gets_every_variable_it_reads_and_routers_by_service_na
     env = runner.compose_env()
     assert (set(), "2", "4") == (read - set(env), env["PP_LOAD_WORKERS"], env["PP_LOAD_USERS"])
     assert [f"http://{r.id}:8080/orders" for r in config.routers] == [r.orders for r in runner.config.routers]
+
+
+def test_fix_credentials_reach_each_container_through_its_environment() -> None:
+    """The exchange's table and each client's password go through the environment (never argv): the file
+    maps PP_FIX_CREDENTIALS / PP_*_FIX_PASSWORD onto POWERPEG_FIX_CREDENTIALS / POWERPEG_FIX_PASSWORD, and
+    each client's password is the one the exchange's table holds for its CompID."""
+    plan, services = _plan(fix_clients=["MYENGINE"]), _file()["services"]
+    env = plan.environment()
+    table = json.loads(env["PP_FIX_CREDENTIALS"])
+    wiring = {name: services[name]["environment"].get(key) for name, key in (
+        ("exchange", "POWERPEG_FIX_CREDENTIALS"), ("monitor", "POWERPEG_FIX_PASSWORD"),
+        *((f"router-{i}", "POWERPEG_FIX_PASSWORD") for i in range(1, 9)))}
+    assert {"exchange": "${PP_FIX_CREDENTIALS:-}", "monitor": "${PP_MONITOR_FIX_PASSWORD:-}",
+            **{f"router-{i}": f"${{PP_ROUTER_{i}_FIX_PASSWORD:-}}" for i in range(1, 9)}} == wiring
+    assert (["ROUTER-1", "ROUTER-2", "KNIGHT", "MYENGINE"], {"KNIGHT": ["KNIGHT"]}) == (
+        list(table["passwords"]), table["drop_copy"])
+    assert (table["passwords"]["ROUTER-2"], table["passwords"]["KNIGHT"]) == (
+        env["PP_ROUTER_2_FIX_PASSWORD"], env["PP_MONITOR_FIX_PASSWORD"])
+    assert not any(table["passwords"]["ROUTER-1"] in a for a in json.loads(env["PP_ROUTER_1_ARGS"]))

@@ -68,3 +68,28 @@ def test_load_workers_run_as_containers_of_the_load_profile(engine, tmp_path) ->
     assert (2, True, r.metrics["parents"]) == (len(per_worker), all(n > 0 for n in per_worker), sum(per_worker))
     assert [] == dk.leftovers(engine, dk.run_filter(r.run_id()))
 
+
+
+def test_a_dead_exchange_journal_is_copied_out_of_its_container(engine, tmp_path) -> None:
+    """The exchange container killed mid-run (no fault means it): the run is inconclusive (exit 4), names the
+    exchange as down, and its journal still reaches the report, copied out of the stopped container."""
+    home, out = tmp_path / "home", tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(ROOT / "tests" / "fixtures" / "dead-parts"
+                             / "steady.yaml"), "--backend", "compose", "--out", str(out)],
+                            env=env(home), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        run_id = wait_for_event(out, "market_open", timeout=120)["run_id"]
+        dk.service_container(engine, run_id, "exchange").kill()
+        stdout, _ = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    doc = json.loads((out / "journal.json").read_text())
+    journal = doc["evidence"]["journal"]
+    records = [json.loads(line) for line in (out / "exchange-journal.jsonl").read_text().splitlines() if line.strip()]
+    assert (4, "inconclusive", ["exchange"]) == (proc.returncode, doc["status"], [o["part"] for o in doc["outages"]]), \
+        stdout
+    assert (True, True, len(records), True) == (journal["ok"], "docker get_archive" in journal["how"],
+                                               journal["count"], len(records) > 0), journal
+    assert [] == dk.leftovers(engine, dk.run_filter(run_id))

@@ -163,7 +163,7 @@ def test_backend_option_reaches_the_run_and_metrics_are_the_runs(pytester) -> No
 
 
 def test_an_unknown_backend_is_a_usage_error(pytester) -> None:
-    """--powerpeg-backend accepts local or compose only; anything else stops pytest with a usage error."""
+    """--powerpeg-backend accepts local, compose or swarm only; anything else stops pytest with a usage error."""
     result = pytester.runpytest_subprocess("--powerpeg", "--powerpeg-backend", "docker")
     assert (pytest.ExitCode.USAGE_ERROR, True) == (result.ret, any("invalid choice: 'docker'" in line
                                                                    for line in result.errlines))

@@ -26,6 +26,10 @@ from harness.state import FleetState
 from harness.topology import Topology
 
 
+# CompIDs the tests' own FIX clients log on as (the exchange admits only the fleet's and these)
+FIX_CLIENTS = ("CODTEST", "NOCOD", "OUTSIDER")
+
+
 class FleetFactory:
     """Stands up fleets under one POWERPEG_HOME and tears them all down."""
 
@@ -35,6 +39,7 @@ class FleetFactory:
 
     def __call__(self, **spec: Any) -> Topology:
         spec.setdefault("routers", 2)
+        spec.setdefault("fix_clients", list(FIX_CLIENTS))
         ctx = RunContext.create(home=self.home)
         backend = LocalBackend(ctx)
         topology = asyncio.run(backend.up(FleetSpec(**spec)))

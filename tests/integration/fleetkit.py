@@ -87,7 +87,8 @@ class DropCopy:
         app = cls()
         host, port = topology.exchange.dropcopy.rsplit(":", 1)
         session = await connect(app, host, int(port), comp_id=topology.firm,
-                                target_comp_id=topology.exchange.comp_id, heartbeat_s=30)
+                                target_comp_id=topology.exchange.comp_id, heartbeat_s=30,
+                                logon_fields=topology.fix_logon(topology.firm))
         return app, session
 
     def filled_qty(self, parent_id: str) -> int:

@@ -16,6 +16,7 @@ from targets.exchange.config import ExchangeConfig
 from targets.exchange.journal import read_records
 from targets.exchange.service import ExchangeService
 from targets.fix.codec import FixMessage, FixParser, encode
+from targets.fix.credentials import Credentials
 
 TOKEN = "test-token"
 COMP = "EXCHANGE"
@@ -567,3 +568,122 @@ async def test_an_exchange_restart_keeps_the_sequence(tmp_path: Path) -> None:
     again = [m for m in resent if m.msg_type == "8"]
     assert (c.next_expected(), [("before", ack[17], ack[52])]) == (
         back.logon.seq, [(m[11], m[17], m[122]) for m in again])
+
+
+# -- hostile input on the order-entry door: a Reject with its 373, the session still up --------------
+def raw_order(seq: int, comp_id: str, fields: bytes) -> bytes:
+    """A NewOrderSingle framed around body bytes given as they are (a byte outside ASCII, a repeated tag)."""
+    body = b"35=D\x0149=%b\x0156=%b\x0134=%d\x0152=20240101-00:00:00.000\x01%b" % (
+        comp_id.encode(), COMP.encode(), seq, fields)
+    msg = b"8=FIX.4.4\x019=%d\x01%b" % (len(body), body)
+    return msg + b"10=%03d\x01" % (sum(msg) % 256)
+
+
+async def test_a_byte_outside_ascii_gets_reject_373_6_and_the_session_trades_on(exchange: ExchangeService,
+                                                                                symbol: str) -> None:
+    """A Symbol with a byte outside ASCII: Reject 373=6 naming tag 55 with an ASCII text (before, the
+    Reject's own text could not be encoded and the session closed); no order; the next one is acked."""
+    c = await RawClient.open(exchange.fix_port, "ROUTER-1")
+    c.writer.write(raw_order(c.seq, "ROUTER-1", b"11=o1\x0155=caf\xe9\x0154=1\x0138=100\x0140=2\x0144=10.00\x01"
+                                                b"60=20240101-00:00:00.000\x01"))
+    c.seq += 1
+    rej = await c.expect(lambda m: m.msg_type == "3")
+    c.order("o2", 1, 100, "10.00", symbol)
+    await c.expect(is_er("o2", "0"))
+    exchange.journal.flush()
+    assert ("55", "6", True, []) == (rej[371], rej[373], rej[58].isascii(),
+                                     [r for r in read_records(exchange.journal.path) if r["cl_ord_id"] == "o1"])
+
+
+async def test_a_repeated_tag_gets_reject_373_13_and_no_order(exchange: ExchangeService, symbol: str) -> None:
+    """OrderQty twice (100, then 100000): Reject 373=13 naming tag 38, no order from either value; the
+    session goes on."""
+    c = await RawClient.open(exchange.fix_port, "ROUTER-1")
+    c.send("D", [(11, "o1"), (55, symbol), (54, 1), (38, 100), (40, 2), (44, "10.00"),
+                 (60, "20240101-00:00:00.000"), (38, 100000)])
+    rej = await c.expect(lambda m: m.msg_type == "3")
+    c.order("o2", 1, 100, "10.00", symbol)
+    await c.expect(is_er("o2", "0"))
+    exchange.journal.flush()
+    assert ("38", "13", []) == (rej[371], rej[373],
+                                [r for r in read_records(exchange.journal.path) if r["cl_ord_id"] == "o1"])
+
+
+async def test_the_clordid_of_a_filled_order_is_refused_again(exchange: ExchangeService, symbol: str) -> None:
+    """A ClOrdID is unique per session and day: reusing a filled order's gets ER 150=8 with the reason,
+    journaled as rejected, and fills nothing (before, the same ClOrdID was filled twice)."""
+    seller = await RawClient.open(exchange.fix_port, "ROUTER-1")
+    buyer = await RawClient.open(exchange.fix_port, "ROUTER-2")
+    seller.order("s1", 2, 200, "10.00", symbol)
+    await seller.expect(is_er("s1", "0"))
+    buyer.order("b1", 1, 100, "10.00", symbol)
+    await buyer.expect(is_er("b1", "F"))
+    buyer.order("b1", 1, 100, "10.00", symbol)
+    er = await buyer.expect(is_er("b1", "8"))
+    exchange.journal.flush()
+    kinds = [r["kind"] for r in read_records(exchange.journal.path) if r["cl_ord_id"] == "b1"]
+    assert (("8", "duplicate ClOrdID b1"), ["accepted", "fill", "rejected"]) == ((er[39], er[58]), kinds)
+
+
+# -- Logon credentials -----------------------------------------------------------------------------------
+PASSWORDS = {"ROUTER-1": "pw-router-1", "KNIGHT": "pw-knight", "OTHER": "pw-other"}
+
+
+@pytest.fixture
+async def secured(tmp_path: Path) -> AsyncIterator[ExchangeService]:
+    """An exchange asking for passwords; KNIGHT receives its own drop copy, OTHER nobody's."""
+    credentials = Credentials.from_json({"passwords": PASSWORDS, "drop_copy": {"KNIGHT": ["KNIGHT"]}})
+    config = ExchangeConfig(journal=tmp_path / "journal.ndjson", liquidity=False, credentials=credentials)
+    ex = ExchangeService(config, TOKEN, structlog.get_logger())
+    await ex.start()
+    yield ex
+    await ex.stop()
+
+
+def creds(comp_id: str, password: str | None = None, username: str | None = None) -> list[tuple[int, object]]:
+    return [(553, username or comp_id), (554, password or PASSWORDS[comp_id])]
+
+
+async def test_the_right_password_logs_on_and_trades(secured: ExchangeService) -> None:
+    """Username = SenderCompID and its password: logged on, orders acknowledged."""
+    c = await RawClient.open(secured.fix_port, "ROUTER-1", logon_extra=creds("ROUTER-1"))
+    c.order("o1", 1, 100, "10.00", next(iter(secured.engine.books)))
+    await c.expect(is_er("o1", "0"))
+
+
+@pytest.mark.parametrize(("comp_id", "extra"), [
+    ("ROUTER-1", creds("ROUTER-1", password="wrong")),
+    ("ROUTER-1", []),
+    ("ROUTER-1", [(553, "ROUTER-1")]),
+    ("ROUTER-1", creds("ROUTER-1", username="KNIGHT")),
+    ("NOBODY", creds("ROUTER-1", username="NOBODY")),
+], ids=["wrong password", "none", "username only", "username of another", "unknown compid"])
+async def test_bad_credentials_get_logout_saying_only_invalid_credentials(
+        secured: ExchangeService, comp_id: str, extra: list[tuple[int, object]]) -> None:
+    """Whatever part is wrong, the Logon gets a Logout "invalid credentials" (no detail) and the
+    connection ends; the session is not attached."""
+    with pytest.raises(ConnectionError, match="^Logon refused: invalid credentials$"):
+        await RawClient.open(secured.fix_port, comp_id, logon_extra=extra)
+    assert comp_id not in secured.engine.sessions
+
+
+async def test_bad_credentials_on_the_drop_copy_get_the_same_logout(secured: ExchangeService) -> None:
+    """The drop-copy door checks the same passwords."""
+    with pytest.raises(ConnectionError, match="^Logon refused: invalid credentials$"):
+        await RawClient.open(secured.dropcopy_port, "KNIGHT", logon_extra=creds("KNIGHT", password="wrong"))
+
+
+async def test_a_drop_copy_subscriber_gets_its_firms_reports(secured: ExchangeService) -> None:
+    """KNIGHT, listed as KNIGHT's subscriber, logs on to the drop copy and receives KNIGHT's reports."""
+    dc = await RawClient.open(secured.dropcopy_port, "KNIGHT", logon_extra=creds("KNIGHT"))
+    c = await RawClient.open(secured.fix_port, "ROUTER-1", logon_extra=creds("ROUTER-1"))
+    c.order("k1", 1, 100, "10.00", next(iter(secured.engine.books)), _1="KNIGHT")
+    await dc.expect(is_er("k1", "0"))
+
+
+async def test_a_drop_copy_for_a_compid_no_firm_lists_gets_logout(secured: ExchangeService) -> None:
+    """OTHER has a password but no firm lists it as a drop-copy subscriber: Logout (it cannot read
+    KNIGHT's fills, nor anyone's)."""
+    with pytest.raises(ConnectionError, match="^Logon refused: SenderCompID OTHER is not allowed a drop copy$"):
+        await RawClient.open(secured.dropcopy_port, "OTHER", logon_extra=creds("OTHER"))
+    assert "OTHER" not in secured.engine.dropcopies

@@ -37,7 +37,7 @@ async def _client(fleet, comp_id: str, cod: str | None):
     app = Client()
     extra = [(8013, cod)] if cod else []
     session = await connect(app, host, int(port), comp_id=comp_id, target_comp_id=fleet.exchange.comp_id,
-                            logon_fields=extra)
+                            logon_fields=extra + fleet.fix_logon(comp_id))
     return app, session
 
 

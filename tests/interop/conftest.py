@@ -24,6 +24,18 @@ from harness.backends.local.toxiproxy import find_binary
 
 TOKEN = "interop-token"
 COMP = "EXCHANGE"
+# the CompIDs the tests' engines log on as, each with its password (the exchange asks for them, as a
+# harness fleet's does); QFDC is also the drop-copy subscriber of its own firm
+CLIENTS = ("QF-Y", "QF-N", "QF-CUT", "QFDC", "QFDC-OE", "QF-APP", "QF-AWAY", "QF-TAKER")
+
+
+def password(comp_id: str) -> str:
+    return f"pw-{comp_id.lower()}"
+
+
+def write_credentials(path: Path) -> Path:
+    path.write_text(json.dumps({"passwords": {c: password(c) for c in CLIENTS}, "drop_copy": {"QFDC": ["QFDC"]}}))
+    return path
 
 
 def free_port() -> int:
@@ -94,7 +106,8 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture
 def exchange(tmp_path: Path) -> Iterator[Exchange]:
-    ex = start_exchange(tmp_path, "--cod-default", "off")
+    credentials = write_credentials(tmp_path / "credentials.json")
+    ex = start_exchange(tmp_path, "--cod-default", "off", "--credentials", str(credentials))
     try:
         yield ex
     finally:

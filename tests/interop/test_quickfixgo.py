@@ -8,11 +8,12 @@ journal, never powerpeg's client code.
 """
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from pathlib import Path
 
-from tests.interop.conftest import Exchange, Toxiproxy
+from tests.interop.conftest import Exchange, Toxiproxy, password
 from tests.interop.qfclient import QfClient, store_seqnums
 
 TRANSACT = "20261201-14:30:00.000"
@@ -25,6 +26,11 @@ def nos(cl: str, symbol: str, *, side: str = "1", qty: int = 100, price: str = "
     if account:
         fields.append((1, account))
     return "D", fields
+
+
+def engine(*, sender: str, **kwargs: object) -> QfClient:
+    """A QuickFIX/Go engine logging on as ``sender`` with its Username(553) and Password(554)."""
+    return QfClient(sender=sender, username=sender, password=password(sender), **kwargs)
 
 
 def acks(client: QfClient) -> Counter[str]:
@@ -43,7 +49,7 @@ def until(predicate, timeout: float, what: str) -> None:
 def test_reset_on_logon_y_logs_on_and_trades(exchange: Exchange, tmp_path: Path) -> None:
     """ResetOnLogon=Y: logon with 141=Y, a crossing pair of orders fills both sides."""
     symbol = exchange.symbol()
-    with QfClient(port=exchange.fix_port, sender="QF-Y", store=tmp_path / "qf", reset=True) as qf:
+    with engine(port=exchange.fix_port, sender="QF-Y", store=tmp_path / "qf", reset=True) as qf:
         qf.wait_logon()
         logon = qf.admin_received("A")[0]
         qf.send(*nos("S1", symbol, side="2", qty=100, price="10.00"))
@@ -57,12 +63,12 @@ def test_second_logon_of_the_day_continues_the_sequence(exchange: Exchange, tmp_
     """ResetOnLogon=N with a file store: the engine logs out, restarts on the same store and logs on again
     without a reset; the exchange continues both sequences and the session trades on."""
     symbol, store = exchange.symbol(), tmp_path / "qf"
-    with QfClient(port=exchange.fix_port, sender="QF-N", store=store) as first:
+    with engine(port=exchange.fix_port, sender="QF-N", store=store) as first:
         first.wait_logon()
         first.send(*nos("N1", symbol))
         first.wait_for(lambda e: e["ev"] == "from_app" and e["msg"].get(11) == "N1", what="N1's ack")
     out_before, in_before = store_seqnums(store)
-    with QfClient(port=exchange.fix_port, sender="QF-N", store=store) as second:
+    with engine(port=exchange.fix_port, sender="QF-N", store=store) as second:
         second.wait_logon()
         their_logon = second.admin_received("A")[0]
         second.send(*nos("N2", symbol))
@@ -80,7 +86,7 @@ def test_cut_in_the_middle_of_2000_pipelined_orders_loses_and_doubles_nothing(
     symbol = exchange.symbol()
     port = toxiproxy.proxy("qf-fix", exchange.fix_port)
     n = 2000
-    with QfClient(port=port, sender="QF-CUT", store=tmp_path / "qf") as qf:
+    with engine(port=port, sender="QF-CUT", store=tmp_path / "qf") as qf:
         qf.wait_logon()
         qf.send_many([nos(f"P{i}", symbol, qty=1 + i % 7) for i in range(n)])
         until(lambda: sum(acks(qf).values()) >= 300, 30, "300 acks before the cut")
@@ -105,8 +111,8 @@ def test_drop_copy_gets_every_report_in_order_gap_filled_after_a_cut(
     symbol = exchange.symbol()
     dc_port = toxiproxy.proxy("qf-dc", exchange.dropcopy_port)
     n = 400
-    with QfClient(port=dc_port, sender="QFDC", store=tmp_path / "dc") as dc, \
-            QfClient(port=exchange.fix_port, sender="QFDC-OE", store=tmp_path / "oe") as oe:
+    with engine(port=dc_port, sender="QFDC", store=tmp_path / "dc") as dc, \
+            engine(port=exchange.fix_port, sender="QFDC-OE", store=tmp_path / "oe") as oe:
         dc.wait_logon()
         oe.wait_logon()
         oe.send_many([nos(f"D{i}", symbol, account="QFDC") for i in range(n // 2)])
@@ -130,7 +136,7 @@ def test_replace_and_mass_cancel_round_trip_and_unsupported_message_gets_busines
     """35=G changes an order (150=5, the new ClOrdID and quantity); 35=q cancels every order of the session
     (35=r with the count, a 150=4 per order); 35=V, valid FIX the venue does not offer, gets 35=j."""
     symbol = exchange.symbol()
-    with QfClient(port=exchange.fix_port, sender="QF-APP", store=tmp_path / "qf", reset=True) as qf:
+    with engine(port=exchange.fix_port, sender="QF-APP", store=tmp_path / "qf", reset=True) as qf:
         qf.wait_logon()
         for cl in ("G1", "K1", "K2"):
             qf.send(*nos(cl, symbol, qty=100, price="5.00"))
@@ -156,18 +162,43 @@ def test_a_fill_while_the_session_is_away_arrives_by_resend_after_its_next_logon
     """Cancel-on-disconnect off: the engine logs out with an order resting, another firm fills it, and the
     engine's next Logon (no reset) is handed that fill by the venue's resend, exactly once."""
     symbol, store = exchange.symbol(), tmp_path / "away"
-    with QfClient(port=exchange.fix_port, sender="QF-AWAY", store=store) as away:
+    with engine(port=exchange.fix_port, sender="QF-AWAY", store=store) as away:
         away.wait_logon()
         away.send(*nos("REST1", symbol, side="2", qty=100, price="10.00"))
         away.wait_for(lambda e: e["ev"] == "from_app" and e["msg"].get(11) == "REST1", what="REST1's ack")
-    with QfClient(port=exchange.fix_port, sender="QF-TAKER", store=tmp_path / "taker", reset=True) as taker:
+    with engine(port=exchange.fix_port, sender="QF-TAKER", store=tmp_path / "taker", reset=True) as taker:
         taker.wait_logon()
         taker.send(*nos("TAKE1", symbol, side="1", qty=100, price="10.00"))
         taker.wait_for(lambda e: e["ev"] == "from_app" and e["msg"].get(150) == "F", what="the taker's fill")
-    with QfClient(port=exchange.fix_port, sender="QF-AWAY", store=store) as back:
+    with engine(port=exchange.fix_port, sender="QF-AWAY", store=store) as back:
         back.wait_logon()
         back.wait_for(lambda e: e["ev"] == "from_app" and e["msg"].get(11) == "REST1" and e["msg"].get(150) == "F",
                       what="the fill made while away")
         time.sleep(0.5)
         fills = [m for m in back.app_messages("8") if m.get(11) == "REST1" and m.get(150) == "F"]
     assert [("100", "2", "Y")] == [(m[14], m[39], m.get(43)) for m in fills]
+
+
+def test_a_wrong_password_never_logs_on_and_the_venue_logs_why(exchange: Exchange, tmp_path: Path) -> None:
+    """QuickFIX/Go with the wrong Password(554): each Logon it tries is refused (it never logs on), and
+    the exchange's log says which part was wrong, the client's Logout only "invalid credentials"
+    (tests/integration/test_exchange_fix.py reads that text)."""
+    log = exchange.journal.parent / "exchange.log"
+    with QfClient(port=exchange.fix_port, sender="QF-Y", username="QF-Y", password="not-it",
+                  store=tmp_path / "qf", reset=True, heartbeat=1) as qf:
+        qf.wait_for(lambda e: e["ev"] == "logout", what="the session ended")
+        until(lambda: "fix_logon_refused" in log.read_text(), 10, "the refusal in the exchange's log")
+        logged_on = any(e["ev"] == "logon" for e in qf.events)
+    refused = [json.loads(line) for line in log.read_text().splitlines() if "fix_logon_refused" in line]
+    assert (False, ("QF-Y", "wrong password")) == (logged_on, (refused[0]["comp_id"], refused[0]["reason"]))
+
+
+def test_a_drop_copy_for_a_compid_no_firm_lists_is_refused(exchange: Exchange, tmp_path: Path) -> None:
+    """An order-entry CompID, with its right password, on the drop-copy door: no firm lists it as a
+    subscriber, so its Logon is refused and the engine never logs on."""
+    log = exchange.journal.parent / "exchange.log"
+    with engine(port=exchange.dropcopy_port, sender="QFDC-OE", store=tmp_path / "dc", reset=True) as dc:
+        dc.wait_for(lambda e: e["ev"] == "logout", what="the session ended")
+        until(lambda: "drop-copy subscriber" in log.read_text(), 10, "the refusal in the exchange's log")
+        logged_on = any(e["ev"] == "logon" for e in dc.events)
+    assert not logged_on

@@ -40,6 +40,8 @@ from harness.load.runner import LoadRunner
 from harness.state import FleetState
 from harness.topology import Topology
 
+# the exchange's --journal in compose/docker-compose.yml (on the run's `journal` volume)
+JOURNAL_IN_CONTAINER = "/var/lib/powerpeg/journal.jsonl"
 HEALTH_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 5
 KILL_WAIT_S = 10  # a killed container is reported stopped within this
@@ -233,6 +235,32 @@ class ComposeBackend(Backend):
                 return container.logs(tail=lines).decode(errors="replace").rstrip()
             except FleetError:
                 return ""
+
+    async def process_state(self, component: str) -> str | None:
+        """The container's status when it is not running ("exited", "paused", "missing"), else None."""
+        try:
+            status = await asyncio.to_thread(self._container_status, component)
+        except FleetError:  # no engine: cannot tell
+            return None
+        return None if status in ("running", "restarting") else status
+
+    async def copy_journal(self, dest: Path) -> str:
+        """Out of the exchange's container (running or not) with the Docker SDK's ``get_archive``,
+        as ``docker cp`` does: the file is on the run's volume, mounted in that container."""
+
+        def copy() -> str:
+            with dk.docker_client() as engine:
+                container = dk.service_container(engine, self.ctx.run_id, "exchange")
+                try:
+                    stream, _stat = container.get_archive(JOURNAL_IN_CONTAINER)
+                    dk.extract_one(stream, dest)
+                except Exception as exc:  # docker.errors.NotFound / APIError: say which file of which container
+                    if isinstance(exc, FleetError):
+                        raise
+                    raise FleetError(f"copy {JOURNAL_IN_CONTAINER} out of {container.name}: {exc}") from None
+                return f"copied out of container {container.name} ({JOURNAL_IN_CONTAINER}, docker get_archive)"
+
+        return await asyncio.to_thread(copy)
 
     # -- faults (Docker SDK, on this run's containers only) ---------------
     async def _act(self, component: str, action: str) -> None:

@@ -13,7 +13,9 @@ import functools
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+import tarfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from harness.backends.base import FleetError
@@ -136,6 +138,25 @@ def service_container(engine: Any, run_id: str, service: str) -> Any:
     if not found:
         raise FleetError(f"no container for {service} in run {run_id}")
     return found[0]
+
+
+def extract_one(chunks: Iterable[bytes], dest: Path) -> None:
+    """The one file of a ``get_archive`` tar stream, written to ``dest``; the tar goes through a
+    temporary file beside it, not memory (a runaway's journal runs to hundreds of MB)."""
+    tmp = dest.with_name(dest.name + ".tar")
+    try:
+        with tmp.open("wb") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
+        with tarfile.open(tmp) as tar:
+            member = next((m for m in tar if m.isfile()), None)
+            source = tar.extractfile(member) if member is not None else None
+            if source is None:
+                raise FleetError("the archive holds no file")
+            with dest.open("wb") as out:
+                shutil.copyfileobj(source, out, 1 << 20)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def remove_labelled(filters: dict[str, list[str]]) -> list[str]:

@@ -26,6 +26,10 @@ from harness.topology import (
     ServiceEndpoints,
     Topology,
     ToxiproxyEndpoints,
+    fix_credentials,
+    fix_password,
+    fleet_comp_ids,
+    pagerduty_routing_key,
     proxy_upstreams,
     router_proxy,
 )
@@ -166,7 +170,20 @@ class ComposePlan:
         return ["--comp-id", self.spec.exchange_comp_id, "--open-in", str(self.spec.open_in),
                 *self.spec.exchange_args]
 
+    @property
+    def network(self) -> str:
+        """The project network by name (compose/docker-compose.yml `networks.default.name`): what a
+        firm's own containers join (compose/external-control.yml)."""
+        return self.project
+
+    def alerts_args(self) -> list[str]:
+        # inside the container's argv only (the compose record holding it is 0600, like the token)
+        route = [f"--route=pagerduty:{pagerduty_routing_key(self.token)}=page"] if self.spec.pagerduty_route else []
+        return route + list(self.spec.alerts_args)
+
     def monitor_args(self) -> list[str]:
+        if self.spec.monitor_detached:
+            return ["--firm", self.spec.firm, *self.spec.monitor_args]
         args = ["--dropcopy", self.dropcopy_via(), "--exchange-comp-id", self.spec.exchange_comp_id,
                 "--firm", self.spec.firm, "--exchange-admin", f"http://exchange:{ADMIN_PORT}",
                 "--alerts", self.alerts_url()]
@@ -193,15 +210,23 @@ class ComposePlan:
             "PP_MONITOR_PORT": str(self.ports.monitor),
             "PP_TOXIPROXY_PORT": str(self.ports.toxiproxy),
             "PP_EXCHANGE_ARGS": json.dumps(self.exchange_args()),
-            "PP_ALERTS_ARGS": json.dumps(list(self.spec.alerts_args)),
+            "PP_ALERTS_ARGS": json.dumps(self.alerts_args()),
+            "PP_NETWORK": self.network,
             "PP_MONITOR_ARGS": json.dumps(self.monitor_args()),
+            # FIX Logon credentials, derived from the token: the exchange's table, each client's password
+            "PP_FIX_CREDENTIALS": json.dumps(fix_credentials(self.token, self.fix_comp_ids(), self.spec.firm)),
+            "PP_MONITOR_FIX_PASSWORD": fix_password(self.token, self.spec.firm),
         }
         for router_id in self.router_ids:
             key = _env_key(router_id)
             env[f"{key}_PORT"] = str(self.ports.router(router_id))
             env[f"{key}_VERSION"] = self.spec.version_of(router_id)
             env[f"{key}_ARGS"] = json.dumps(self.router_args(router_id))
+            env[f"{key}_FIX_PASSWORD"] = fix_password(self.token, router_id.upper())
         return env
+
+    def fix_comp_ids(self) -> list[str]:
+        return fleet_comp_ids(self.router_ids, self.spec.firm, self.spec.fix_clients)
 
     def first_services(self) -> list[str]:
         """Started first: what the rest dial at start (and the proxies need)."""
@@ -235,7 +260,7 @@ class ComposePlan:
             routers=routers,
             monitor=ServiceEndpoints(f"http://{HOST}:{self.ports.monitor}"),
             alerts=ServiceEndpoints(f"http://{HOST}:{self.ports.alerts}"),
-            toxiproxy=toxiproxy, logs=logs,
+            toxiproxy=toxiproxy, logs=logs, network=self.network, fix_clients=tuple(self.spec.fix_clients),
         )
 
 

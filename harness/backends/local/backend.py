@@ -8,6 +8,9 @@ their admin ports are reserved before either starts.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,6 +36,10 @@ from harness.topology import (
     ServiceEndpoints,
     Topology,
     ToxiproxyEndpoints,
+    fix_credentials,
+    fix_password,
+    fleet_comp_ids,
+    pagerduty_routing_key,
     proxy_upstreams,
     router_proxy,
 )
@@ -61,6 +68,36 @@ def pinned_argv(record: ProcessRecord) -> list[str]:
         if key.endswith("_port") and isinstance(value, int):
             argv = with_flag(argv, "--" + key.replace("_", "-"), str(value))
     return argv
+
+
+class FixCredentialFiles:
+    """One run's FIX Logon credentials on disk, and the flags pointing each service at its own: the
+    exchange's table (``--credentials``), a password file per client CompID (``--fix-password-file``).
+    A kind started from a fake command (``FleetSpec.commands``, tests) gets no flag."""
+
+    def __init__(self, directory: Path, fakes: frozenset[str]) -> None:
+        self.directory = directory
+        self.fakes = fakes
+
+    def write(self, table: dict[str, Any], passwords: dict[str, str]) -> None:
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _write_secret(self.directory / "exchange.json", json.dumps(table, indent=1))
+        for comp_id, password in passwords.items():
+            _write_secret(self.directory / f"{comp_id}.password", password + "\n")
+
+    def exchange_args(self) -> list[str]:
+        return [] if "exchange" in self.fakes else ["--credentials", str(self.directory / "exchange.json")]
+
+    def client_args(self, kind: str, comp_id: str) -> list[str]:
+        return [] if kind in self.fakes else ["--fix-password-file", str(self.directory / f"{comp_id}.password")]
+
+
+def _write_secret(path: Path, text: str) -> None:
+    """``text`` into ``path``, readable by this user only (also when the file existed)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
 
 
 class _Starter:
@@ -191,9 +228,10 @@ class LocalBackend(Backend):
                 st.forks = await processes.ForkServer.start(python=sys.executable, env=ctx.child_env(),
                                                             log_path=ctx.log_path("launcher"),
                                                             timeout=spec.start_timeout)
-            await st.spawn_service("alerts", "alerts", list(spec.alerts_args))
+            await st.spawn_service("alerts", "alerts", self._alerts_routes(spec) + list(spec.alerts_args))
+            passwords = self._fix_credentials(spec)
             exchange_argv = ["--comp-id", spec.exchange_comp_id, "--journal", str(ctx.journal_path),
-                             "--open-in", str(spec.open_in)] + list(spec.exchange_args)
+                             "--open-in", str(spec.open_in), *passwords.exchange_args()] + list(spec.exchange_args)
             await st.spawn_service("exchange", "exchange", exchange_argv)
             waits: list = [st.wait_service("alerts"), st.wait_service("exchange")]
             if toxi_task is not None:
@@ -235,11 +273,13 @@ class LocalBackend(Backend):
         monitor_admin = f"http://{HOST}:{monitor_sock.getsockname()[1]}"
         router_admin = {rid: f"http://{HOST}:{s.getsockname()[1]}" for rid, s in router_socks.items()}
 
-        monitor_argv = ["--admin-port", str(monitor_sock.getsockname()[1]), "--dropcopy", dropcopy_via,
-                        "--exchange-comp-id", spec.exchange_comp_id, "--firm", spec.firm,
-                        "--exchange-admin", exchange.admin, "--alerts", f"http://{alerts_via}"]
-        for rid in router_ids:
-            monitor_argv += ["--router", router_admin[rid]]
+        monitor_argv = ["--admin-port", str(monitor_sock.getsockname()[1]), "--firm", spec.firm,
+                        *passwords.client_args("monitor", spec.firm)]
+        if not spec.monitor_detached:
+            monitor_argv += ["--dropcopy", dropcopy_via, "--exchange-comp-id", spec.exchange_comp_id,
+                             "--exchange-admin", exchange.admin, "--alerts", f"http://{alerts_via}"]
+            for rid in router_ids:
+                monitor_argv += ["--router", router_admin[rid]]
         await st.spawn_service("monitor", "monitor", monitor_argv + list(spec.monitor_args))
         for rid in router_ids:
             await st.spawn_service(rid, "router", [
@@ -247,6 +287,7 @@ class LocalBackend(Backend):
                 "--version", spec.version_of(rid), "--exchange", via[rid],
                 "--exchange-comp-id", spec.exchange_comp_id, "--exchange-admin", exchange.admin,
                 "--firm", spec.firm, "--alerts", f"http://{alerts_via}", "--monitor", monitor_admin,
+                *passwords.client_args("router", rid.upper()),
             ] + list(spec.router_args))
         readies = await _gather_or_fail([st.wait_service(c) for c in ["monitor", *router_ids]])
         for component, ready, sock in zip(["monitor", *router_ids], readies,
@@ -269,8 +310,42 @@ class LocalBackend(Backend):
             state_dir=str(ctx.state_dir), journal=str(ctx.journal_path), exchange=exchange, routers=routers,
             monitor=ServiceEndpoints(f"http://{HOST}:{readies[0]['admin_port']}"),
             alerts=ServiceEndpoints(f"http://{alerts_hostport}"), toxiproxy=toxiproxy,
-            logs={p.component: p.log for p in st.state.processes},
+            logs={p.component: p.log for p in st.state.processes}, fix_clients=tuple(spec.fix_clients),
         )
+
+    def _fix_credentials(self, spec: FleetSpec) -> FixCredentialFiles:
+        """The FIX Logon credentials of this run (targets/fix/credentials.py), each password derived
+        from the run's token: the exchange's table and one password file per client, in the state
+        directory (0600), given by path: a password is a credential and ``ps`` shows argv."""
+        comp_ids = fleet_comp_ids(spec.router_ids(), spec.firm, spec.fix_clients)
+        files = FixCredentialFiles(self.ctx.state_dir / "fix-credentials", frozenset(spec.commands))
+        files.write(fix_credentials(self.ctx.token, comp_ids, spec.firm),
+                    {c: fix_password(self.ctx.token, c) for c in (*(r.upper() for r in spec.router_ids()), spec.firm)})
+        return files
+
+    def _alerts_routes(self, spec: FleetSpec) -> list[str]:
+        """The sink's routes file: the fleet's PagerDuty routing key on page. A file in the state
+        directory (mode 0600), not a flag: a routing key is a credential and ``ps`` shows argv."""
+        if not spec.pagerduty_route or "alerts" in spec.commands:
+            return []
+        path = self.ctx.state_dir / "alerts-routes.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f"pagerduty:\n  {pagerduty_routing_key(self.ctx.token)}: page\n")
+        return ["--routes-file", str(path)]
+
+    async def start_process(self, component: str, argv: list[str]) -> procs.Started:
+        """Spawn and record at once (a crash right after must still be found by `cleanup`); its log
+        goes with the fleet's (logs/<component>.log) and its environment carries the run id."""
+        state = self._state()
+        log_path = self.ctx.log_path(component)
+        proc = procs.spawn(argv, env=self.ctx.child_env(), log_path=log_path)
+        ident = procs.ProcIdentity.of(proc.pid) or procs.ProcIdentity(proc.pid, 0)
+        state.processes.append(ProcessRecord(component, ident, list(argv), str(log_path)))
+        state.save(self.ctx.state_file)
+        self.ctx.log.info("spawned", target=component, pid=proc.pid)
+        return proc
 
     async def _stop(self, state: FleetState | None, *, keep_logs: bool) -> list[tuple[str, str]]:
         """Every recorded process in reverse start order, then whatever else carries the run id."""
@@ -281,7 +356,9 @@ class LocalBackend(Backend):
         return stopped
 
     def _records(self) -> list[Path]:
-        return [self.ctx.ready_dir]
+        # the routes file holds a credential; controls/ the bundled controls' configs and data
+        return [self.ctx.ready_dir, self.ctx.state_dir / "alerts-routes.yaml", self.ctx.state_dir / "controls",
+                self.ctx.state_dir / "fix-credentials"]
 
     async def down(self) -> list[tuple[str, str]]:
         if self._forks is not None:
@@ -297,10 +374,28 @@ class LocalBackend(Backend):
         for record in state.processes:
             if not record.ident.alive():
                 result[record.component] = "not running"
+            else:
+                result.setdefault(record.component, "ok")  # a bundled control: running
         return result
 
     def logs(self, component: str, lines: int = 50) -> str:
         return procs.tail(Path(self._state().process(component).log), lines)
+
+    async def process_state(self, component: str) -> str | None:
+        """"exited" when the recorded process is gone (or a zombie), else None."""
+        try:
+            record = self._state().process(component)
+        except (NoFleet, KeyError):
+            return None
+        return None if record.ident.alive() else "exited"
+
+    async def copy_journal(self, dest: Path) -> str:
+        """The exchange writes its journal under the run's state directory: copy the file."""
+        src = self.ctx.journal_path
+        if not src.is_file():
+            raise FleetError(f"no exchange journal at {src}")
+        await asyncio.to_thread(shutil.copyfile, src, dest)
+        return f"copied from {src}"
 
     # -- faults -----------------------------------------------------------
     async def _signal(self, component: str, sig: int) -> None:

@@ -198,6 +198,29 @@ def test_page_before_first_fault_is_not_detection():
     assert metrics.detected_at is None
 
 
+def test_pages_before_the_first_fault_are_counted_apart():
+    """Two pages (and a phone call) before the 1.5 s fault, an email before it and a page after: 3 before."""
+    tape = Tape()
+    runaway_flow(tape, by="monitor")
+    alerts = [page(0.5), page(1.0, channel="phone"), page(1.2), page(1.3, channel="email"), page(3.2)]
+    assert 3 == compute(evidence(tape, alerts=alerts)).pages_before_fault
+
+
+def test_a_part_down_by_itself_is_marked_where_it_went_down_and_a_planned_one_is_not():
+    """part_down/part_up of an unplanned outage mark the picture at since_ns and the up; a planned one adds
+    nothing (its fault's inject mark is there already)."""
+    tape = Tape()
+    normal_flow(tape)
+    events = [*EVENTS,
+              {"event": "part_down", "part": "monitor", "since_ns": at(2.0), "ts_ns": at(2.6), "planned": False},
+              {"event": "part_up", "part": "monitor", "ts_ns": at(3.0), "planned": False},
+              {"event": "part_down", "part": "alerts", "since_ns": at(2.1), "ts_ns": at(2.2), "planned": True},
+              {"event": "part_up", "part": "alerts", "ts_ns": at(3.1)}]
+    marks = compute(evidence(tape, events=events)).marks
+    assert [(at(2.0), "part_down", "monitor down"), (at(3.0), "part_up", "monitor up")] == \
+        [(m.ts_ns, m.kind, m.label) for m in marks if m.kind.startswith("part_")]
+
+
 def test_operator_ack_counts_as_detection():
     """An operator's acknowledgement before any page is the detection."""
     tape = Tape()

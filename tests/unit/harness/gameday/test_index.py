@@ -4,6 +4,7 @@ from __future__ import annotations
 from harness.gameday.index import SuiteRun, detection, kill, render
 from harness.gameday.suite import Suite, SuiteEntry
 from harness.measure import Metrics
+from harness.outages import Outage
 from harness.report import RunRecord
 from harness.verdict import AssertionResult
 
@@ -61,3 +62,27 @@ def test_failed_assertions_and_title_are_escaped_and_shown() -> None:
     """The failing assertion is listed under its run; the title is HTML-escaped."""
     page = render(SUITE, [SuiteRun(_record("two", "failed", None), "02-two")], started="t", backend="local")
     assert ("ttd_max: not detected" in page, "Nightly &lt;resilience&gt;" in page) == (True, True)
+
+
+def test_a_part_down_by_itself_is_named_in_its_row_and_under_its_run() -> None:
+    """The row names the dead part and when; the run's section has the sentence and the verdict's why."""
+    record = _record("two", "failed", None)
+    record.metrics.series.t0_ns = 0
+    record.outages = [Outage("monitor", 4_500_000_000, reason="exited", meaning="nothing was watching", control=True)]
+    record.verdict = "the control was not running: monitor down from +4.5 s (exited): nothing was watching"
+    page = render(SUITE, [SuiteRun(record, "02-two")], started="t", backend="local")
+    row = page.split('<table class="runs">')[1].split("</table>")[0]
+    section = page.split('<h2 id="02-two">')[1]
+    assert (True, True, True) == ("monitor down from +4.5 s" in row,
+                                  "finding: monitor down from +4.5 s (exited): nothing was watching" in section,
+                                  "FAILED: the control was not running" in section)
+
+
+def test_an_inconclusive_run_has_its_badge_and_a_planned_outage_is_not_a_finding() -> None:
+    """Inconclusive gets a badge of its own; an outage a fault caused is listed as planned, not in the row."""
+    record = _record("one", "inconclusive", None, violation=None)
+    record.outages = [Outage("monitor", 10, planned=True, fault="kill monitor")]
+    page = render(SUITE, [SuiteRun(record, "01-one")], started="t", backend="local")
+    row = page.split('<table class="runs">')[1].split("</table>")[0]
+    assert (True, False, True) == (">inconclusive</span>" in row, "monitor down" in row,
+                                   "planned: monitor down" in page)

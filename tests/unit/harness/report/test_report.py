@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from harness.measure import Mark, Metrics, Series
-from harness.report import RunRecord, iso_utc, write_all
+from harness.outages import Outage
+from harness.report import RunRecord, RunStatus, SourceRecord, iso_utc, write_all
 from harness.report.html import render as render_html
 from harness.report.summary import render, side_by_side
-from harness.verdict import AssertionResult
+from harness.verdict import CONTROL_NOT_RUNNING, NOTHING_TO_MEASURE, AssertionResult
 
 T0 = 1_700_000_000 * 10**9
 S = 10**9
@@ -83,10 +84,10 @@ def test_journal_json_metrics_are_the_metric_keys(written: Path):
 
 
 def test_journal_json_times_and_assertions(written: Path):
-    """Start time as ISO and ns; assertions with name, expected, actual, passed, message."""
+    """Start time as ISO and ns; assertions with name, expected, actual, passed, message and cause."""
     doc = json.loads((written / "journal.json").read_text())
     assert (iso_utc(T0 - S), T0 - S, {"name": "ttk_max", "expected": 0.5, "actual": 1.0, "passed": False,
-                                       "message": "ttk 1.000s > 0.500s"}) == (
+                                       "message": "ttk 1.000s > 0.500s", "cause": None}) == (
         doc["started_at"], doc["started_ns"], doc["assertions"][1])
 
 
@@ -223,3 +224,107 @@ def test_html_draws_marks_at_the_same_instant(tmp_path: Path):
     write_all(tmp_path, run(metrics=m))
     page = (tmp_path / "report.html").read_text()
     assert (True, True) == ("kill @same" in page, "contained @same" in page)
+
+
+MONITOR_DEAD = Outage("monitor", T0 + 45 * S // 10, reason="exited", meaning="nothing was watching", control=True)
+KILLED_ON_PURPOSE = Outage("alerts", T0 + S, T0 + 2 * S, planned=True, fault="kill alerts", reason="exited")
+NOT_RUNNING = AssertionResult("ttd_max", 0.25, None, False, "not detected: ... — the control was not running: "
+                              "monitor down from +4.5 s (exited): nothing was watching", CONTROL_NOT_RUNNING)
+UNTESTED = AssertionResult("ttd_max", 0.25, None, False, "no violation happened: nothing to detect, so ttd_max "
+                           "was not tested", NOTHING_TO_MEASURE)
+
+
+def dead_monitor_run(**overrides) -> RunRecord:
+    base = dict(assertions=[NOT_RUNNING], outages=[MONITOR_DEAD, KILLED_ON_PURPOSE],
+                verdict="the control was not running: monitor down from +4.5 s (exited): nothing was watching",
+                sources=[SourceRecord("marks", True, "GET /positions", 20, file="marks.json"),
+                         SourceRecord("alerts", False, "GET /alerts", error="ClientConnectorError: refused"),
+                         SourceRecord("journal", True, "copied from /x/journal.jsonl (GET /journal failed: boom)",
+                                      1000, file="exchange-journal.jsonl", extra={"rescued": True})])
+    base.update(overrides)
+    return run(**base)
+
+
+def inconclusive_run() -> RunRecord:
+    return run(status="inconclusive", assertions=[UNTESTED], metrics=metrics(first_violation_at=None),
+               verdict="ttd_max: no violation happened: nothing to detect, so ttd_max was not tested")
+
+
+def test_inconclusive_is_never_a_pass_and_exits_4():
+    """RunStatus.INCONCLUSIVE exits 4: not 0 (nothing was tested), not 1 (no control failed)."""
+    assert [0, 1, 1, 3, 4] == [RunStatus(s).exit_code for s in ("passed", "failed", "aborted", "error", "inconclusive")]
+
+
+def test_summary_of_an_inconclusive_run_says_why_and_marks_the_untested_assertion():
+    """INCONCLUSIVE: the reason on the first line; the assertion marked ? rather than ✓ or ✗."""
+    text = render(inconclusive_run())
+    assert ("INCONCLUSIVE: ttd_max: no violation happened" in text.splitlines()[0], ["? ttd_max"]) == (
+        True, re.findall(r"[✓✗?] \w+", text))
+
+
+def test_summary_names_a_dead_control_as_not_running_and_lists_each_outage():
+    """FAILED says the control was not running; a line per part down: the finding, and the planned one as such."""
+    lines = render(dead_monitor_run()).splitlines()
+    assert lines[0].endswith("FAILED: 1 of 1 assertion(s) failed — the control was not running: monitor down "
+                             "from +4.5 s (exited): nothing was watching"), lines[0]
+    assert ["  finding: monitor down from +4.5 s (exited): nothing was watching",
+            "  planned: alerts down from +1.0 s to +2.0 s on purpose (kill alerts) (exited)"] == \
+        [line for line in lines if line.startswith(("  finding:", "  planned:"))]
+
+
+def test_summary_says_which_evidence_was_lost_or_rescued():
+    """The alerts not read, and the journal copied by the backend, are on one evidence line."""
+    [line] = [x for x in render(dead_monitor_run()).splitlines() if x.startswith("  evidence:")]
+    assert ("alerts not read (ClientConnectorError: refused)" in line, "journal copied from /x/journal.jsonl" in line) \
+        == (True, True)
+
+
+def test_journal_json_carries_outages_evidence_and_verdict(tmp_path: Path):
+    """journal.json: each outage with part, seconds, finding and its sentence; each source; the verdict's why."""
+    write_all(tmp_path, dead_monitor_run())
+    doc = json.loads((tmp_path / "journal.json").read_text())
+    [finding, planned] = doc["outages"]
+    assert (("monitor", 4.5, True, "monitor down from +4.5 s (exited): nothing was watching"), False) == (
+        (finding["part"], finding["down_s"], finding["finding"], finding["text"]), planned["finding"])
+    assert ({"marks": True, "alerts": False, "journal": True}, "control_not_running", True) == (
+        {k: v["ok"] for k, v in doc["evidence"].items()}, doc["assertions"][0]["cause"],
+        doc["verdict"].startswith("the control was not running"))
+
+
+def test_journal_json_outages_parse_back_into_the_record():
+    """A record built from journal.json's dicts holds the same outages (the game day reads them back)."""
+    doc_outages = [o.to_dict(T0) for o in (MONITOR_DEAD, KILLED_ON_PURPOSE)]
+    assert [MONITOR_DEAD, KILLED_ON_PURPOSE] == run(outages=doc_outages).outages
+
+
+def test_junit_skips_what_was_not_tested_and_the_inconclusive_run(tmp_path: Path):
+    """An inconclusive run: the untested assertion and a `run` case are <skipped>, nothing is a failure."""
+    write_all(tmp_path, inconclusive_run())
+    suite = ET.parse(tmp_path / "junit.xml").getroot()
+    assert ("0", "2", ["ttd_max", "run"]) == (
+        suite.get("failures"), suite.get("skipped"),
+        [case.get("name") for case in suite.iter("testcase") if case.find("skipped") is not None])
+
+
+def test_junit_properties_name_each_outage(tmp_path: Path):
+    """A finding and a planned outage become properties with their sentences."""
+    write_all(tmp_path, dead_monitor_run())
+    props = [(p.get("name"), p.get("value")) for p in ET.parse(tmp_path / "junit.xml").getroot().iter("property")]
+    assert [("finding", MONITOR_DEAD.text(T0)), ("planned_outage", KILLED_ON_PURPOSE.text(T0))] == \
+        [p for p in props if p[0] in ("finding", "planned_outage")]
+
+
+def test_html_shows_the_verdict_the_parts_down_and_the_evidence():
+    """report.html: the verdict's why, a Parts down table marking the finding, an Evidence table."""
+    page = render_html(dead_monitor_run())
+    parts = page.split("<h2>Parts down</h2>")[1].split("</table>")[0]
+    assert (True, True, True, True) == ("the control was not running" in page.split("<h2>Verdict</h2>")[1],
+                                        ">finding<" in parts and "on purpose (kill alerts)" in parts,
+                                        "nothing was watching" in parts, "ClientConnectorError" in
+                                        page.split("<h2>Evidence</h2>")[1])
+
+
+def test_html_inconclusive_badge_and_untested_mark():
+    """An inconclusive run has its own badge colour and the untested assertion a ? mark."""
+    page = render_html(inconclusive_run())
+    assert (True, True) == ('background:#9a6700">inconclusive<' in page, 'title="not tested">?<' in page)

@@ -6,6 +6,9 @@ import structlog
 from aiohttp.test_utils import TestClient, TestServer
 
 from targets.alerts.http import build_app
+from tests.fixtures.hostile_http import (
+    DEEP_ARRAY, DEEP_OBJECT, NON_ASCII_AUTH, NOT_JSON_NUMBERS, UNICODE_DIGITS, post_with_auth, raw_request,
+)
 from targets.alerts.core import AlertSink
 
 TOKEN = "secret"
@@ -162,3 +165,53 @@ async def test_metrics_count_delivered_alerts(client) -> None:
     await _post_alert(client, "email")
     text = await (await client.get("/metrics")).text()
     assert 'powerpeg_alerts_delivered_total{channel="email",severity="email"} 1.0' in text.splitlines()
+
+
+# -- hostile input (tests/fixtures/hostile_http.py): a 4xx naming the field, never a 500 ------------------
+@pytest.mark.parametrize("path", ["/alerts", "/channels/page", "/heartbeat", "/alertmanager", "/v2/enqueue"])
+@pytest.mark.parametrize("body", [DEEP_ARRAY, DEEP_OBJECT, *NOT_JSON_NUMBERS.values()],
+                         ids=["deep array", "deep object", *NOT_JSON_NUMBERS])
+async def test_hostile_json_is_400_naming_body(client, path, body) -> None:
+    """Deep nesting, NaN, Infinity, 1e999 and a 5000-digit integer: 400 naming the body, on every door."""
+    method = client.put if path.startswith("/channels") else client.post
+    resp = await method(path, data=body, headers={**AUTH, "Content-Type": "application/json"})
+    assert (400, "body") == (resp.status, (await resp.json())["field"])
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"enabled": "no"}, "enabled"),
+    ({"enabled": 0}, "enabled"),
+    ({"delay_ms": "500"}, "delay_ms"),
+    ({"delay_ms": True}, "delay_ms"),
+    ({"delay_ms": 5.5}, "delay_ms"),
+], ids=["enabled no", "enabled 0", "delay string", "delay true", "delay float"])
+async def test_channel_settings_take_only_their_types(client, body, field) -> None:
+    """"no" does not switch the pager off, true is no delay: 400 naming the field, the channel unchanged."""
+    before = await (await client.get("/channels")).json()
+    resp = await client.put("/channels/page", json=body, headers=AUTH)
+    after = await (await client.get("/channels")).json()
+    assert (400, field, before) == (resp.status, (await resp.json())["field"], after)
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/alerts", {"source": "m", "severity": "page", "text": "x", "ts": "1"}, "ts"),
+    ("/alerts", {"source": "m", "severity": "page", "text": "x", "ts": True}, "ts"),
+    ("/heartbeat", {"source": "m", "seq": "1"}, "seq"),
+], ids=["ts string", "ts true", "seq string"])
+async def test_strings_and_booleans_are_no_numbers(client, path, body, field) -> None:
+    """Numbers must be JSON numbers: 400 naming the field."""
+    resp = await client.post(path, json=body, headers=AUTH)
+    assert (400, field) == (resp.status, (await resp.json())["field"])
+
+
+@pytest.mark.parametrize("digits", UNICODE_DIGITS)
+async def test_since_ns_in_unicode_digits_is_400(client, digits) -> None:
+    """?since_ns= takes ASCII digits only (str.isdigit and int() take ١٢ and ² too): 400 naming it."""
+    resp = await client.get("/alerts", params={"since_ns": digits})
+    assert (400, "since_ns") == (resp.status, (await resp.json())["field"])
+
+
+async def test_a_non_ascii_authorization_header_is_401(client) -> None:
+    """A token with bytes outside ASCII is a 401 like any wrong token, not a 500."""
+    body = b'{"source": "m", "severity": "page", "text": "x"}'
+    assert 401 == await raw_request(client.port, post_with_auth("/alerts", NON_ASCII_AUTH, body))

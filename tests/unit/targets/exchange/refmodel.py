@@ -155,7 +155,7 @@ class Model:
         text = None
         if o.symbol not in self.resting:
             text = f"unknown symbol {o.symbol}"
-        elif any(w.cl == o.cl for w in st.working):
+        elif o.cl in st.known:  # unique per session and day, also once its order is done
             text = f"duplicate ClOrdID {o.cl}"
         if text is not None:
             o.done = True
@@ -254,7 +254,7 @@ class Model:
             reason = "99"
         elif f.get(1) and f[1] != o.firm:
             reason = "99"
-        elif any(w.cl == f[11] for w in st.working):
+        elif f[11] in st.known:
             reason = "6"
         if reason is not None:
             self._send(st.comp_id, "9", {37: o.order_id, 11: f[11], 41: f[41], 39: o.status(), 434: "2",
@@ -356,7 +356,10 @@ class Stream:
             return "q", self._mass(st, cl)
         if roll < 0.30:
             return rng.choice(["R", "V", "AE"]), {131: cl, 55: rng.choice(list(self.symbols))}
-        return "D", self._new(comp_id, cl)
+        f = self._new(comp_id, cl)
+        if st.known and rng.random() < 0.02:
+            f[11] = rng.choice(list(st.known)[-50:])  # a ClOrdID of the day again: working, done or replaced
+        return "D", f
 
     def _price(self, symbol: str) -> int:
         return self.symbols[symbol] + self.rng.randint(-6, 6)

@@ -137,7 +137,8 @@ def test_reports_after_a_replace_name_the_new_clordid(venue: Venue) -> None:
 
 
 def test_replace_refusals_say_why(venue: Venue) -> None:
-    """Unknown 1; finished 0 with its 39; side or symbol, OrdType, Account mismatch 99; ClOrdID in use 6."""
+    """Unknown 1; finished 0 with its 39; side or symbol, OrdType, Account mismatch 99; ClOrdID used today 6
+    (a working order's, or a done one's)."""
     a, s = venue.login("A"), venue.login("S")
     venue.order(a, "done", BUY, 10, 1000)
     venue.order(s, "s1", SELL, 10, 1000)
@@ -154,9 +155,10 @@ def test_replace_refusals_say_why(venue: Venue) -> None:
         replace(venue, a, "w1", "n6", 10, None, ord_type=MARKET),
         replace(venue, a, "w1", "n7", 10, 990, account="OTHER"),
         replace(venue, a, "w1", "w2", 10, 990),
+        replace(venue, a, "w1", "gone", 10, 990),
     ]
     assert [("1", "8", "NONE"), ("0", "2", "1"), ("0", "4", "3"), ("99", "0", "4"), ("99", "0", "4"),
-            ("99", "0", "4"), ("99", "0", "4"), ("6", "0", "4")] == [
+            ("99", "0", "4"), ("99", "0", "4"), ("6", "0", "4"), ("6", "0", "4")] == [
         (r.reason, r.status, r.order_id) if r else None for r in refusals]
 
 

@@ -105,6 +105,51 @@ def test_duplicate_working_clordid_is_rejected(venue: Venue) -> None:
     assert "duplicate ClOrdID c1" == venue.outs["R1"].reports()[-1][58]
 
 
+def test_clordid_of_a_filled_order_cannot_be_reused(venue: Venue) -> None:
+    """A ClOrdID is unique per session and day, also once its order is done: its reuse is rejected
+    (ER 150=8 with the reason), journaled as rejected, and fills nothing."""
+    seller, buyer = venue.login("R1"), venue.login("R2")
+    venue.order(seller, "s1", SELL, 200, 1000)
+    venue.order(buyer, "b1", BUY, 100, 1000)
+    venue.order(buyer, "b1", BUY, 100, 1000)
+    report, record = venue.outs["R2"].reports()[-1], venue.records()[-1]
+    assert (("8", "8", "duplicate ClOrdID b1"), ("rejected", "b1", "duplicate ClOrdID b1"), 100) == (
+        (report[150], report[39], report[58]), (record["kind"], record["cl_ord_id"], record["text"]),
+        venue.engine.books["AAA"].depth(1)[1][0][1])
+
+
+def test_clordid_of_another_session_is_not_a_duplicate(venue: Venue) -> None:
+    """Uniqueness is per session: two sessions may use the same ClOrdID."""
+    a, b = venue.login("R1"), venue.login("R2")
+    venue.order(a, "c1", BUY, 100, 1000)
+    venue.order(b, "c1", BUY, 100, 990)
+    assert "0" == venue.outs["R2"].reports()[-1][150]
+
+
+def test_clordids_survive_a_reconnect(venue: Venue) -> None:
+    """The day's ClOrdIDs belong to the CompID: after a reconnect (even one resetting the sequence
+    numbers) a done order's ClOrdID is still refused."""
+    st = venue.login("R1")
+    venue.order(st, "c1", BUY, 100, 1000, symbol="AAA")
+    venue.engine.cancel_request(st, "c1", "x1", "AAA", BUY)
+    venue.engine.detach(st, graceful=True)
+    st = venue.login("R1")
+    venue.order(st, "c1", BUY, 100, 1000)
+    assert "duplicate ClOrdID c1" == venue.outs["R1"].reports()[-1][58]
+
+
+def test_past_the_clordid_memory_new_orders_are_refused(venue: Venue, monkeypatch) -> None:
+    """Bounded memory: past CLORDID_MEMORY ClOrdIDs in a session's day, its new orders are refused
+    (a forgotten ClOrdID could be reused), saying so."""
+    from targets.exchange import core
+    monkeypatch.setattr(core, "CLORDID_MEMORY", 3)
+    st = venue.login("R1")
+    for n in range(4):
+        venue.order(st, f"c{n}", BUY, 100, 1000 - n)
+    texts = [r.get(58) for r in venue.outs["R1"].reports()]
+    assert [None, None, None, "ClOrdID limit reached: 3 orders today by session R1"] == texts
+
+
 def test_kill_firm_rejects_new_orders(venue: Venue) -> None:
     """After a firm kill, its new orders get ER 39=8 saying so."""
     st = venue.login("R1")

@@ -1,8 +1,8 @@
 """The FIX session layer over real loopback TCP."""
 import asyncio
 
-from targets.fix.codec import FixMessage, FixParser, MsgType, Tag, encode
-from targets.fix.session import FixSession, connect
+from targets.fix.codec import FixMessage, FixParser, MsgType, Tag, checksum, encode
+from targets.fix.session import FixSession, ascii_text, connect
 
 
 class Recorder:
@@ -194,4 +194,80 @@ async def test_initiator_connects_exchanges_app_messages_and_logs_out() -> None:
             break
         await asyncio.sleep(0.01)
     assert [True] == server_app.closed
+    server.close()
+
+
+def _raw(seq: int, body: bytes) -> bytes:
+    """A framed message from CLIENT whose body fields after the header are given as raw bytes."""
+    head = b"35=D\x0149=CLIENT\x0156=EXCHANGE\x0134=%d\x0152=20261201-12:00:00.000\x01" % seq
+    return checksum_frame(head + body)
+
+
+def checksum_frame(body: bytes) -> bytes:
+    msg = b"8=FIX.4.4\x019=%d\x01%b" % (len(body), body)
+    return msg + b"10=%03d\x01" % checksum(msg)
+
+
+async def test_a_byte_outside_ascii_gets_reject_373_6_in_ascii_and_the_session_goes_on() -> None:
+    """A value with a byte outside ASCII: Reject 373=6 naming the tag (its own text ASCII), the
+    MsgSeqNum counts (the next one is processed), and the application never sees it."""
+    app = Recorder()
+    server, port = await _acceptor(app)
+    client = await RawClient.open(port)
+    await client.logon()
+    client.writer.write(_raw(2, b"11=A1\x0155=caf\xe9\x01"))
+    reject = await client.read()
+    client.send(MsgType.TestRequest, [(Tag.TestReqID, "next")], seq=3)
+    heartbeat = await client.read()
+    assert (MsgType.Reject, "2", "55", "6", True) == (
+        reject.msg_type, reject[Tag.RefSeqNum], reject[Tag.RefTagID], reject[Tag.SessionRejectReason],
+        reject[Tag.Text].isascii())
+    assert (MsgType.Heartbeat, "next", []) == (heartbeat.msg_type, heartbeat[Tag.TestReqID], app.messages)
+    server.close()
+
+
+async def test_a_repeated_tag_gets_reject_373_13_and_the_session_goes_on() -> None:
+    """A tag twice in one message (last-wins would let a second value past a check on the first):
+    Reject 373=13 naming it; nothing reaches the application; the session stays up."""
+    app = Recorder()
+    server, port = await _acceptor(app)
+    client = await RawClient.open(port)
+    await client.logon()
+    client.send(MsgType.NewOrderSingle, [(Tag.ClOrdID, "A1"), (Tag.OrderQty, 100), (Tag.OrderQty, 100000)])
+    reject = await client.read()
+    client.send(MsgType.TestRequest, [(Tag.TestReqID, "still-there")])
+    heartbeat = await client.read()
+    assert (MsgType.Reject, "38", "13", MsgType.Heartbeat, "still-there", []) == (
+        reject.msg_type, reject[Tag.RefTagID], reject[Tag.SessionRejectReason], heartbeat.msg_type,
+        heartbeat[Tag.TestReqID], app.messages)
+    server.close()
+
+
+async def test_a_logon_with_a_byte_outside_ascii_gets_an_ascii_logout() -> None:
+    """A Logon the venue cannot read is refused with a Logout whose text is ASCII."""
+    server, port = await _acceptor(Recorder())
+    client = await RawClient.open(port)
+    client.writer.write(checksum_frame(
+        b"35=A\x0149=CLIENT\x0156=EXCHANGE\x0134=1\x0152=20261201-12:00:00.000\x0198=0\x01108=30\x01553=\xc3\xa9\x01"))
+    logout = await client.read()
+    assert (MsgType.Logout, True, True) == (logout.msg_type, logout[Tag.Text].isascii(), await client.closed())
+    server.close()
+
+
+def test_ascii_text_escapes_what_fix_cannot_carry() -> None:
+    """Non-ASCII is backslash-escaped and SOH spelled out: the text can always be encoded and framed."""
+    assert "caf\\xe9 a\\x01b" == ascii_text("café a\x01b")
+
+
+async def test_a_msgseqnum_of_5000_digits_gets_a_logout_not_a_crash() -> None:
+    """int() of 5,000 digits raises: such a MsgSeqNum (or one in other digits than ASCII) is no number,
+    answered with a Logout saying so, instead of an error out of data_received dropping the connection."""
+    server, port = await _acceptor(Recorder())
+    client = await RawClient.open(port)
+    await client.logon()
+    client.writer.write(checksum_frame(b"35=0\x0149=CLIENT\x0156=EXCHANGE\x0134=" + b"9" * 5000 +
+                                       b"\x0152=20261201-12:00:00.000\x01"))
+    logout = await client.read()
+    assert (MsgType.Logout, True, True) == (logout.msg_type, "is not a number" in logout[Tag.Text],
+                                            len(logout[Tag.Text]) < 100)
     server.close()

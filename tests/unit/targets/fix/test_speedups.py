@@ -47,7 +47,7 @@ def outcome(stream: bytes, cuts: list[int], *, c: bool, monkeypatch: pytest.Monk
         start = end
         while True:
             try:
-                seen += [("msg", m.msg_type, m.fields) for m in parser.messages()]
+                seen += [("msg", m.msg_type, m.fields, m.problem) for m in parser.messages()]
                 break
             except BadChecksum as exc:
                 seen.append(("dropped", str(exc)))
@@ -123,6 +123,9 @@ EDGE_CASES = {
     "last field without SOH": frame(b"35=D\x0155=A"),
     "empty body": frame(b""),
     "latin-1 value": frame(b"35=D\x0158=caf\xe9\x01"),
+    "repeated tag with leading zeros": frame(b"35=D\x0111=A\x01011=B\x01"),
+    "repeated MsgType": frame(b"35=D\x0135=F\x01"),
+    "byte outside ASCII in a tag's value after a repeated tag": frame(b"35=D\x0155=A\x0155=B\x0158=\xff\x01"),
     "body length with a sign": b"8=FIX.4.4\x019=+5\x0135=D\x0110=000\x01",
     "body length not terminated": b"8=FIX.4.4\x019=" + b"1" * 20,
     "body length too big": b"8=FIX.4.4\x019=99999\x01" + b"x" * 10,

@@ -4,6 +4,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from targets.monitor.http import build_app
 
+from tests.fixtures.hostile_http import (
+    DEEP_ARRAY, DEEP_OBJECT, NON_ASCII_AUTH, NOT_JSON_NUMBERS, post_with_auth, raw_request,
+)
 from tests.unit.targets.monitor.fakes import TOKEN, fill, make_monitor
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -110,3 +113,38 @@ async def test_metrics_expose_notional(client, monitor) -> None:
     monitor.on_execution(fill("router-1-000001.1", 100, "10.00"))
     text = await (await client.get("/metrics")).text()
     assert 'powerpeg_monitor_notional_usd{kind="gross"} 1000.0' in text.splitlines()
+
+
+# -- hostile input (tests/fixtures/hostile_http.py): a 4xx naming the field, never a 500 ------------------
+@pytest.mark.parametrize("body", [DEEP_ARRAY, DEEP_OBJECT, *NOT_JSON_NUMBERS.values()],
+                         ids=["deep array", "deep object", *NOT_JSON_NUMBERS])
+async def test_hostile_json_is_400_naming_body(client, body) -> None:
+    """Deep nesting, NaN, Infinity, 1e999 and a 5000-digit integer are each a 400 naming the body."""
+    resp = await client.put("/limits", data=body, headers={**AUTH, "Content-Type": "application/json"})
+    assert (400, "body") == (resp.status, (await resp.json())["field"])
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/parents", {**PARENT, "qty": True}, "qty"),
+    ("/parents", {**PARENT, "qty": "200"}, "qty"),
+    ("/parents", {**PARENT, "qty": 200.0}, "qty"),
+    ("/limits", {"max_position": "500"}, "max_position"),
+    ("/limits", {"max_gross_notional": "1e6"}, "max_gross_notional"),
+    ("/limits", {"max_child_rate": False}, "max_child_rate"),
+    ("/auto-kill", {"enabled": "no"}, "enabled"),
+    ("/auto-kill", {"enabled": 0}, "enabled"),
+], ids=["qty true", "qty string", "qty float", "limit string", "notional string", "rate false", "enabled no",
+        "enabled 0"])
+async def test_strings_and_booleans_are_no_numbers_or_flags(client, monitor, path, body, field) -> None:
+    """Strict types: "no" does not switch auto-kill off, true is no quantity; 400 naming the field,
+    nothing changed."""
+    before = (monitor.auto_kill, monitor.limits.as_dict(), len(monitor.book.parents))
+    resp = await client.request("PUT" if path == "/limits" else "POST", path, json=body, headers=AUTH)
+    assert (400, field, before) == (resp.status, (await resp.json())["field"],
+                                    (monitor.auto_kill, monitor.limits.as_dict(), len(monitor.book.parents)))
+
+
+async def test_a_non_ascii_authorization_header_is_401(client) -> None:
+    """A token with bytes outside ASCII is a 401 like any wrong token, not a 500."""
+    status = await raw_request(client.port, post_with_auth("/auto-kill", NON_ASCII_AUTH, b'{"enabled": true}'))
+    assert 401 == status

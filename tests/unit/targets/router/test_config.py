@@ -57,3 +57,17 @@ def test_bad_exchange_address_is_refused() -> None:
     """--exchange without a port is refused."""
     with pytest.raises(ConfigError, match="--exchange"):
         from_args(build_parser().parse_args(["--exchange", "localhost", "--exchange-admin", "http://x"]))
+
+
+def test_the_fix_password_comes_from_its_file_and_stays_out_of_repr(tmp_path, monkeypatch) -> None:
+    """--fix-password-file gives the Logon password (never argv); the config's repr does not show it."""
+    monkeypatch.delenv("POWERPEG_FIX_PASSWORD", raising=False)
+    path = tmp_path / "pw"
+    path.write_text("s3cret\n")
+    cfg = parse("--fix-password-file", str(path))
+    assert ("s3cret", None, False) == (cfg.fix_password, parse().fix_password, "s3cret" in repr(cfg))
+
+
+def test_an_unreadable_fix_password_file_is_a_usage_error_naming_the_flag(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="--fix-password-file"):
+        parse("--fix-password-file", str(tmp_path / "missing"))

@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
+from tests.fixtures.hostile_http import (
+    DEEP_ARRAY, DEEP_OBJECT, NON_ASCII_AUTH, NOT_JSON_NUMBERS, post_with_auth, raw_request,
+)
 from tests.unit.targets.router.fakes import (  # noqa: F401 - fixtures
     AUTH, exchange, get_json, http, launch, order_body, post_order, wait_until, world,
 )
@@ -242,3 +246,38 @@ async def test_child_size_over_max_child_qty_is_422_at_entry(launch, exchange, h
     rr = await launch(max_child_qty=50, child_qty=100)
     status, answer = await post_order(http, rr, qty=1000)
     assert (422, "qty", 0) == (status, answer["field"], len(exchange.orders))
+
+
+async def test_metrics_carry_accepted_parents_by_fix_session(launch, http) -> None:
+    """/metrics: parents accepted, their quantity and the process start, labelled with the router's SenderCompID."""
+    rr = await launch()
+    await post_order(http, rr, qty=300)
+    await post_order(http, rr, qty=200)
+    async with http.get(f"{rr.base_url}/metrics") as resp:
+        text = await resp.text()
+    lines = set(text.splitlines())
+    assert {'powerpeg_router_accepted_parents_total{firm="KNIGHT",session="ROUTER-1"} 2.0',
+            'powerpeg_router_accepted_parent_shares_total{firm="KNIGHT",session="ROUTER-1"} 500.0'} <= lines
+    [started] = [line for line in lines if line.startswith("powerpeg_router_start_time_seconds{")]
+    assert abs(float(started.rsplit(" ", 1)[1]) - rr.router.started_ns / 1e9) < 1e-3
+
+
+# -- hostile input (tests/fixtures/hostile_http.py): a 4xx naming the field, never a 500 ------------------
+@pytest.mark.parametrize(("method", "path"), [("POST", "/orders"), ("PUT", "/flags")])
+@pytest.mark.parametrize("body", [DEEP_ARRAY, DEEP_OBJECT, *NOT_JSON_NUMBERS.values()],
+                         ids=["deep array", "deep object", *NOT_JSON_NUMBERS])
+async def test_hostile_json_is_400_naming_body(launch, exchange, http, method, path, body) -> None:
+    """Deep nesting, NaN, Infinity, 1e999 and a 5000-digit integer: 400 naming the body, nothing sent."""
+    rr = await launch()
+    async with http.request(method, f"{rr.base_url}{path}", data=body,
+                            headers={**AUTH, "Content-Type": "application/json"}) as resp:
+        answer = await resp.json()
+    assert (400, "body", 0) == (resp.status, answer["field"], len(exchange.orders))
+
+
+async def test_a_non_ascii_authorization_header_is_401(launch, exchange) -> None:
+    """A token with bytes outside ASCII is a 401 like any wrong token, not a 500."""
+    rr = await launch()
+    body = json.dumps(order_body()).encode()
+    assert (401, 0) == (await raw_request(rr.http.port, post_with_auth("/orders", NON_ASCII_AUTH, body)),
+                        len(exchange.orders))

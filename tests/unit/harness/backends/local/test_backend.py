@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.backends.base import FleetSpec
+from harness.backends.base import FleetError, FleetSpec
 from harness.backends.local import LocalBackend, cleanup
 from harness.context import RunContext
 from harness.procs import ProcIdentity, StartError
@@ -329,3 +329,64 @@ async def test_killed_component_shows_as_not_running(fake_script, tmp_path):
         assert {"alerts": "ok", "exchange": "ok", "monitor": "ok", "router-1": "not running"} == health
     finally:
         await backend.down()
+
+
+async def test_process_state_says_exited_once_a_component_is_killed(fake_script, tmp_path):
+    """The runner asks after a failed read: None while the monitor runs (and for an unknown name), exited once
+    it is gone."""
+    ctx = RunContext.create(home=tmp_path, run_id="state-1")
+    backend = LocalBackend(ctx)
+    await backend.up(FleetSpec(routers=1, toxiproxy=False, commands=fake_commands(fake_script)))
+    try:
+        before = await backend.process_state("monitor")
+        await backend.kill("monitor")
+        assert (None, "exited", None) == (before, await backend.process_state("monitor"),
+                                          await backend.process_state("router-9"))
+    finally:
+        await backend.down()
+
+
+async def test_copy_journal_copies_the_file_under_the_state_directory(tmp_path):
+    """The exchange may be dead: the journal file it wrote is copied as it is, and the answer says from where."""
+    ctx = RunContext.create(home=tmp_path, run_id="journal-1")
+    ctx.state_dir.mkdir(parents=True)
+    ctx.journal_path.write_text('{"kind": "accepted"}\n{"kind": "fill"}\n')
+    how = await LocalBackend(ctx).copy_journal(tmp_path / "copy.jsonl")
+    assert (ctx.journal_path.read_text(), f"copied from {ctx.journal_path}") == (
+        (tmp_path / "copy.jsonl").read_text(), how)
+
+
+async def test_copy_journal_without_a_file_is_a_fleet_error(tmp_path):
+    """No journal written: a FleetError naming where it looked, nothing created."""
+    ctx = RunContext.create(home=tmp_path, run_id="journal-2")
+    with pytest.raises(FleetError, match="no exchange journal at"):
+        await LocalBackend(ctx).copy_journal(tmp_path / "copy.jsonl")
+    assert not (tmp_path / "copy.jsonl").exists()
+
+
+async def test_a_detached_monitor_is_wired_to_nothing(fake_script, tmp_path):
+    """monitor_detached (controls.external): no drop copy, no sink, no exchange, no routers on its command line."""
+    ctx = RunContext.create(home=tmp_path, run_id="detached-1")
+    backend = LocalBackend(ctx)
+    await backend.up(FleetSpec(routers=1, toxiproxy=False, commands=fake_commands(fake_script),
+                               monitor_detached=True, monitor_args=["--passive"]))
+    try:
+        argv = FleetState.load(ctx.state_file).process("monitor").argv
+        assert ([], ["--passive"]) == ([f for f in ("--dropcopy", "--alerts", "--exchange-admin", "--router")
+                                        if f in argv], [a for a in argv if a == "--passive"])
+    finally:
+        await backend.down()
+
+
+async def test_bundled_control_processes_are_recorded_and_stopped_with_the_fleet(fake_script, tmp_path):
+    """start_process: in the state file at once (cleanup finds it), healthy in status, stopped by down."""
+    ctx = RunContext.create(home=tmp_path, run_id="control-1")
+    backend = LocalBackend(ctx)
+    await backend.up(FleetSpec(routers=1, toxiproxy=False, commands=fake_commands(fake_script)))
+    try:
+        proc = await backend.start_process("prometheus", ["sleep", "60"])
+        record = FleetState.load(ctx.state_file).process("prometheus")
+        assert (proc.pid, "ok") == (record.ident.pid, (await backend.health())["prometheus"])
+    finally:
+        stopped = dict(await backend.down())
+    assert "terminated" == stopped["prometheus"] and not record.ident.alive()

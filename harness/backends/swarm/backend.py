@@ -1,0 +1,405 @@
+"""The swarm backend: the compose file's fleet as a Docker Swarm stack
+(`docker stack deploy --resolve-image never`), one service per component,
+one task each; faults on a task's container (this engine's), deploys as
+`docker service update --image`, network faults through the toxiproxy
+service's API, published on 127.0.0.1 (stack.py says how).
+
+State discipline is the base's and compose's: ``swarm.json`` (the stack, the
+ports, whether powerpeg initialised the swarm) is written before anything is
+created, and every service, container, network, volume and secret carries
+the run's labels, so `down` and `cleanup` find them from another process.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from harness import procs
+from harness.backends.base import Backend, FleetError, FleetSpec, NoFleet, active_context, probe_topology
+from harness.backends.compose import docker as dk
+from harness.backends.compose.backend import JOURNAL_IN_CONTAINER, _proxies_once_answering
+from harness.backends.compose.env import LABEL_HOME, LABEL_RUN, ComposePlan, HostPorts, check_spec, router_image
+from harness.backends.swarm import engine as sw
+from harness.backends.swarm.stack import StackPlan, stack_name
+from harness.context import RunContext
+from harness.state import FleetState
+from harness.topology import Topology
+
+HEALTH_TIMEOUT_S = 60.0  # a task is scheduled, created and started before it can answer
+KILL_WAIT_S = 10
+LIVE_TASK_STATES = ("new", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running")
+
+
+@dataclasses.dataclass
+class SwarmRecord:
+    """What `down` and `cleanup` need (swarm.json)."""
+
+    stack: str
+    ports: HostPorts
+    initialised: bool = False  # powerpeg ran `swarm init` for this run: it leaves
+    gwbridge_created: bool = False
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"stack": self.stack, "ports": self.ports.to_json(),
+                                   "initialised": self.initialised, "gwbridge_created": self.gwbridge_created}))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> SwarmRecord:
+        data = json.loads(path.read_text())
+        return cls(data["stack"], HostPorts.from_json(data["ports"]), bool(data["initialised"]),
+                   bool(data["gwbridge_created"]))
+
+
+def _filter(key: str, value: str) -> dict[str, list[str]]:
+    return {"label": [f"{key}={value}"]}
+
+
+class SwarmBackend(Backend):
+    name = "swarm"
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self._placed: dict[str, dict[str, str]] = {}  # component → task and node of its last container fault
+
+    @property
+    def record_file(self) -> Path:
+        return self.ctx.state_dir / "swarm.json"
+
+    @property
+    def stack_file(self) -> Path:
+        return self.ctx.state_dir / "stack.yml"
+
+    @classmethod
+    def attach(cls, home: Path, run_id: str | None = None, log: Any = None) -> SwarmBackend:
+        ctx = active_context(home, run_id, log)
+        backend = cls(ctx)
+        ctx.token = backend.topology().token
+        return backend
+
+    def _log(self, event: str, **kw: Any) -> None:
+        super()._log(event, backend=self.name, **kw)
+
+    def _service(self, component: str) -> str:
+        return f"{stack_name(self.ctx.run_id)}_{component}"
+
+    # -- up / down --------------------------------------------------------
+    def _check(self, spec: FleetSpec) -> None:
+        try:
+            check_spec(spec)
+        except ValueError as exc:
+            raise FleetError(str(exc).replace("compose backend", "swarm backend")) from None
+
+    async def _prepare(self, spec: FleetSpec) -> StackPlan:
+        plan = StackPlan(ComposePlan(run_id=self.ctx.run_id, home=str(self.ctx.home.resolve()),
+                                     token=self.ctx.token, spec=spec, ports=HostPorts.allocate(spec.router_ids())))
+
+        def check() -> None:
+            with dk.docker_client() as engine:
+                missing = dk.missing_images(engine, plan.compose.images())
+                if missing:
+                    raise dk.DockerUnavailable(f"Docker image{'s' if len(missing) > 1 else ''} missing: "
+                                               f"{', '.join(missing)}; build them with `make images`")
+                why = sw.refusal(engine)
+                if why is not None:
+                    raise FleetError(f"swarm backend refused: {why}")
+
+        await asyncio.to_thread(check)
+        return plan
+
+    async def _start(self, spec: FleetSpec, plan: StackPlan, state: FleetState) -> Topology:
+        record = SwarmRecord(plan.stack, plan.compose.ports)
+        record.save(self.record_file)  # before anything exists: `down`/`cleanup` find the run from here on
+        with dk.docker_client() as engine:
+            swarm, _manager = sw.swarm_state(engine)
+        if swarm == "inactive":
+            record.initialised = True  # recorded before init: a crash in between still leaves
+            record.save(self.record_file)
+            record.gwbridge_created = await sw.init_swarm(plan.compose.home)
+            record.save(self.record_file)
+            self._log("swarm_init", gwbridge_created=record.gwbridge_created)
+        labels = [arg for key, value in plan.labels().items() for arg in ("--label", f"{key}={value}")]
+        await sw.docker_cli("secret", "create", *labels, plan.secret, "-", stdin=self.ctx.token.encode())
+        topology = plan.compose.topology(str(self.ctx.state_dir), logs={})
+        compose = plan.compose
+        async with aiohttp.ClientSession() as session:
+            await self._deploy(plan, compose.first_services())
+            waits = [self._wait_health(session, "alerts", topology.alerts.admin),
+                     self._wait_health(session, "exchange", topology.exchange.admin)]
+            if compose.toxiproxy:
+                waits.append(self._create_proxies(session, compose, topology))
+            await asyncio.gather(*waits)
+            await self._deploy(plan, compose.first_services() + compose.second_services())
+            await asyncio.gather(self._wait_health(session, "monitor", topology.monitor.admin),
+                                 *(self._wait_health(session, r.id, r.admin) for r in topology.routers))
+        services = compose.first_services() + compose.second_services()
+        # network "": the stack's overlay is not attachable, so no network is published for a firm's containers
+        return dataclasses.replace(topology, backend=self.name, network="",
+                                   logs={s: f"docker service logs {plan.service(s)}" for s in services})
+
+    async def _deploy(self, plan: StackPlan, services: list[str]) -> None:
+        plan.write(self.stack_file, services)
+        await sw.docker_cli("stack", "deploy", "--resolve-image", "never", "--prune", "-c", str(self.stack_file),
+                            plan.stack)
+
+    async def _wait_health(self, session: aiohttp.ClientSession, component: str, admin: str,
+                           version: str | None = None) -> None:
+        """/health → 200 (and the router ``version`` when given) through the published port."""
+        deadline = time.monotonic() + HEALTH_TIMEOUT_S
+        last = "no answer"
+        retried, next_check = False, time.monotonic() + 2
+        while time.monotonic() < deadline:
+            try:
+                async with session.get(admin + "/health", timeout=aiohttp.ClientTimeout(total=2)) as resp:
+                    body = await resp.json(content_type=None) if resp.status == 200 else {}
+                    if resp.status == 200 and (version is None or body.get("version") == version):
+                        self._log("ready", target=component, admin=admin)
+                        return
+                    last = f"HTTP {resp.status}" if resp.status != 200 else f"version {body.get('version')}"
+            except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+                last = type(exc).__name__
+            if not retried and time.monotonic() > next_check:
+                next_check = time.monotonic() + 1
+                if not await asyncio.to_thread(self._task_alive, component):
+                    # a task Swarm failed or rejected before it served (restart_policy none keeps it so):
+                    # one new task, saying why
+                    retried = True
+                    self._log("task_retry", target=component,
+                              tasks=await asyncio.to_thread(self._task_states, component))
+                    await sw.docker_cli("service", "update", "--detach", "--force", "--no-resolve-image",
+                                        self._service(component))
+            await asyncio.sleep(0.2)
+        tasks = await asyncio.to_thread(self._task_states, component)
+        raise procs.StartError(component, f"not healthy at {admin}/health ({last}); tasks: {tasks}",
+                               await asyncio.to_thread(self.logs, component, 30))
+
+    def _task_alive(self, component: str) -> bool:
+        """Whether the service has a task that is starting or running (not failed, rejected or shut down)."""
+        import docker.errors  # noqa: PLC0415 - the local backend never needs it
+
+        try:
+            with dk.docker_client() as engine:
+                tasks = engine.services.get(self._service(component)).tasks()
+        except (docker.errors.APIError, dk.DockerUnavailable):
+            return True  # cannot tell: keep waiting on /health
+        return any(t["Status"].get("State") in LIVE_TASK_STATES for t in tasks)
+
+    def _task_states(self, component: str) -> str:
+        """The service's tasks as Swarm sees them (a rejected task has no container and no log)."""
+        import docker.errors  # noqa: PLC0415 - the local backend never needs it
+
+        try:
+            with dk.docker_client() as engine:
+                tasks = engine.services.get(self._service(component)).tasks()
+        except (docker.errors.APIError, dk.DockerUnavailable) as exc:
+            return f"unknown ({type(exc).__name__})"
+        return "; ".join(f"{t['Status'].get('State')} {t['Status'].get('Err') or t['Status'].get('Message', '')}"
+                         for t in tasks) or "none"
+
+    async def _create_proxies(self, session: aiohttp.ClientSession, plan: ComposePlan, topology: Topology) -> None:
+        assert topology.toxiproxy is not None
+        api = topology.toxiproxy.api
+
+        async def not_answering() -> Exception:
+            return procs.StartError("toxiproxy", f"API not answering at {api}",
+                                    await asyncio.to_thread(self.logs, "toxiproxy", 30))
+
+        await _proxies_once_answering(session, api, [(p.name, p.upstream, p.listen) for p in plan.proxies()],
+                                      not_answering)
+
+    async def _stop(self, state: FleetState | None, *, keep_logs: bool) -> list[tuple[str, str]]:
+        """Remove the run's services, then its networks, volumes and secret (by label);
+        leave the swarm when this run initialised it and nothing else runs in it."""
+        if keep_logs:
+            await asyncio.to_thread(self._save_logs)
+        if not dk.engine_answers():
+            return [("docker", "engine not answering: nothing removed")]
+        removed = await asyncio.to_thread(sw.remove_labelled, _filter(LABEL_RUN, self.ctx.run_id))
+        outcomes = [(what, "removed") for what in removed]
+        initialised = self.record_file.exists() and SwarmRecord.load(self.record_file).initialised
+        left = await sw.leave_swarm(initialised, str(self.ctx.home.resolve()))
+        if left is not None:
+            outcomes.append(("swarm", left))
+        return outcomes
+
+    def _records(self) -> list[Path]:
+        return [self.record_file, self.stack_file]
+
+    def _save_logs(self) -> None:
+        try:
+            with dk.docker_client() as engine:
+                for container in sw.containers(engine, _filter(LABEL_RUN, self.ctx.run_id)):
+                    service = container.labels.get("com.docker.stack.namespace", "")
+                    name = container.labels.get("com.docker.swarm.service.name", container.name)
+                    self.ctx.log_path(name.removeprefix(service + "_")).write_bytes(container.logs(tail=200))
+        except dk.DockerUnavailable:
+            return
+
+    async def down(self) -> list[tuple[str, str]]:
+        if not self.record_file.exists():
+            raise NoFleet(f"no fleet is up for run {self.ctx.run_id}")
+        return await self._teardown()
+
+    # -- observing --------------------------------------------------------
+    async def health(self) -> dict[str, str]:
+        result = await probe_topology(self.topology())
+        statuses = await asyncio.to_thread(self._statuses, list(result))
+        for component, status in statuses.items():
+            if status != "running":
+                result[component] = "paused" if status == "paused" else "not running"
+        return result
+
+    def _statuses(self, components: list[str]) -> dict[str, str]:
+        with dk.docker_client() as engine:
+            out = {}
+            for component in components:
+                tasks = sw.task_containers(engine, self._service(component))
+                live = [c.status for c in tasks if c.status in ("running", "paused")]
+                out[component] = live[0] if live else "exited"
+            return out
+
+    async def process_state(self, component: str) -> str | None:
+        """The newest task container's status when it is not running ("exited", "paused", "missing")."""
+        try:
+            status = (await asyncio.to_thread(self._statuses, [component]))[component]
+        except FleetError:  # no engine: cannot tell
+            return None
+        return None if status == "running" else status
+
+    async def copy_journal(self, dest: Path) -> str:
+        """Out of the exchange's newest task container (running or not), as the compose backend does:
+        the file is on the run's volume, mounted in that container."""
+
+        def copy() -> str:
+            import docker.errors  # noqa: PLC0415 - the local backend never needs it
+
+            with dk.docker_client() as engine:
+                tasks = sw.task_containers(engine, self._service("exchange"))
+                if not tasks:
+                    raise FleetError(f"no container of {self._service('exchange')} on this engine")
+                container = tasks[0]
+                try:
+                    stream, _stat = container.get_archive(JOURNAL_IN_CONTAINER)
+                    dk.extract_one(stream, dest)
+                except docker.errors.APIError as exc:
+                    raise FleetError(f"copy {JOURNAL_IN_CONTAINER} out of {container.name}: {exc}") from None
+                return f"copied out of task container {container.name} ({JOURNAL_IN_CONTAINER}, docker get_archive)"
+
+        return await asyncio.to_thread(copy)
+
+    def logs(self, component: str, lines: int = 50) -> str:
+        with dk.docker_client() as engine:
+            tasks = sw.task_containers(engine, self._service(component))
+            return tasks[0].logs(tail=lines).decode(errors="replace").rstrip() if tasks else ""
+
+    # -- faults -----------------------------------------------------------
+    async def _act(self, component: str, action: str) -> None:
+        service = self._service(component)
+
+        def act() -> tuple[str, str]:
+            import docker.errors  # noqa: PLC0415 - the local backend never needs it
+
+            with dk.docker_client() as engine:
+                container = sw.running_task(engine, service)
+                try:
+                    if action == "kill":
+                        container.kill()
+                        container.wait(timeout=KILL_WAIT_S, condition="not-running")
+                    elif action == "pause":
+                        container.pause()
+                    elif action == "resume":
+                        container.unpause()
+                except docker.errors.APIError as exc:  # not running, already paused, ...
+                    raise FleetError(f"{action} {component}: {exc}") from None
+                return container.labels.get("com.docker.swarm.task.id", container.name), sw.node_name(engine)
+
+        task, node = await asyncio.to_thread(act)
+        self._placed[component] = {"node": node, "task": task}
+        self._log("container_" + action, target=component, service=service, task=task, node=node)
+
+    def placement(self, component: str) -> dict[str, str]:
+        return dict(self._placed.get(component, {}))
+
+    async def kill(self, component: str) -> None:
+        """SIGKILL the task's container; Swarm does not restart it (restart_policy none)."""
+        await self._act(component, "kill")
+
+    async def pause(self, component: str) -> None:
+        await self._act(component, "pause")
+
+    async def resume(self, component: str) -> None:
+        await self._act(component, "resume")
+
+    async def restart(self, component: str) -> None:
+        """A new task for the service (`docker service update --force`), at the same published port."""
+        admin = self.topology().admin_urls().get(component)
+        await self._update(component, "--force")
+        await self._after_start(component, admin)
+
+    async def _update(self, component: str, *args: str) -> None:
+        service = self._service(component)
+        before = await asyncio.to_thread(self._task_ids, service)
+        await sw.docker_cli("service", "update", "--detach", "--no-resolve-image", *args, service)
+        deadline = time.monotonic() + HEALTH_TIMEOUT_S
+        while (await asyncio.to_thread(self._task_ids, service)) <= before:
+            if time.monotonic() > deadline:
+                raise FleetError(f"{service}: no new task within {HEALTH_TIMEOUT_S:.0f} s")
+            await asyncio.sleep(0.2)
+
+    def _task_ids(self, service: str) -> set[str]:
+        """Ids of the service's running tasks' containers."""
+        with dk.docker_client() as engine:
+            return {c.id for c in sw.task_containers(engine, service) if c.status == "running"} or set()
+
+    async def _after_start(self, component: str, admin: str | None, version: str | None = None) -> None:
+        topology = self.topology()
+        async with aiohttp.ClientSession() as session:
+            if component == "toxiproxy":
+                assert topology.toxiproxy is not None
+                proxies = [(p.name, p.upstream, "0.0.0.0:" + p.listen.rsplit(":", 1)[1])
+                           for p in topology.toxiproxy.proxies]
+
+                async def not_back() -> Exception:
+                    return FleetError("toxiproxy did not come back after a restart")
+
+                await _proxies_once_answering(session, topology.toxiproxy.api, proxies, not_back)
+            elif admin is not None:
+                await self._wait_health(session, component, admin, version)
+
+    async def _redeploy(self, router_id: str, version: str) -> None:
+        """`docker service update --image powerpeg-router:<version>`: the tag is the artifact;
+        Swarm replaces the task (stop-first), the published port stays."""
+        router = self.topology().router(router_id)  # KeyError for a router this fleet does not have
+        await self._update(router_id, "--image", router_image(version))
+        await self._after_start(router_id, router.admin, version)
+        self._log("deployed", target=router_id, version=version, service=self._service(router_id))
+
+
+async def cleanup(home: Path, *, log: Any = None) -> list[str]:
+    """Remove every swarm service, network, volume and secret labelled with this home (crashed
+    runs, SIGKILLed CLIs), and leave the swarm if one of those runs initialised it; nothing
+    when no engine answers. Runs before the state directories are removed (it reads them)."""
+    if not dk.engine_answers():
+        return []
+    records = []
+    for path in sorted((home / "runs").glob("*/swarm.json")):
+        try:
+            records.append(SwarmRecord.load(path))
+        except (ValueError, KeyError, OSError):
+            continue
+    removed = await asyncio.to_thread(sw.remove_labelled, _filter(LABEL_HOME, str(home.resolve())))
+    lines = [f"swarm: removed {what}" for what in removed]
+    left = await sw.leave_swarm(any(r.initialised for r in records), str(home.resolve()))
+    if left is not None:
+        lines.append("swarm: " + left)
+    if log is not None and lines:
+        log.info("swarm_cleanup", removed=len(removed))
+    return lines

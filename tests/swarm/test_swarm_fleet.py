@@ -1,0 +1,74 @@
+"""The swarm backend on a real engine: up/status/down, runs, and cleanup after a SIGKILL.
+
+A few tests, not a parallel suite (CI time): the stack mapping is in
+tests/unit/harness/backends/swarm/, the faults' wiring is the compose tests' and the
+experiments below exercise deploy, kill switch and teardown on Swarm.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+from harness.backends.compose.env import LABEL_RUN
+from harness.backends.swarm import engine as sw
+from harness import procs
+from tests.e2e.runs import EXPERIMENTS, ROOT, env, powerpeg, run, wait_for_event
+
+
+def _left(engine, run_id: str) -> list[str]:
+    return sw.leftovers(engine, {"label": [f"{LABEL_RUN}={run_id}"]})
+
+
+def test_up_status_down_leaves_nothing(engine, membership, tmp_path) -> None:
+    """`powerpeg up --backend swarm`, `status --json` (backend swarm, every component healthy), `down`:
+    no service, container, network, volume or secret of the run left; swarm membership as found."""
+    home = tmp_path / "home"
+    up = powerpeg("up", "--backend", "swarm", "--routers", "2", home=home)
+    assert 0 == up.returncode, up.stdout + up.stderr
+    status = powerpeg("status", "--json", home=home)
+    topology = json.loads(status.stdout)
+    health = powerpeg("status", home=home)
+    down = powerpeg("down", home=home)
+    assert ("swarm", 2, 0, 0) == (topology["backend"], len(topology["routers"]), health.returncode,
+                                  down.returncode), health.stdout + down.stdout + down.stderr
+    assert ("down (" not in health.stdout and "not running" not in health.stdout), health.stdout
+    assert ([], membership) == (_left(engine, topology["run_id"]), sw.swarm_state(engine)[0])
+
+
+def test_knight_controls_passes_on_swarm(engine, membership, tmp_path) -> None:
+    """knight-2012-controls on swarm: exit 0, contained by control, TTD and TTK within 250 ms, nothing left."""
+    r = run(EXPERIMENTS / "knight-2012-controls.yaml", tmp_path / "out", tmp_path / "home", "--backend", "swarm")
+    m = r.metrics
+    assert (0, "passed", "control", "swarm") == (r.code, r.journal["status"], m["contained_by"],
+                                                 r.journal["backend"]), r.stdout
+    assert m["ttd_s"] <= 0.25 and m["ttk_s"] <= 0.25, m
+    assert ([], membership) == (_left(engine, r.run_id()), sw.swarm_state(engine)[0])
+
+
+def test_knight_without_controls_is_not_detected_on_swarm(engine, membership, tmp_path) -> None:
+    """knight-2012 on swarm: exit 1, not detected (TTD null), nothing left."""
+    r = run(EXPERIMENTS / "knight-2012.yaml", tmp_path / "out", tmp_path / "home", "--backend", "swarm")
+    assert (1, None) == (r.code, r.metrics["detected_at"]), r.stdout
+    assert ([], membership) == (_left(engine, r.run_id()), sw.swarm_state(engine)[0])
+
+
+def test_cleanup_after_a_sigkilled_run_removes_everything(engine, membership, tmp_path) -> None:
+    """SIGKILL `powerpeg run --backend swarm` mid-method; `powerpeg cleanup` leaves no service, container,
+    network, volume or secret of the run, and the swarm membership as it was found."""
+    home, out = tmp_path / "home", tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(EXPERIMENTS / "router-crash.yaml"),
+                             "--backend", "swarm", "--out", str(out), "--quiet"], env=env(home), cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        run_id = wait_for_event(out, "method_start", timeout=120)["run_id"]
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    before = _left(engine, run_id)
+    cleaned = powerpeg("cleanup", home=home)
+    assert (True, 0, [], [], membership) == (
+        bool(before), cleaned.returncode, _left(engine, run_id), procs.run_processes(run_id),
+        sw.swarm_state(engine)[0]), cleaned.stdout
