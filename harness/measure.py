@@ -56,6 +56,7 @@ METRIC_KEYS = (
     "first_violation_at", "detected_at", "detected_by", "kill_issued_at", "kill_issued_by", "contained_at",
     "contained_by", "flat_at", "ttd_s", "ttk_s", "ttc_s", "excess_shares", "runaway_child_orders", "gross_notional_usd",
     "net_position_usd", "loss_usd", "runaway_parents", "parents", "unattributed_child_orders", "pages_before_fault",
+    "excess_shares_per_s", "time_to_abort_s",
 )
 
 
@@ -85,6 +86,10 @@ class Metrics:
     unattributed_child_orders: int = 0
     # pages (or phone calls) delivered before the first fault: not a detection of it, but they happened
     pages_before_fault: int = 0
+    # runs stopped at the same cap compare by rate: how fast the runaway made excess shares (first
+    # violation to containment, whoever contained it), and how long the harness's abort took to fire
+    excess_shares_per_s: float | None = None
+    time_to_abort_s: float | None = None
     series: Series = field(default_factory=Series)
     marks: list[Mark] = field(default_factory=list)
 
@@ -161,6 +166,13 @@ def _seconds(later: int | None, earlier: int | None) -> float | None:
     if later is None or earlier is None:
         return None
     return (later - earlier) / 1e9
+
+
+def _per_second(amount: int, start: int | None, end: int | None) -> float | None:
+    """``amount`` over the span in seconds; None without a span (no violation, or it ended where it began)."""
+    if start is None or end is None or end <= start:
+        return None
+    return round(amount / ((end - start) / 1e9), 1)
 
 
 def _cents(price: Any) -> int:
@@ -426,6 +438,8 @@ def compute(evidence: Evidence) -> Metrics:
         parents=len(qty_of),
         unattributed_child_orders=walk.unattributed,
         pages_before_fault=pages_before(evidence.alerts, _since(timeline)),
+        excess_shares_per_s=_per_second(walk.excess_shares(), first, contained_at),
+        time_to_abort_s=_seconds(timeline.abort_at, first) if timeline.abort_at is not None else None,
     )
     width_s = walk.buckets.width / 1e9
     metrics.series = Series(

@@ -29,6 +29,7 @@ METRIC_ROWS = (
     ("contained_at", "contained", "time"), ("contained_by", "contained by", "text"),
     ("flat_at", "flat", "time"), ("ttd_s", "time to detect", "s"), ("ttk_s", "time to kill", "s"),
     ("ttc_s", "time to contain", "s"), ("excess_shares", "excess shares", "n"),
+    ("excess_shares_per_s", "excess shares per second", "n"), ("time_to_abort_s", "time to the abort", "s"),
     ("runaway_child_orders", "runaway child orders", "n"), ("runaway_parents", "runaway parents", "n"),
     ("parents", "parents", "n"), ("unattributed_child_orders", "unattributed child orders", "n"),
     ("gross_notional_usd", "gross notional", "usd"), ("net_position_usd", "net position", "usd"),

@@ -71,7 +71,9 @@ def _timing(run: RunRecord, what: str, value: float | None) -> str:
 
 def _blast(run: RunRecord) -> str:
     m = run.metrics
-    return (f"{m.excess_shares:,} excess shares · {m.runaway_child_orders:,} runaway child orders "
+    rate = "" if m.excess_shares_per_s is None else f" ({m.excess_shares_per_s:,.0f}/s)"
+    abort = "" if m.time_to_abort_s is None else f" · abort {m.time_to_abort_s:.1f} s after the violation"
+    return (f"{m.excess_shares:,} excess shares{rate}{abort} · {m.runaway_child_orders:,} runaway child orders "
             f"({m.runaway_parents} of {m.parents} parents) · loss {_usd(m.loss_usd)} "
             f"· gross {_usd(m.gross_notional_usd)}")
 
@@ -128,6 +130,8 @@ def _rows(run: RunRecord) -> list[tuple[str, str]]:
         ("kill issued by", m.kill_issued_by or "—"),
         ("contained by", m.contained_by or "—"),
         ("excess shares", f"{m.excess_shares:,}"),
+        ("excess shares/s", "—" if m.excess_shares_per_s is None else f"{m.excess_shares_per_s:,.0f}"),
+        ("time to abort", "—" if m.time_to_abort_s is None else f"{m.time_to_abort_s:.3f} s"),
         ("runaway children", f"{m.runaway_child_orders:,}"),
         ("loss", _usd(m.loss_usd)),
         ("gross notional", _usd(m.gross_notional_usd)),

@@ -345,3 +345,21 @@ def test_lost_orders_are_parents_without_any_child_record():
                parent("router-4-000010", 100, 9.5)]
     lost = lost_orders(evidence(tape, parents=parents), load_stop_ns=at(10.0), grace_s=1.0)
     assert ["router-3-000009"] == lost
+
+
+def test_capped_runs_compare_by_rate_and_time_to_abort():
+    """excess_shares_per_s is the excess over first violation → containment; time_to_abort_s the abort's delay."""
+    tape = Tape()
+    runaway_flow(tape, by="powerpeg-abort")
+    events = EVENTS + [{"event": "abort_triggered", "reason": "max_excess_shares", "ts_ns": at(3.7)}]
+    metrics = compute(evidence(tape, events=events))
+    span_s = (metrics.contained_at - metrics.first_violation_at) / 1e9
+    assert (round(metrics.excess_shares / span_s, 1), round((at(3.7) - metrics.first_violation_at) / 1e9, 6)) == (
+        metrics.excess_shares_per_s, round(metrics.time_to_abort_s, 6))
+    assert metrics.excess_shares > 0
+
+
+def test_no_violation_has_no_rate_and_no_abort_time():
+    """Without a runaway there is no rate to compare and no abort to time."""
+    metrics = compute(evidence(Tape(), events=EVENTS))
+    assert (None, None) == (metrics.excess_shares_per_s, metrics.time_to_abort_s)
