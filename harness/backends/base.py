@@ -16,7 +16,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import aiohttp
 from pydantic import ValidationError
@@ -329,3 +329,35 @@ async def probe_topology(topology: Topology) -> dict[str, str]:
     async with aiohttp.ClientSession() as session:
         answers = await asyncio.gather(*(probe_health(session, url) for url in targets.values()))
     return dict(zip(targets, answers, strict=True))
+
+
+class ContainerBackend(Backend):
+    """What the container backends (compose, swarm) share around the base: a run found by its
+    recorded topology, and logs that say which backend wrote them."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+
+    @classmethod
+    def attach(cls, home: Path, run_id: str | None = None, log: Any = None) -> Self:
+        ctx = active_context(home, run_id, log)
+        backend = cls(ctx)
+        ctx.token = backend.topology().token
+        return backend
+
+    def _log(self, event: str, **kw: Any) -> None:
+        super()._log(event, backend=self.name, **kw)
+
+    @abc.abstractmethod
+    async def _act(self, component: str, action: str) -> None:
+        """``kill`` (SIGKILL, returning once it stopped; on swarm the task is not restarted), ``pause``
+        or ``resume`` on the component's container."""
+
+    async def kill(self, component: str) -> None:
+        await self._act(component, "kill")
+
+    async def pause(self, component: str) -> None:
+        await self._act(component, "pause")
+
+    async def resume(self, component: str) -> None:
+        await self._act(component, "resume")

@@ -24,7 +24,7 @@ from typing import Any
 import aiohttp
 
 from harness import procs, toxi
-from harness.backends.base import Backend, FleetError, FleetSpec, NoFleet, active_context, probe_topology
+from harness.backends.base import ContainerBackend, FleetError, FleetSpec, NoFleet, probe_topology
 from harness.backends.compose import docker as dk
 from harness.backends.compose.env import (
     COMPOSE_FILE,
@@ -34,7 +34,6 @@ from harness.backends.compose.env import (
     router_image,
 )
 from harness.backends.compose.load import ComposeLoadRunner
-from harness.context import RunContext
 from harness.load.config import LoadConfig
 from harness.load.runner import LoadRunner
 from harness.state import FleetState
@@ -70,26 +69,13 @@ class ComposeRecord:
         return cls(data["project"], data["file"], dict(data["env"]), HostPorts.from_json(data["ports"]))
 
 
-class ComposeBackend(Backend):
+class ComposeBackend(ContainerBackend):
     name = "compose"
-
-    def __init__(self, ctx: RunContext) -> None:
-        self.ctx = ctx
 
     # -- state ------------------------------------------------------------
     @property
     def record_file(self) -> Path:
         return self.ctx.state_dir / "compose.json"
-
-    @classmethod
-    def attach(cls, home: Path, run_id: str | None = None, log: Any = None) -> ComposeBackend:
-        ctx = active_context(home, run_id, log)
-        backend = cls(ctx)
-        ctx.token = backend.topology().token
-        return backend
-
-    def _log(self, event: str, **kw: Any) -> None:
-        super()._log(event, backend=self.name, **kw)
 
     def load_runner(self, config: LoadConfig, out_dir: Path, log: Any) -> LoadRunner:
         """With workers, Locust runs in the compose file's ``load`` profile, next to the fleet
@@ -168,15 +154,7 @@ class ComposeBackend(Backend):
                 return "missing"
 
     async def _create_proxies(self, session: aiohttp.ClientSession, plan: ComposePlan, topology: Topology) -> None:
-        assert topology.toxiproxy is not None
-        api = topology.toxiproxy.api
-
-        async def not_answering() -> Exception:
-            return procs.StartError("toxiproxy", f"API not answering at {api}",
-                                    await asyncio.to_thread(self.logs, "toxiproxy", 30))
-
-        await _proxies_once_answering(session, api, [(p.name, p.upstream, p.listen) for p in plan.proxies()],
-                                      not_answering)
+        await create_proxies(self, session, plan, topology)
 
     async def _stop(self, state: FleetState | None, *, keep_logs: bool) -> list[tuple[str, str]]:
         """Compose down (volumes too), then remove by label whatever is left
@@ -266,35 +244,11 @@ class ComposeBackend(Backend):
     async def _act(self, component: str, action: str) -> None:
         def act() -> None:
             with dk.docker_client() as engine:
-                try:
-                    container = dk.service_container(engine, self.ctx.run_id, component)
-                    if action == "kill":
-                        container.kill()
-                        # the kill API returns once the signal is sent: wait until it has stopped
-                        container.wait(timeout=KILL_WAIT_S, condition="not-running")
-                    elif action == "pause":
-                        container.pause()
-                    elif action == "resume":
-                        container.unpause()
-                    elif action == "restart":
-                        container.restart(timeout=STOP_TIMEOUT_S)
-                except Exception as exc:  # docker.errors.APIError: not running, already paused, ...
-                    if isinstance(exc, FleetError):
-                        raise
-                    raise FleetError(f"{action} {component}: {exc}") from None
+                container = dk.service_container(engine, self.ctx.run_id, component)
+                dk.act_on(container, action, component, kill_wait_s=KILL_WAIT_S, stop_timeout_s=STOP_TIMEOUT_S)
 
         await asyncio.to_thread(act)
         self._log("container_" + action, target=component)
-
-    async def kill(self, component: str) -> None:
-        """SIGKILL the container and return once it has stopped."""
-        await self._act(component, "kill")
-
-    async def pause(self, component: str) -> None:
-        await self._act(component, "pause")
-
-    async def resume(self, component: str) -> None:
-        await self._act(component, "resume")
 
     async def restart(self, component: str) -> None:
         await self._act(component, "restart")
@@ -304,15 +258,7 @@ class ComposeBackend(Backend):
         topology = self.topology()
         async with aiohttp.ClientSession() as session:
             if component == "toxiproxy":
-                assert topology.toxiproxy is not None
-                # a restarted toxiproxy has forgotten its proxies: the same ones again
-                proxies = [(p.name, p.upstream, "0.0.0.0:" + p.listen.rsplit(":", 1)[1])
-                           for p in topology.toxiproxy.proxies]
-
-                async def not_back() -> Exception:
-                    return FleetError("toxiproxy did not come back after a restart")
-
-                await _proxies_once_answering(session, topology.toxiproxy.api, proxies, not_back)
+                await restore_proxies(session, topology)
             else:
                 await self._wait_health(session, component, topology.admin_urls()[component])
 
@@ -357,3 +303,28 @@ async def cleanup(home: Path, *, log: Any = None) -> list[str]:
     if log is not None and removed:
         log.info("compose_cleanup", removed=len(removed))
     return [f"docker: removed {what}" for what in removed]
+
+
+async def create_proxies(backend: ContainerBackend, session: aiohttp.ClientSession, plan: ComposePlan,
+                         topology: Topology) -> None:
+    """The plan's proxies in the fleet's Toxiproxy, once its API answers (compose and swarm alike)."""
+    assert topology.toxiproxy is not None
+    api = topology.toxiproxy.api
+
+    async def not_answering() -> Exception:
+        return procs.StartError("toxiproxy", f"API not answering at {api}",
+                                await asyncio.to_thread(backend.logs, "toxiproxy", 30))
+
+    await _proxies_once_answering(session, api, [(p.name, p.upstream, p.listen) for p in plan.proxies()],
+                                  not_answering)
+
+
+async def restore_proxies(session: aiohttp.ClientSession, topology: Topology) -> None:
+    """A restarted toxiproxy container has forgotten its proxies: the same ones again (compose and swarm)."""
+    assert topology.toxiproxy is not None
+    proxies = [(p.name, p.upstream, "0.0.0.0:" + p.listen.rsplit(":", 1)[1]) for p in topology.toxiproxy.proxies]
+
+    async def not_back() -> Exception:
+        return FleetError("toxiproxy did not come back after a restart")
+
+    await _proxies_once_answering(session, topology.toxiproxy.api, proxies, not_back)

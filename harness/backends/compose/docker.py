@@ -7,10 +7,8 @@ ever touched.
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
-import os
 import shutil
 import subprocess
 import tarfile
@@ -18,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from harness.backends.command import run_command
 from harness.backends.base import FleetError
 from harness.backends.compose.env import LABEL_HOME, LABEL_RUN
 
@@ -103,20 +102,7 @@ async def compose(project: str, file: str, env: dict[str, str], *args: str,
                   timeout: float = COMPOSE_TIMEOUT_S) -> str:
     """Run one Compose command for this project; its output, or FleetError with it."""
     argv = [*compose_command(), "--project-name", project, "--file", file, *args]
-    proc = await asyncio.create_subprocess_exec(
-        *argv, env={**os.environ, **env}, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    try:
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
-    except BaseException:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-        raise
-    text = out.decode(errors="replace")
-    if proc.returncode != 0:
-        raise FleetError(f"`{' '.join(argv[:len(compose_command())])} {' '.join(args)}` failed "
-                         f"(exit {proc.returncode}):\n{text[-2000:]}")
-    return text
+    return await run_command(argv, shown=f"{' '.join(compose_command())} {' '.join(args)}", env=env, timeout=timeout)
 
 
 def run_filter(run_id: str) -> dict[str, list[str]]:
@@ -165,31 +151,26 @@ def remove_labelled(filters: dict[str, list[str]]) -> list[str]:
         return remove_resources(engine, filters)
 
 
-def remove_resources(engine: Any, filters: dict[str, list[str]]) -> list[str]:
-    """Remove every container, network and volume matching ``filters``:
-    what was removed, one line each."""
+def remove_each(items: Any, kind: str, remove: Any) -> list[str]:
+    """``remove(item)`` for each of ``items``, one line each for what was removed; gone already is fine."""
     import docker.errors  # noqa: PLC0415 - the local backend never needs it
 
     removed: list[str] = []
-    for container in containers(engine, filters):
+    for item in items:
         try:
-            container.remove(force=True, v=True)
-            removed.append(f"container {container.name}")
-        except docker.errors.NotFound:
-            pass
-    for network in engine.networks.list(filters=filters):
-        try:
-            network.remove()
-            removed.append(f"network {network.name}")
-        except docker.errors.NotFound:
-            pass
-    for volume in engine.volumes.list(filters=filters):
-        try:
-            volume.remove(force=True)
-            removed.append(f"volume {volume.name}")
+            remove(item)
+            removed.append(f"{kind} {item.name}")
         except docker.errors.NotFound:
             pass
     return removed
+
+
+def remove_resources(engine: Any, filters: dict[str, list[str]]) -> list[str]:
+    """Remove every container, network and volume matching ``filters``:
+    what was removed, one line each."""
+    return (remove_each(containers(engine, filters), "container", lambda c: c.remove(force=True, v=True))
+            + remove_each(engine.networks.list(filters=filters), "network", lambda n: n.remove())
+            + remove_each(engine.volumes.list(filters=filters), "volume", lambda v: v.remove(force=True)))
 
 
 def leftovers(engine: Any, filters: dict[str, list[str]]) -> list[str]:
@@ -228,3 +209,22 @@ def recreate(engine: Any, old: Any, image: str) -> Any:
     )
     api.start(created["Id"])
     return engine.containers.get(created["Id"])
+
+
+def act_on(container: Any, action: str, what: str, *, kill_wait_s: float, stop_timeout_s: float) -> None:
+    """One fault action on a container (compose's, or a swarm task's): ``kill`` returns once it has
+    stopped (the kill API returns when the signal is sent), ``pause``, ``resume``, ``restart``."""
+    import docker.errors  # noqa: PLC0415 - the local backend never needs it
+
+    try:
+        if action == "kill":
+            container.kill()
+            container.wait(timeout=kill_wait_s, condition="not-running")
+        elif action == "pause":
+            container.pause()
+        elif action == "resume":
+            container.unpause()
+        elif action == "restart":
+            container.restart(timeout=stop_timeout_s)
+    except docker.errors.APIError as exc:  # not running, already paused, ...
+        raise FleetError(f"{action} {what}: {exc}") from None

@@ -21,9 +21,9 @@ from typing import Any
 import aiohttp
 
 from harness import procs
-from harness.backends.base import Backend, FleetError, FleetSpec, NoFleet, active_context, probe_topology
+from harness.backends.base import ContainerBackend, FleetError, FleetSpec, NoFleet, probe_topology
 from harness.backends.compose import docker as dk
-from harness.backends.compose.backend import JOURNAL_IN_CONTAINER, _proxies_once_answering
+from harness.backends.compose.backend import JOURNAL_IN_CONTAINER, create_proxies, restore_proxies
 from harness.backends.compose.env import LABEL_HOME, LABEL_RUN, ComposePlan, HostPorts, check_spec, router_image
 from harness.backends.swarm import engine as sw
 from harness.backends.swarm.stack import StackPlan, stack_name
@@ -63,11 +63,11 @@ def _filter(key: str, value: str) -> dict[str, list[str]]:
     return {"label": [f"{key}={value}"]}
 
 
-class SwarmBackend(Backend):
+class SwarmBackend(ContainerBackend):
     name = "swarm"
 
     def __init__(self, ctx: RunContext) -> None:
-        self.ctx = ctx
+        super().__init__(ctx)
         self._placed: dict[str, dict[str, str]] = {}  # component → task and node of its last container fault
 
     @property
@@ -77,16 +77,6 @@ class SwarmBackend(Backend):
     @property
     def stack_file(self) -> Path:
         return self.ctx.state_dir / "stack.yml"
-
-    @classmethod
-    def attach(cls, home: Path, run_id: str | None = None, log: Any = None) -> SwarmBackend:
-        ctx = active_context(home, run_id, log)
-        backend = cls(ctx)
-        ctx.token = backend.topology().token
-        return backend
-
-    def _log(self, event: str, **kw: Any) -> None:
-        super()._log(event, backend=self.name, **kw)
 
     def _service(self, component: str) -> str:
         return f"{stack_name(self.ctx.run_id)}_{component}"
@@ -205,15 +195,7 @@ class SwarmBackend(Backend):
                          for t in tasks) or "none"
 
     async def _create_proxies(self, session: aiohttp.ClientSession, plan: ComposePlan, topology: Topology) -> None:
-        assert topology.toxiproxy is not None
-        api = topology.toxiproxy.api
-
-        async def not_answering() -> Exception:
-            return procs.StartError("toxiproxy", f"API not answering at {api}",
-                                    await asyncio.to_thread(self.logs, "toxiproxy", 30))
-
-        await _proxies_once_answering(session, api, [(p.name, p.upstream, p.listen) for p in plan.proxies()],
-                                      not_answering)
+        await create_proxies(self, session, plan, topology)
 
     async def _stop(self, state: FleetState | None, *, keep_logs: bool) -> list[tuple[str, str]]:
         """Remove the run's services, then its networks, volumes and secret (by label);
@@ -305,20 +287,9 @@ class SwarmBackend(Backend):
         service = self._service(component)
 
         def act() -> tuple[str, str]:
-            import docker.errors  # noqa: PLC0415 - the local backend never needs it
-
             with dk.docker_client() as engine:
                 container = sw.running_task(engine, service)
-                try:
-                    if action == "kill":
-                        container.kill()
-                        container.wait(timeout=KILL_WAIT_S, condition="not-running")
-                    elif action == "pause":
-                        container.pause()
-                    elif action == "resume":
-                        container.unpause()
-                except docker.errors.APIError as exc:  # not running, already paused, ...
-                    raise FleetError(f"{action} {component}: {exc}") from None
+                dk.act_on(container, action, component, kill_wait_s=KILL_WAIT_S, stop_timeout_s=KILL_WAIT_S)
                 return container.labels.get("com.docker.swarm.task.id", container.name), sw.node_name(engine)
 
         task, node = await asyncio.to_thread(act)
@@ -327,16 +298,6 @@ class SwarmBackend(Backend):
 
     def placement(self, component: str) -> dict[str, str]:
         return dict(self._placed.get(component, {}))
-
-    async def kill(self, component: str) -> None:
-        """SIGKILL the task's container; Swarm does not restart it (restart_policy none)."""
-        await self._act(component, "kill")
-
-    async def pause(self, component: str) -> None:
-        await self._act(component, "pause")
-
-    async def resume(self, component: str) -> None:
-        await self._act(component, "resume")
 
     async def restart(self, component: str) -> None:
         """A new task for the service (`docker service update --force`), at the same published port."""
@@ -363,14 +324,7 @@ class SwarmBackend(Backend):
         topology = self.topology()
         async with aiohttp.ClientSession() as session:
             if component == "toxiproxy":
-                assert topology.toxiproxy is not None
-                proxies = [(p.name, p.upstream, "0.0.0.0:" + p.listen.rsplit(":", 1)[1])
-                           for p in topology.toxiproxy.proxies]
-
-                async def not_back() -> Exception:
-                    return FleetError("toxiproxy did not come back after a restart")
-
-                await _proxies_once_answering(session, topology.toxiproxy.api, proxies, not_back)
+                await restore_proxies(session, topology)
             elif admin is not None:
                 await self._wait_health(session, component, admin, version)
 

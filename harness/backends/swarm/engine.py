@@ -9,14 +9,13 @@ service at all is left in it.
 """
 from __future__ import annotations
 
-import asyncio
-import os
 import shutil
 import time
 from typing import Any
 
+from harness.backends.command import run_command
 from harness.backends.base import FleetError
-from harness.backends.compose.docker import DockerUnavailable, docker_client
+from harness.backends.compose.docker import DockerUnavailable, docker_client, remove_each
 from harness.backends.compose.env import LABEL_RUN
 from harness.backends.swarm.stack import LABEL_GWBRIDGE
 
@@ -31,20 +30,7 @@ async def docker_cli(*args: str, stdin: bytes | None = None, timeout: float = CL
     cli = shutil.which("docker")
     if cli is None:
         raise DockerUnavailable("the `docker` command is not installed")
-    proc = await asyncio.create_subprocess_exec(
-        cli, *args, env=dict(os.environ), stdin=asyncio.subprocess.PIPE if stdin is not None else None,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    try:
-        out, _ = await asyncio.wait_for(proc.communicate(stdin), timeout)
-    except BaseException:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-        raise
-    text = out.decode(errors="replace")
-    if proc.returncode != 0:
-        raise FleetError(f"`docker {' '.join(args[:3])}` failed (exit {proc.returncode}):\n{text[-2000:]}")
-    return text
+    return await run_command([cli, *args], shown=f"docker {' '.join(args[:3])}", stdin=stdin, timeout=timeout)
 
 
 def swarm_state(engine: Any) -> tuple[str, bool]:
@@ -174,42 +160,22 @@ def node_name(engine: Any) -> str:
 def remove_labelled(filters: dict[str, list[str]]) -> list[str]:
     """Remove every service, then (once their containers are gone) every network,
     volume, secret and config matching ``filters``: what was removed, one line each."""
-    import docker.errors  # noqa: PLC0415 - the local backend never needs it
 
     removed: list[str] = []
     with docker_client() as engine:
         state, manager = swarm_state(engine)
         if state == "active" and manager:
-            for service in engine.services.list(filters=filters):
-                try:
-                    service.remove()
-                    removed.append(f"service {service.name}")
-                except docker.errors.NotFound:
-                    pass
+            removed += remove_each(engine.services.list(filters=filters), "service", lambda x: x.remove())
         deadline = time.monotonic() + GONE_TIMEOUT_S
         while containers(engine, filters) and time.monotonic() < deadline:
             time.sleep(0.2)
-        for container in containers(engine, filters):
-            try:  # a task's container Swarm did not remove in time
-                container.remove(force=True, v=True)
-                removed.append(f"container {container.name}")
-            except docker.errors.NotFound:
-                pass
+        # a task's container Swarm did not remove in time
+        removed += remove_each(containers(engine, filters), "container", lambda c: c.remove(force=True, v=True))
         removed += _remove_networks(engine, filters)
-        for volume in engine.volumes.list(filters=filters):
-            try:
-                volume.remove(force=True)
-                removed.append(f"volume {volume.name}")
-            except docker.errors.NotFound:
-                pass
+        removed += remove_each(engine.volumes.list(filters=filters), "volume", lambda v: v.remove(force=True))
         if state == "active" and manager:
             for kind in ("secrets", "configs"):
-                for item in getattr(engine, kind).list(filters=filters):
-                    try:
-                        item.remove()
-                        removed.append(f"{kind[:-1]} {item.name}")
-                    except docker.errors.NotFound:
-                        pass
+                removed += remove_each(getattr(engine, kind).list(filters=filters), kind[:-1], lambda x: x.remove())
     return removed
 
 
