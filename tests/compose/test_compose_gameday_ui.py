@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -43,6 +44,10 @@ def test_ui_on_compose_kills_the_fleet_and_tears_down_on_sigterm(engine, tmp_pat
     SIGTERM ends it with exit 0 and no container, network or volume of the run left."""
     gd = start_gameday(tmp_path, "--backend", "compose")
     try:
+        # past the open, as the local game-day test: stopped before it, the run measured nothing (exit 4)
+        deadline = time.monotonic() + 60
+        while _phase(gd) != "open" and time.monotonic() < deadline:
+            time.sleep(0.2)
         code, _ = request("POST", f"{gd.url}/chaos/kill", token=gd.token)
         halted = routers_halted(gd.topology())
         backend = gd.topology()["backend"]
@@ -50,3 +55,8 @@ def test_ui_on_compose_kills_the_fleet_and_tears_down_on_sigterm(engine, tmp_pat
         exit_code = gd.stop(timeout=120)
     assert (200, [True, True], "compose", 0) == (code, halted, backend, exit_code), "".join(gd.lines)
     assert [] == dk.leftovers(engine, dk.run_filter(gd.run_id))
+
+
+def _phase(gd) -> str | None:
+    _, status = request("GET", f"{gd.url}/chaos/status", token=gd.token)
+    return status.get("phase") if isinstance(status, dict) else None
