@@ -145,23 +145,46 @@ class OrderEntry:
         f = msg.fields
         st = session.attrs["state"]
         firm = f.get(Tag.Account) or st.comp_id
-        side = SIDES.get(f[Tag.Side])
-        if side is None:
-            return self._refuse(session, msg, firm, Tag.Side,
-                                f"Side(54) must be 1 (buy) or 2 (sell), got {f[Tag.Side]!r}")
-        ord_type = ORD_TYPES.get(f[Tag.OrdType])
-        if ord_type is None:
-            return self._refuse(session, msg, firm, Tag.OrdType,
-                                f"OrdType(40) must be 1 (market) or 2 (limit), got {f[Tag.OrdType]!r}")
+        terms = self._terms(session, msg, firm)
+        if terms is None:
+            return None
+        side, ord_type, qty, price = terms
         tif = TIFS.get(f.get(Tag.TimeInForce) or "0")
         if tif is None:
             return self._refuse(session, msg, firm, Tag.TimeInForce,
                                 f"TimeInForce(59) must be 0 (day) or 3 (IOC), got {f[Tag.TimeInForce]!r}")
+        cl_ord_id = f[Tag.ClOrdID]
+        symbol = f[Tag.Symbol]
+        # Echoed back in reports and the journal: keep them short (one test for the usual case, then
+        # find which one is wrong). ASCII they are: the parser flags any other byte (Reject 373=6).
+        if max(len(cl_ord_id), len(firm), len(symbol)) > MAX_ID_LEN:
+            for tag, value in ((Tag.ClOrdID, cl_ord_id), (Tag.Account, firm), (Tag.Symbol, symbol)):
+                if len(value) > MAX_ID_LEN or not value.isascii():
+                    return self._refuse(session, msg, st.comp_id, tag,
+                                        f"tag {tag} must be ASCII of at most {MAX_ID_LEN} characters")
+        self.engine.new_order(st, cl_ord_id, firm, symbol, side, qty, price, ord_type, tif)
+        return None
+
+    def _terms(self, session: FixSession, msg: FixMessage, firm: str) -> tuple[int, int, int, int | None] | None:
+        """Side, OrdType, OrderQty and the limit in cents of a 35=D or a 35=G; None once refused (repeated
+        prices come from a bounded cache: this is the hot path of a runaway)."""
+        f = msg.fields
+        side = SIDES.get(f[Tag.Side])
+        if side is None:
+            self._refuse(session, msg, firm, Tag.Side,
+                         f"Side(54) must be 1 (buy) or 2 (sell), got {f[Tag.Side]!r}")
+            return None
+        ord_type = ORD_TYPES.get(f[Tag.OrdType])
+        if ord_type is None:
+            self._refuse(session, msg, firm, Tag.OrdType,
+                         f"OrdType(40) must be 1 (market) or 2 (limit), got {f[Tag.OrdType]!r}")
+            return None
         qty_txt = f[Tag.OrderQty]
         qty = int(qty_txt) if qty_txt.isdigit() and len(qty_txt) < 12 else 0
         if not 0 < qty <= MAX_QTY:
-            return self._refuse(session, msg, firm, Tag.OrderQty,
-                                f"OrderQty(38) must be a whole number 1..{MAX_QTY}, got {qty_txt[:20]!r}")
+            self._refuse(session, msg, firm, Tag.OrderQty,
+                         f"OrderQty(38) must be a whole number 1..{MAX_QTY}, got {qty_txt[:20]!r}")
+            return None
         price = None
         if ord_type == LIMIT:
             price_txt = f.get(Tag.Price)
@@ -177,19 +200,10 @@ class OrderEntry:
                     self._cents.clear()
                 self._cents[price_txt] = price
             if not price:
-                return self._refuse(session, msg, firm, Tag.Price,
-                                    f"Price(44) must be > 0 on a 0.01 tick, got {price_txt[:20]!r}")
-        cl_ord_id = f[Tag.ClOrdID]
-        symbol = f[Tag.Symbol]
-        # Echoed back in reports and the journal: keep them short (one test for the usual case, then
-        # find which one is wrong). ASCII they are: the parser flags any other byte (Reject 373=6).
-        if max(len(cl_ord_id), len(firm), len(symbol)) > MAX_ID_LEN:
-            for tag, value in ((Tag.ClOrdID, cl_ord_id), (Tag.Account, firm), (Tag.Symbol, symbol)):
-                if len(value) > MAX_ID_LEN or not value.isascii():
-                    return self._refuse(session, msg, st.comp_id, tag,
-                                        f"tag {tag} must be ASCII of at most {MAX_ID_LEN} characters")
-        self.engine.new_order(st, cl_ord_id, firm, symbol, side, qty, price, ord_type, tif)
-        return None
+                self._refuse(session, msg, firm, Tag.Price,
+                             f"Price(44) must be > 0 on a 0.01 tick, got {price_txt[:20]!r}")
+                return None
+        return side, ord_type, qty, price
 
     def _cancel(self, session: FixSession, msg: FixMessage) -> None:
         f = msg.fields
@@ -210,31 +224,10 @@ class OrderEntry:
         f = msg.fields
         st = session.attrs["state"]
         firm = st.firm
-        side = SIDES.get(f[Tag.Side])
-        if side is None:
-            return self._refuse(session, msg, firm, Tag.Side,
-                                f"Side(54) must be 1 (buy) or 2 (sell), got {f[Tag.Side]!r}")
-        ord_type = ORD_TYPES.get(f[Tag.OrdType])
-        if ord_type is None:
-            return self._refuse(session, msg, firm, Tag.OrdType,
-                                f"OrdType(40) must be 1 (market) or 2 (limit), got {f[Tag.OrdType]!r}")
-        qty_txt = f[Tag.OrderQty]
-        qty = int(qty_txt) if qty_txt.isdigit() and len(qty_txt) < 12 else 0
-        if not 0 < qty <= MAX_QTY:
-            return self._refuse(session, msg, firm, Tag.OrderQty,
-                                f"OrderQty(38) must be a whole number 1..{MAX_QTY}, got {qty_txt[:20]!r}")
-        price = None
-        if ord_type == LIMIT:
-            price_txt = f.get(Tag.Price)
-            if not price_txt:
-                self.engine.count_reject(firm)
-                session.reject(msg, REJECT_REQUIRED_TAG_MISSING,
-                               "Required tag missing: 44 (Price for a limit order)", Tag.Price)
-                return None
-            price = parse_cents(price_txt) if len(price_txt) < 16 else None
-            if not price:
-                return self._refuse(session, msg, firm, Tag.Price,
-                                    f"Price(44) must be > 0 on a 0.01 tick, got {price_txt[:20]!r}")
+        terms = self._terms(session, msg, firm)
+        if terms is None:
+            return None
+        side, ord_type, qty, price = terms
         if self._bad_ids(session, msg, firm, Tag.ClOrdID, Tag.OrigClOrdID, Tag.Account):
             return None
         refusal = self.engine.replace_request(st, f[Tag.OrigClOrdID], f[Tag.ClOrdID], f[Tag.Symbol], side, qty, price,
