@@ -8,7 +8,10 @@ Cancels are lazy: a cancelled order only gets ``leaves = 0`` and is skipped
 (and dropped) when matching reaches it; the level's total quantity is kept
 exact, and a level whose quantity reaches zero is removed at once. This keeps
 a mass cancel (kill switch, cancel-on-disconnect of thousands of orders at
-one price) linear instead of quadratic.
+one price) linear instead of quadratic. A level that never empties (a client's
+order resting all day where the market makers requote every few seconds)
+would keep every cancelled quote behind it: once more than half of a level's
+queue is dead, the queue is rebuilt without them (amortised O(1) a cancel).
 """
 from __future__ import annotations
 
@@ -69,13 +72,18 @@ class Order:
         )
 
 
+# A level's queue is compacted once it holds more dead (cancelled) orders than this and than live ones.
+COMPACT_MIN_DEAD = 32
+
+
 class Level:
-    __slots__ = ("price", "orders", "qty")
+    __slots__ = ("price", "orders", "qty", "dead")
 
     def __init__(self, price: int) -> None:
         self.price = price
         self.orders: deque[Order] = deque()
         self.qty = 0
+        self.dead = 0  # lazily cancelled orders still in the queue
 
 
 Fill = tuple  # (maker: Order, qty: int, price_cents: int)
@@ -158,6 +166,7 @@ class Book:
             maker = queue[0]
             if maker.leaves == 0:  # lazily cancelled
                 queue.popleft()
+                level.dead -= 1
                 continue
             qty = left if left < maker.leaves else maker.leaves
             maker.leaves -= qty
@@ -230,4 +239,9 @@ class Book:
             idx = bisect_left(prices, level.price)
             if idx < len(prices) and prices[idx] == level.price:
                 del prices[idx]
+            return leaves
+        level.dead += 1
+        if level.dead > COMPACT_MIN_DEAD and 2 * level.dead > len(level.orders):
+            level.orders = deque(o for o in level.orders if o.leaves)
+            level.dead = 0
         return leaves

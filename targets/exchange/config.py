@@ -11,7 +11,15 @@ from pathlib import Path
 from targets.common.service import ConfigError, base_parser, parse_config
 from targets.fix.credentials import CREDENTIALS_ENV, Credentials, CredentialsError
 
+from .journal import SEGMENT_BYTES
 from .symbols import MIN_SYMBOLS
+
+
+# FIX messages a session handles per turn of the event loop (--intake-budget). Without a bound, one read
+# of a pipelining client (256 KiB, some 1,500 orders) ran 30 ms or more before anything else on the loop,
+# and an admin POST /kill during a burst waited hundreds of milliseconds behind the order flow
+# (bench/exchange_throughput, kill-during-burst). A slice this size is about a millisecond of work.
+INTAKE_BUDGET = 64
 
 
 @dataclass(frozen=True)
@@ -28,9 +36,11 @@ class ExchangeConfig:
     open_at_ns: int = 0
     preopen: str = "queue"
     journal: Path | None = None
+    journal_segment_bytes: int = SEGMENT_BYTES  # --journal-segment-mb: a new journal segment past this size
     store: Path | None = None  # --store DIR; None: a fixstore directory next to the journal
     store_in_memory: bool = False  # --store memory: sequence numbers last as long as the process
     cod_default: bool = True
+    intake_budget: int = INTAKE_BUDGET
     liquidity: bool = True
     instance: str = "exchange"
     run_id: str = "-"
@@ -68,11 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
     when.add_argument("--open-at", type=int, default=None, metavar="NS")
     p.add_argument("--preopen", choices=("queue", "reject"), default="queue")
     p.add_argument("--journal", type=Path, default=None)
+    p.add_argument("--journal-segment-mb", type=float, default=SEGMENT_BYTES / (1 << 20), metavar="MIB",
+                   help="the journal goes on in a new segment file (journal.1.jsonl, ...) once one reaches "
+                        "this size (default %(default)s)")
     p.add_argument("--store", default=None, metavar="DIR",
                    help="FIX message stores (sequence numbers and sent messages, kept across restarts); "
                         "default: fixstore next to --journal; 'memory' keeps them in memory only")
     p.add_argument("--cod-default", choices=("on", "off"), default="on")
     p.add_argument("--no-liquidity", action="store_true", help="no market makers")
+    p.add_argument("--intake-budget", type=int, default=INTAKE_BUDGET, metavar="N",
+                   help="FIX messages one session handles per turn of the event loop, so that the admin API "
+                        "(a kill) is never behind more than that of a burst (default %(default)s)")
     return p
 
 
@@ -84,6 +100,11 @@ def from_args(args: argparse.Namespace) -> ExchangeConfig:
         raise ConfigError("--open-in must be >= 0")
     if args.store == "":
         raise ConfigError("--store must be a directory or 'memory'")
+    if not 1 <= args.intake_budget <= 1_000_000:
+        raise ConfigError(f"--intake-budget must be 1..1000000, got {args.intake_budget}")
+    if not 0 < args.journal_segment_mb <= 1 << 20:  # NaN fails this too
+        raise ConfigError(f"--journal-segment-mb must be > 0 and at most {1 << 20} (a TiB), "
+                          f"got {args.journal_segment_mb}")
     open_at = args.open_at if args.open_at is not None else time.time_ns() + int(args.open_in * 1e9)
     try:
         credentials = Credentials.load(args.credentials)
@@ -94,8 +115,9 @@ def from_args(args: argparse.Namespace) -> ExchangeConfig:
         comp_id=args.comp_id, allow=frozenset(args.allow), credentials=credentials, seed=args.seed,
         symbols=args.symbols,
         open_at_ns=open_at, preopen=args.preopen, journal=args.journal,
+        journal_segment_bytes=max(1, int(args.journal_segment_mb * (1 << 20))),
         store=None if args.store in (None, "memory") else Path(args.store), store_in_memory=args.store == "memory",
-        cod_default=args.cod_default == "on",
+        cod_default=args.cod_default == "on", intake_budget=args.intake_budget,
         liquidity=not args.no_liquidity, instance=args.instance, run_id=args.run_id, ready_file=args.ready_file,
     )
 

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple, Protocol
 from targets.fix.codec import utc_timestamp
 
 from .book import BUY, IOC, MARKET, Book, Order
+from .clordids import ClOrdIds
 from .journal import Journal
 from .records import CancelReason, KillScope
 from .reports import (
@@ -33,18 +34,25 @@ from .symbols import Symbol
 MM_FIRM = "MM"
 ER = "8"
 EXEC_ORDER_STATUS = "I"
-# Accepted orders remembered per session for OrderStatusRequest, so a client
-# that lost its connection can learn what filled while it was away. Bounded:
-# the oldest tenth is forgotten when a session passes the limit.
-ORDER_MEMORY = 200_000
+# Orders remembered per session by ClOrdID for OrderStatusRequest (a client that
+# lost its connection learns what filled while it was away: the router asks about
+# the children it sent last) and for the "too late" answer to a cancel of a done
+# order. Working orders are always found (``SessionState.working``); past this
+# many, the oldest tenth of the remembered ones is forgotten. About 300 bytes an
+# order kept alive: 200,000 (as it was) held 60 MB per busy session for hours, a
+# fleet's steady climb of RSS (issue 11); this many fill within minutes of a
+# session's start and then stay flat. The market makers' own orders are not
+# remembered at all (nobody asks about them).
+ORDER_MEMORY = 4096
 # ClOrdIDs are unique per session per trading day (the exchange process's life:
 # its orders do not outlive it either): every one an order was accepted or
 # replaced under is kept, and a NewOrderSingle or a replace reusing one is
 # refused, also once its order is done (reused, a filled order's ClOrdID
-# could be filled twice). A set of the strings, about 110 bytes each; past
-# this many in one session's day its new orders are refused rather than the
-# oldest forgotten (a forgotten one could be reused).
-CLORDID_MEMORY = 2_000_000
+# could be filled twice). Kept as 64-bit hashes, about 9 bytes each
+# (``clordids.py``); past this many in one session's day (about 90 MB) its new
+# orders are refused rather than the oldest forgotten (a forgotten one could be
+# reused). The market makers' ClOrdIDs come from a counter: never checked.
+CLORDID_MEMORY = 10_000_000
 # CxlRejReason (102) of an OrderCancelReject.
 CXL_TOO_LATE = "0"
 CXL_UNKNOWN = "1"
@@ -100,7 +108,8 @@ class SessionState:
     working: dict[str, Order] = field(default_factory=dict)  # by ClOrdID
     orders: dict[str, Order] = field(default_factory=dict)  # accepted, recent first-in, by ClOrdID
     peer: str = ""
-    used: set[str] = field(default_factory=set)  # every ClOrdID of the day (CLORDID_MEMORY)
+    used: ClOrdIds = field(default_factory=ClOrdIds)  # every ClOrdID of the day (CLORDID_MEMORY)
+    internal: bool = False  # the exchange's own market makers: their ClOrdIDs and orders are not kept
     # the session's current FIX day (since its last Logon with 141=Y), for /metrics: NewOrderSingles
     # received and shares executed — the venue's view of each member session
     day_orders: int = 0
@@ -135,7 +144,7 @@ class Engine:
         """The state of ``comp_id`` (created on first use)."""
         st = self.sessions.get(comp_id)
         if st is None:
-            st = self.sessions[comp_id] = SessionState(comp_id, comp_id, cod)
+            st = self.sessions[comp_id] = SessionState(comp_id, comp_id, cod, internal=comp_id == MM_FIRM)
         return st
 
     def attach(self, comp_id: str, sender: Sender, *, cod: bool, peer: str = "", new_day: bool = False) -> SessionState:
@@ -172,13 +181,21 @@ class Engine:
     ) -> Order:
         """Accept, queue or reject one order; reports and journals every outcome."""
         self._order_seq += 1
+        # Every order of a session names the same firm and one of a few symbols, each parsed into a
+        # string of its own: the order keeps the session's and the book's instead (about 100 bytes
+        # less per order alive).
+        if firm == st.firm:
+            firm = st.firm
+        else:
+            st.firm = firm
+        book = self.books.get(symbol)
+        if book is not None:
+            symbol = book.symbol
         order = Order(str(self._order_seq), cl_ord_id, st.comp_id, firm, symbol, side, qty,
                       None if ord_type == MARKET else price, ord_type, tif)
-        st.firm = firm
         st.day_orders += 1
         stats = self.stats.get(firm) or self.stats.setdefault(firm, [0, 0, 0])
         stats[0] += 1
-        book = self.books.get(symbol)
         text = None
         if book is None:
             text = f"unknown symbol {symbol}"
@@ -188,10 +205,13 @@ class Engine:
             text = f"kill switch active for session {st.comp_id}"
         elif not self.is_open and self.preopen_reject:
             text = "market closed (pre-open)"
-        elif cl_ord_id in st.used:
-            text = f"duplicate ClOrdID {cl_ord_id}"
-        elif len(st.used) >= CLORDID_MEMORY:
-            text = f"ClOrdID limit reached: {CLORDID_MEMORY} orders today by session {st.comp_id}"
+        elif not st.internal:
+            # the last check: a ClOrdID is used (kept) only by an order that is accepted
+            if len(st.used) >= CLORDID_MEMORY:
+                text = (f"duplicate ClOrdID {cl_ord_id}" if cl_ord_id in st.used else
+                        f"ClOrdID limit reached: {CLORDID_MEMORY} orders today by session {st.comp_id}")
+            elif not st.used.add(cl_ord_id):
+                text = f"duplicate ClOrdID {cl_ord_id}"
         if text is not None:
             stats[2] += 1
             order.leaves = 0
@@ -202,13 +222,13 @@ class Engine:
             return order
         ts = self.now()
         self.journal.append(accepted_record(order, ts))
-        st.used.add(cl_ord_id)
         st.working[cl_ord_id] = order
-        orders = st.orders  # _remember, inline: the hot path
-        orders[cl_ord_id] = order
-        if len(orders) > ORDER_MEMORY:
-            for old in list(islice(orders, ORDER_MEMORY // 10)):
-                del orders[old]
+        if not st.internal:
+            orders = st.orders  # _remember, inline: the hot path
+            orders[cl_ord_id] = order
+            if len(orders) > ORDER_MEMORY:
+                for old in list(islice(orders, ORDER_MEMORY // 10)):
+                    del orders[old]
         self._report(order, EXEC_NEW, STATUS_NEW, 0, None, None, ts)
         if not self.is_open:
             order.queued = True
@@ -255,6 +275,7 @@ class Engine:
         if len(st.used) >= CLORDID_MEMORY:
             return Refusal(CXL_OTHER, self._status(order), order.order_id,
                            f"ClOrdID limit reached: {CLORDID_MEMORY} today by session {st.comp_id}")
+        st.used.add(cl_ord_id)  # from here the replace is carried out
         self._replace(st, order, orig_cl_ord_id, cl_ord_id, qty, None if ord_type == MARKET else price)
         return None
 
@@ -441,7 +462,6 @@ class Engine:
         if not order.done:
             del st.working[orig]
             st.working[cl_ord_id] = order
-        st.used.add(cl_ord_id)
         order.cl_ord_id = cl_ord_id
         self._remember(st, order)
         ts = self.now()
@@ -464,6 +484,8 @@ class Engine:
     @staticmethod
     def _remember(st: SessionState, order: Order) -> None:
         """For OrderStatusRequest (and too-late refusals) by ClOrdID; bounded, the oldest tenth forgotten."""
+        if st.internal:
+            return
         orders = st.orders
         orders[order.cl_ord_id] = order
         if len(orders) > ORDER_MEMORY:

@@ -31,7 +31,7 @@ class ExchangeService:
     def __init__(self, config: ExchangeConfig, token: str, log: Any) -> None:
         self.config = config
         self.log = log
-        self.journal = Journal(config.journal_path())
+        self.journal = Journal(config.journal_path(), segment_bytes=config.journal_segment_bytes)
         self.engine = Engine(universe(config.symbols, config.seed), self.journal)
         self.liquidity = Liquidity(self.engine, seed=config.seed) if config.liquidity else None
         self.engine.liquidity = self.liquidity
@@ -105,7 +105,8 @@ class ExchangeService:
         # order-entry CompID one session at a time.
         return ExchangeSession(self.sessions, app, comp_id=self.config.comp_id, role="acceptor", known_types=known,
                                log=self.log, stores=self.stores["order-entry" if order_entry else "drop-copy"],
-                               exclusive=order_entry, credentials=self.config.credentials)
+                               exclusive=order_entry, credentials=self.config.credentials,
+                               intake_budget=self.config.intake_budget)
 
     def _on_open(self) -> None:
         self.engine.open_market(self.liquidity.start if self.liquidity is not None else None)

@@ -37,6 +37,18 @@ if SPEEDUPS:
         _c_frame_body, _c_frame_messages = _speedups.frame_body, _speedups.frame_messages
 FRAMER = "c" if _c_frame_messages is not None else "python"
 
+
+def _c_takes_a_limit() -> bool:
+    """Whether the built C framer takes max_count (an extension built before it did not)."""
+    try:
+        _c_frame_messages(b"", 0, 1, 1)
+    except TypeError:
+        return False
+    return True
+
+
+_C_LIMIT = _c_frame_messages is not None and _c_takes_a_limit()
+
 SOH = "\x01"
 BEGIN_STRING = "FIX.4.4"
 _BEGIN = b"8=FIX.4.4\x019="
@@ -312,19 +324,28 @@ class FixParser:
     def buffered(self) -> int:
         return len(self._buf)
 
-    def messages(self) -> Iterator[FixMessage]:
+    def messages(self, limit: int = 0) -> Iterator[FixMessage]:
+        """The complete messages buffered; ``limit`` > 0: at most that many (the rest stay buffered: a
+        session taking a burst a slice at a time frames only the slice)."""
         buf = self._buf
         size = len(buf)
         pos = 0
         begin_len = len(_BEGIN)
         c_frame = _c_frame_messages
+        left = limit
         try:
             while pos < size:
                 if c_frame is not None:
                     # every well-formed message in C; this loop sees only what it declined
-                    for end, msg_type, fields in c_frame(buf, pos, self.max_body):
+                    batch = c_frame(buf, pos, self.max_body, left) if limit and _C_LIMIT else \
+                        c_frame(buf, pos, self.max_body)
+                    for end, msg_type, fields in batch:
                         pos = end
                         yield FixMessage(msg_type, fields)
+                    if limit:
+                        left -= len(batch)
+                        if left <= 0:
+                            return
                     if pos >= size:
                         return
                 if not buf.startswith(_BEGIN, pos):
@@ -366,6 +387,10 @@ class FixParser:
                 # the usual message, inline: ASCII, one SOH per field; else find what is wrong
                 usual = body.isascii() and len(fields) == body.count(SOH)
                 yield FixMessage(msg_type, fields, None if usual else problem_of(body, fields))
+                if limit:
+                    left -= 1
+                    if left <= 0:
+                        return
         finally:
             # keep what was not consumed (Garbled leaves the stream unusable anyway)
             self._buf = buf[pos:]

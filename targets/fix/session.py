@@ -132,8 +132,17 @@ class FixSession(asyncio.Protocol):
         store: MessageStore | None = None,
         exclusive: bool = True,
         credentials: Credentials | None = None,
+        intake_budget: int | None = None,
     ) -> None:
         self.app = app
+        # Messages handled per turn of the event loop (None: all that arrived). With a budget, a burst
+        # on this connection is taken a slice at a time, the socket paused in between, so the rest of
+        # the loop (the exchange's admin API: a kill) is never behind more than a slice of it.
+        if intake_budget is not None and intake_budget < 1:
+            raise ValueError(f"intake_budget must be >= 1 or None, got {intake_budget}")
+        self.intake_budget = intake_budget
+        self._intake_scheduled = False
+        self._reading_paused = False
         self.credentials = credentials  # an acceptor's: checked on the Logon before anything else
         self.comp_id = comp_id
         self.role = role
@@ -195,14 +204,40 @@ class FixSession(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self._last_in = time.monotonic()
         self._test_req_pending = None
+        self.parser.feed(data)
+        if not self._intake_scheduled:  # else the slice already scheduled takes it in turn
+            self._intake()
+
+    def _intake(self) -> None:
+        """Handle what is buffered: all of it, or with a budget one slice, the next one at the next turn of
+        the loop with the socket paused (the peer's bytes wait in the kernel, not in our buffer)."""
+        self._intake_scheduled = False
         parser = self.parser
-        parser.feed(data)
+        budget = self.intake_budget
+        left = budget if budget is not None else -1
         while not self.closed:
             try:
-                for msg in parser.messages():
+                for msg in parser.messages(left if left > 0 else 0):
                     self._dispatch(msg)
                     if self.closed:
                         return
+                    left -= 1
+                    if left == 0:
+                        break  # the generator keeps what it did not yield (its finally)
+                else:
+                    if self._reading_paused:
+                        self._reading_paused = False
+                        if self.transport is not None and not self.transport.is_closing():
+                            self.transport.resume_reading()
+                    break
+                # the budget is spent: the rest (if any) at the next turn
+                if parser.buffered():
+                    transport = self.transport
+                    if transport is not None and not self._reading_paused and not transport.is_closing():
+                        self._reading_paused = True
+                        transport.pause_reading()
+                    self._intake_scheduled = True
+                    self._loop.call_soon(self._intake)  # type: ignore[union-attr]
                 break
             except BadChecksum as exc:
                 # FIX: a garbled message is ignored; the gap it leaves is

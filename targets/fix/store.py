@@ -20,6 +20,16 @@ sequence numbers and an index MsgSeqNum → file offset; a record that does
 not frame, or whose CheckSum does not match (the torn tail of a crash or a
 power loss), ends the scan and the file is truncated there.
 
+Segments: the index costs 8 bytes a message in memory, and a busy pair sends
+hundreds of thousands a day (a steady climb of the exchange's RSS, issue 11).
+So once the file holds ``SEGMENT_MESSAGES`` messages, the next flush renames it
+``<ours>-<peer>.<N>.fixseg`` (N: the MsgSeqNum after its last message) and a
+new ``.fixstore`` file goes on from there, starting with the ``#I`` line of
+the moment. Only the current file is indexed in memory; a resend that
+reaches back into a segment reads that segment from disk (bounded: one
+segment at a time), which only a peer away for a long while asks for. The
+day's messages stay on disk until a Reset deletes them with the file.
+
 Durability (fsync policy): the session writes the store once per event-loop
 flush with one ``os.write`` of everything that flush sends, *before* the
 socket write, and never fsyncs per message. So a crash of the process loses
@@ -38,6 +48,7 @@ from collections.abc import Iterator
 from itertools import accumulate, islice
 from pathlib import Path
 from typing import Protocol
+from glob import escape as glob_escape
 from urllib.parse import unquote
 
 from .codec import checksum, encode, frame_body, utc_timestamp
@@ -45,8 +56,13 @@ from .codec import checksum, encode, frame_body, utc_timestamp
 _BEGIN = b"8=FIX.4.4\x019="
 _SEQ = b"\x0134="
 READ_CHUNK = 4096  # messages read per pread when answering a resend
-MEMORY_LIMIT = 200_000  # messages a MemoryStore keeps
+# Messages a MemoryStore keeps (the routers' and the monitor's): a resend asks for what the peer
+# missed lately, and 200,000 (as it was) held about 50 MB per router before it levelled off, hours
+# into a day at a fleet's pace. Older ones are gap-filled.
+MEMORY_LIMIT = 20_000
 SUFFIX = ".fixstore"
+SEGMENT_SUFFIX = ".fixseg"
+SEGMENT_MESSAGES = 32_768  # messages per file-store segment (and one flush's more): its index is about 256 KiB
 
 
 class MessageStore(Protocol):
@@ -143,8 +159,9 @@ class MemoryStores:
 class FileStore:
     """The append-only store file of one CompID pair (format and durability: module docstring)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, segment_messages: int = SEGMENT_MESSAGES) -> None:
         self.path = Path(path)
+        self.segment_messages = segment_messages
         self.next_out = 1
         self.next_in = 1
         self.holder: object | None = None
@@ -155,8 +172,22 @@ class FileStore:
         self._saved_in = 1  # the last next_in written to the file
         self._base = 1  # MsgSeqNum of _offsets[0]
         self._offsets = array("q")  # file offset of each message; -1 for a MsgSeqNum never stored
-        if self.path.exists():
+        # closed segments, oldest first: (the MsgSeqNum after the segment's last message, its file)
+        self._segments: list[tuple[int, Path]] = self._find_segments()
+        if self.path.exists() or self._segments:
             self._load()
+
+    def _segment_path(self, end: int) -> Path:
+        return self.path.with_name(f"{self.path.name[:-len(SUFFIX)]}.{end}{SEGMENT_SUFFIX}")
+
+    def _find_segments(self) -> list[tuple[int, Path]]:
+        stem = self.path.name[:-len(SUFFIX)] if self.path.name.endswith(SUFFIX) else self.path.name
+        found = []
+        for seg in self.path.parent.glob(f"{glob_escape(stem)}.*{SEGMENT_SUFFIX}"):
+            number = seg.name[len(stem) + 1:-len(SEGMENT_SUFFIX)]
+            if number.isdigit():
+                found.append((int(number), seg))
+        return sorted(found)
 
     # -- writing (once per event-loop flush of a session) ------------------------
     def save(self, first_seq: int, messages: list[bytes], next_in: int) -> None:
@@ -164,6 +195,8 @@ class FileStore:
             return
         if self._fd < 0:
             self._open()
+        if messages and len(self._offsets) >= self.segment_messages:
+            self._rotate()
         if messages:
             offsets = self._offsets
             if not offsets:
@@ -182,6 +215,20 @@ class FileStore:
         if data:
             self._write(data)
 
+    def _rotate(self) -> None:
+        """The current file becomes a segment; a new one goes on, opening with the incoming MsgSeqNum."""
+        end = self._base + len(self._offsets)
+        os.fsync(self._fd)
+        os.close(self._fd)
+        seg = self._segment_path(end)
+        os.rename(self.path, seg)
+        self._segments.append((end, seg))
+        self._open()
+        self._size = 0
+        self._offsets = array("q")
+        self._base = end
+        self._write(b"#I %d\n" % self._saved_in)
+
     def _write(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
@@ -195,6 +242,9 @@ class FileStore:
                 self._open()
             if self._fd >= 0:
                 os.ftruncate(self._fd, 0)
+            for _end, seg in self._segments:
+                seg.unlink(missing_ok=True)
+        self._segments = []
         self._size = 0
         self._offsets = array("q")
         self._base = 1
@@ -212,6 +262,8 @@ class FileStore:
 
     # -- reading -----------------------------------------------------------------
     def messages(self, begin: int, end: int) -> Iterator[tuple[int, bytes]]:
+        if self._segments and begin < self._base:
+            yield from self._from_segments(begin, min(end, self._base - 1))
         offsets, base = self._offsets, self._base
         first, last = max(begin - base, 0), min(end - base, len(offsets) - 1)
         i = first
@@ -231,7 +283,32 @@ class FileStore:
                         yield value, buf[pos:end_pos]
             i = j
 
+    def _from_segments(self, begin: int, end: int) -> Iterator[tuple[int, bytes]]:
+        """Messages from the closed segments, each read whole from disk when the range reaches it."""
+        start = 1
+        for seg_end, seg in list(self._segments):
+            if start <= end and begin < seg_end:
+                try:
+                    buf = seg.read_bytes()
+                except FileNotFoundError:  # reset meanwhile: nothing of it to resend
+                    return
+                for kind, pos, end_pos, value in _records(buf, 0):
+                    if kind == "M" and begin <= value <= end:
+                        yield value, buf[pos:end_pos]
+            start = seg_end
+
     def _load(self) -> None:
+        if self._segments:
+            # what the current file does not say (no message or no #I line yet: a crash right after a
+            # rotation) the newest segment does
+            last_end, last = self._segments[-1]
+            self.next_out = self._base = last_end
+            for kind, _pos, _end, value in _records(last.read_bytes(), 0):
+                if kind == "I":
+                    self.next_in = self._saved_in = value
+        if not self.path.exists():
+            self._open()
+            return
         data = self.path.read_bytes()
         good = 0
         for kind, _pos, end_pos, value in _records(data, 0):

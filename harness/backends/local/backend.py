@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -43,6 +42,7 @@ from harness.topology import (
     proxy_upstreams,
     router_proxy,
 )
+from targets.exchange.journal import copy_journal
 
 KILL_WAIT_S = 5.0  # how long a SIGKILLed process may take to be gone
 
@@ -394,7 +394,7 @@ class LocalBackend(Backend):
         src = self.ctx.journal_path
         if not src.is_file():
             raise FleetError(f"no exchange journal at {src}")
-        await asyncio.to_thread(shutil.copyfile, src, dest)
+        await asyncio.to_thread(copy_journal, src, dest)  # its segments, concatenated
         return f"copied from {src}"
 
     # -- faults -----------------------------------------------------------

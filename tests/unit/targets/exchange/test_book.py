@@ -197,3 +197,21 @@ def test_pull_of_the_only_order_removes_the_level() -> None:
     a = rest(book, order(SELL, 100, 1000))
     book.pull(a)
     assert ([], None, 0) == (book.depth()[1], book.best_ask(), a.leaves)
+
+
+def test_cancelled_orders_behind_a_resting_one_do_not_pile_up() -> None:
+    """A level kept alive by one resting order does not keep every order cancelled at it since
+    (a market maker requoting there all day): the queue stays short, and priority is kept."""
+    from targets.exchange.book import COMPACT_MIN_DEAD
+
+    book = Book("XYZ")
+    first = rest(book, order(BUY, 100, 1000, name="first"))
+    for _ in range(10_000):
+        book.remove(rest(book, order(BUY, 100, 1000)))
+    last = rest(book, order(BUY, 100, 1000, name="last"))
+    level = book.bids[1000]
+    fills = book.match(order(SELL, 200, 1000))
+    assert (True, 200, ["first", "last"]) == (
+        len(level.orders) <= 2 * COMPACT_MIN_DEAD + 2, level.qty + 200,
+        [m.cl_ord_id for m, _, _ in fills])
+    assert (0, 0) == (first.leaves, last.leaves)

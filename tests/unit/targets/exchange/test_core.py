@@ -307,3 +307,37 @@ def test_kill_record_names_who_pulled_the_switch(venue: Venue) -> None:
     venue.engine.kill("firm", "KNIGHT", by="monitor")
     [record] = [r for r in venue.records() if r["kind"] == "kill"]
     assert ("monitor", "KNIGHT") == (record["by"], record["firm"])
+
+
+def test_a_session_remembers_a_bounded_number_of_orders(venue: Venue, monkeypatch) -> None:
+    """Done orders are forgotten past ORDER_MEMORY (oldest first), while a working order is always
+    found and a forgotten order's ClOrdID is still refused."""
+    from targets.exchange import core
+    monkeypatch.setattr(core, "ORDER_MEMORY", 50)
+    st = venue.login("R1")
+    venue.order(st, "working", BUY, 100, 900)
+    for n in range(200):
+        venue.order(st, f"s{n}", SELL, 100, 1000)
+        venue.order(st, f"b{n}", BUY, 100, 1000)
+    venue.order(st, "s0", BUY, 100, 900)
+    assert (True, True, None, "duplicate ClOrdID s0") == (
+        len(st.orders) <= 50, venue.engine.order_status(st, "working") is not None,
+        venue.engine.order_status(st, "s0"), venue.outs["R1"].reports()[-1][58])
+
+
+def test_market_maker_orders_keep_no_clordids_or_memory(venue: Venue) -> None:
+    """The exchange's own market makers (session MM) number their orders themselves: neither their
+    ClOrdIDs nor their done orders are kept."""
+    from targets.exchange.core import MM_FIRM
+    mm = venue.engine.session(MM_FIRM, cod=False)
+    for n in range(100):
+        venue.engine.new_order(mm, f"MM-{n}", MM_FIRM, "AAA", SELL, 100, 1000 + n, LIMIT, DAY)
+    assert (0, 0, 100) == (len(mm.used), len(mm.orders), len(mm.working))
+
+
+def test_orders_share_the_session_firm_and_the_book_symbol(venue: Venue) -> None:
+    """An order keeps the book's symbol string and the session's firm string, not a copy per message."""
+    st = venue.login("R1")
+    a = venue.order(st, "c1", BUY, 100, 1000, firm="".join(["KNI", "GHT"]), symbol="".join(["AA", "A"]))
+    b = venue.order(st, "c2", BUY, 100, 999, firm="".join(["KNI", "GHT"]), symbol="".join(["AA", "A"]))
+    assert (True, True) == (a.symbol is b.symbol is venue.engine.books["AAA"].symbol, a.firm is b.firm)

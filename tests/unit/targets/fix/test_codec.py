@@ -2,6 +2,7 @@
 import pytest
 
 from targets.fix.codec import BadChecksum, FixError, FixParser, Garbled, MsgType, Tag, checksum, encode, parse_body
+from tests.unit.targets.fix.speedups import require
 
 
 def _nos(seq: int = 1, **extra: object) -> bytes:
@@ -145,3 +146,21 @@ def test_a_field_without_equals_is_malformed_even_when_another_value_has_one(bod
     """One field lacks '=', a later value holds one: the counts match, the message is still malformed."""
     with pytest.raises(FixError, match="malformed field"):
         parse_body(body)
+
+
+@pytest.mark.parametrize("c", [True, False], ids=["c-framer", "python-framer"])
+def test_messages_with_a_limit_leave_the_rest_buffered(c: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """messages(limit=3) yields three and keeps the rest for the next call, byte for byte, with either framer."""
+    from targets.fix import codec
+    if c:  # the built extension, also where POWERPEG_SPEEDUPS=0 left it off
+        frame = require("targets.fix._speedups").frame_messages
+        monkeypatch.setattr(codec, "_c_frame_messages", frame)
+        monkeypatch.setattr(codec, "_C_LIMIT", codec._c_takes_a_limit())
+        assert codec._C_LIMIT, "targets.fix._speedups predates max_count: rebuild it (make setup)"
+    else:
+        monkeypatch.setattr(codec, "_c_frame_messages", None)
+    parser = FixParser()
+    parser.feed(b"".join(encode("D", "A", "B", n, [(11, f"c{n}")]) for n in range(1, 11)) + b"8=FIX.4.4\x019=")
+    first = [m[11] for m in parser.messages(limit=3)]
+    rest = [m[11] for m in parser.messages()]
+    assert (["c1", "c2", "c3"], [f"c{n}" for n in range(4, 11)], 12) == (first, rest, parser.buffered())

@@ -271,3 +271,78 @@ async def test_a_msgseqnum_of_5000_digits_gets_a_logout_not_a_crash() -> None:
     assert (MsgType.Logout, True, True) == (logout.msg_type, "is not a number" in logout[Tag.Text],
                                             len(logout[Tag.Text]) < 100)
     server.close()
+
+
+def order(seq: int) -> bytes:
+    return encode("D", "CLIENT", "EXCHANGE", seq, [(Tag.ClOrdID, f"c{seq}"), (Tag.Symbol, "X"), (Tag.Side, 1),
+                                                   (Tag.TransactTime, "20260101-09:30:00"), (Tag.OrderQty, 1),
+                                                   (Tag.OrdType, 1)])
+
+
+class Paused(asyncio.Transport):
+    """A transport that keeps what is written and whether reading is paused."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paused = False
+        self.pauses = 0
+
+    def write(self, data) -> None:
+        pass
+
+    def writelines(self, data) -> None:
+        pass
+
+    def is_closing(self) -> bool:
+        return False
+
+    def abort(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def pause_reading(self) -> None:
+        self.paused = True
+        self.pauses += 1
+
+    def resume_reading(self) -> None:
+        self.paused = False
+
+    def get_extra_info(self, name, default=None):
+        return ("127.0.0.1", 1) if name == "peername" else default
+
+
+async def test_an_intake_budget_takes_a_burst_a_slice_per_turn_of_the_loop() -> None:
+    """With intake_budget=4, ten pipelined orders are handled four at a time, the socket paused until
+    the last slice, and none is lost or reordered: the loop runs other work in between."""
+    app = Recorder()
+    session = FixSession(app, comp_id="EXCHANGE", role="acceptor", intake_budget=4)
+    transport = Paused()
+    session.connection_made(transport)
+    data = encode(MsgType.Logon, "CLIENT", "EXCHANGE", 1, [(Tag.EncryptMethod, 0), (Tag.HeartBtInt, 30)])
+    data += b"".join(order(n) for n in range(2, 12))
+    session.data_received(data)
+    seen = [len(app.messages)]
+    while transport.paused:
+        await asyncio.sleep(0)
+        seen.append(len(app.messages))
+    session.abort()
+    session.connection_lost(None)
+    assert ([3, 7, 10], 1, [f"c{n}" for n in range(2, 12)]) == (
+        seen, transport.pauses, [m[Tag.ClOrdID] for m in app.messages])
+
+
+async def test_without_a_budget_a_burst_is_handled_at_once() -> None:
+    """The default (routers, monitor): everything that arrived is handled in the one call."""
+    app = Recorder()
+    session = FixSession(app, comp_id="EXCHANGE", role="acceptor")
+    transport = Paused()
+    session.connection_made(transport)
+    data = encode(MsgType.Logon, "CLIENT", "EXCHANGE", 1, [(Tag.EncryptMethod, 0), (Tag.HeartBtInt, 30)])
+    data += b"".join(order(n) for n in range(2, 12))
+    session.data_received(data)
+    count = len(app.messages)
+    session.abort()
+    session.connection_lost(None)
+    assert (10, 0) == (count, transport.pauses)

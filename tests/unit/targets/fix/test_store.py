@@ -149,3 +149,45 @@ def test_memory_store_forgets_the_oldest_beyond_its_limit() -> None:
         store.save(seq, [er(seq)], 1)
     kept = [s for s, _ in store.messages(1, 100)]
     assert (13, list(range(3, 13))) == (store.next_out, kept)
+
+
+def test_file_store_goes_on_in_segments_and_resends_from_them(tmp_path: Path) -> None:
+    """Once the file holds segment_messages, the next flush goes into a new file (a segment is at most
+    one flush longer): the index in memory stays within one segment, and every message still comes
+    back, across segments, in order."""
+    store = FileStore(tmp_path / "pair.fixstore", segment_messages=4)
+    sent = [er(n) for n in range(1, 15)]
+    for n in range(0, 14, 3):  # flushes of 3: 1-6 | 7-12 | 13-14
+        store.save(n + 1, sent[n:n + 3], n + 2)
+    segs = sorted(p.name for p in tmp_path.glob("*.fixseg"))
+    assert (["pair.13.fixseg", "pair.7.fixseg"], 2, list(enumerate(sent, 1)), [(6, sent[5]), (7, sent[6])]) == (
+        segs, len(store._offsets), list(store.messages(1, 99)), list(store.messages(6, 7)))
+    store.close()
+
+
+def test_a_segmented_file_store_survives_a_restart(tmp_path: Path) -> None:
+    """Reopened, a store in segments has its counters and every message, also when the current file
+    was lost right after a rotation (the newest segment tells the counters then)."""
+    path = tmp_path / "pair.fixstore"
+    first = FileStore(path, segment_messages=2)
+    sent = [er(n) for n in range(1, 8)]
+    for n in range(7):
+        first.save(n + 1, [sent[n]], 20 + n)
+    first.close()
+    again = FileStore(path, segment_messages=2)
+    counters = (again.next_out, again.next_in, list(again.messages(1, 99)))
+    again.close()
+    path.unlink()  # a crash between the rename and the new file
+    lost = FileStore(path, segment_messages=2)
+    assert ((8, 26, list(enumerate(sent, 1))), (7, 25)) == (counters, (lost.next_out, lost.next_in))
+    lost.close()
+
+
+def test_reset_deletes_the_segments(tmp_path: Path) -> None:
+    """A new day (141=Y) starts from nothing: the segments go with the file's content."""
+    store = FileStore(tmp_path / "pair.fixstore", segment_messages=2)
+    store.save(1, [er(n) for n in range(1, 4)], 2)
+    store.save(4, [er(4), er(5)], 2)
+    store.reset()
+    assert ([], []) == (list(tmp_path.glob("*.fixseg")), list(store.messages(1, 99)))
+    store.close()
