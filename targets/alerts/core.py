@@ -116,6 +116,17 @@ class SinkMetrics:
         self.heartbeats = Counter("powerpeg_alerts_heartbeats", "Pipeline heartbeats", ["result"], registry=registry)
         self.notifications = Counter("powerpeg_alerts_notifications", "Receiver notifications by outcome",
                                      ["via", "outcome"], registry=registry)
+        self.evicted = Counter("powerpeg_alerts_evicted", "Alerts dropped from the history (over max_alerts)",
+                               registry=registry)
+        # the labelled children, looked up once: labels() costs a lock and a dict per alert in a burst
+        self._children: dict[tuple[int, str, str], Any] = {}
+
+    def count(self, which: Counter, channel: str, severity: str) -> None:
+        key = (id(which), channel, severity)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = which.labels(channel, severity)
+        child.inc()
 
 
 class AlertSink:
@@ -139,6 +150,7 @@ class AlertSink:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._open: dict[IncidentKey, str] = {}  # open incident → its alert's id
         self._key_of: dict[str, IncidentKey] = {}
+        self.evicted = 0  # alerts dropped from the history, oldest first, to stay under max_alerts
 
     # -- alerts -----------------------------------------------------------
     def route(self, severity: str) -> tuple[str, bool]:
@@ -163,11 +175,11 @@ class AlertSink:
         )
         self._next_id += 1
         self._store(alert)
-        self.metrics.received.labels(channel, severity).inc()
+        self.metrics.count(self.metrics.received, channel, severity)
         if not cfg.enabled:
             alert.status = "dropped"
             alert.dropped = True
-            self.metrics.dropped.labels(channel, severity).inc()
+            self.metrics.count(self.metrics.dropped, channel, severity)
             self.log.warning("alert_dropped", alert_id=alert.id, channel=channel, source=source,
                              severity=severity, text=text, reason=f"{channel} channel is off")
         elif cfg.delay_ms > 0:
@@ -182,6 +194,8 @@ class AlertSink:
         self.alerts[alert.id] = alert
         while len(self.alerts) > self.max_alerts:
             evicted, _ = self.alerts.popitem(last=False)
+            self.evicted += 1
+            self.metrics.evicted.inc()
             key = self._key_of.pop(evicted, None)
             if key is not None and self._open.get(key) == evicted:
                 del self._open[key]
@@ -193,7 +207,7 @@ class AlertSink:
     def _deliver(self, alert: Alert) -> None:
         alert.delivered_ns = self.clock()
         alert.status = "delivered"
-        self.metrics.delivered.labels(alert.channel, alert.severity).inc()
+        self.metrics.count(self.metrics.delivered, alert.channel, alert.severity)
         self.log.info(
             "alert_delivered", alert_id=alert.id, channel=alert.channel, source=alert.source,
             severity=alert.severity, text=alert.text, downgraded=alert.downgraded,

@@ -143,6 +143,8 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response({
         "status": "ok",
         "alerts": len(sink.alerts),
+        # the history is capped: what went, said here rather than silently
+        "history": {"max_alerts": sink.max_alerts, "evicted": sink.evicted},
         "channels": {name: vars(cfg) for name, cfg in sink.channels.items()},
     })
 

@@ -2,14 +2,23 @@
 hit the exchange kill switch, halt routers, probe router health and the
 alert pipeline. Every call has a short timeout and never raises: a sink or
 router that is down must not stop surveillance.
+
+The reactions (page, kill, halts) are *started* by plain calls — ``start_alert``,
+``start_kill_all`` — that write their requests at once on warm connections
+(``wire.py``) and return what to await for the answers; without a warm
+connection they go through aiohttp as before. Probes and heartbeats are not in
+a hurry and use aiohttp.
 """
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Coroutine
 from typing import Any
 
 import aiohttp
+
+from .wire import Answer, WarmPool
 
 
 class Actions:
@@ -29,7 +38,10 @@ class Actions:
         self.exchange_admin = exchange_admin.rstrip("/") if exchange_admin else None
         self.routers = [r.rstrip("/") for r in routers]
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self.timeout_s = timeout_s
         self._session: aiohttp.ClientSession | None = None
+        urls = [u for u in (self.exchange_admin, *self.routers, self.alerts) if u]
+        self.warm = WarmPool(urls, self.headers, connect_timeout_s=min(timeout_s, 1.0))
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -43,6 +55,7 @@ class Actions:
         return self._session
 
     async def close(self) -> None:
+        self.warm.close()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -64,24 +77,68 @@ class Actions:
         result["done_ns"] = time.time_ns()
         return result
 
-    async def alert(self, severity: str, text: str, ts_ns: int) -> dict[str, Any]:
+    def start(self, method: str, url: str, body: Any = None, **extra: Any) -> Coroutine[Any, Any, dict[str, Any]]:
+        """Send now on a warm connection if one is idle (``sent_ns`` in the result says when it
+        was written), else through aiohttp once awaited; either way the same result shape."""
+        fut = self.warm.fire(method, url, body)
+        if fut is None:
+            return self._fallback(method, url, body, extra)
+        return self._answer(fut, url, time.time_ns(), extra, method, body)
+
+    async def _fallback(self, method: str, url: str, body: Any, extra: dict[str, Any]) -> dict[str, Any]:
+        return {**extra, **await self._call(method, url, body)}
+
+    async def _answer(self, fut: Awaitable[Answer], url: str, sent_ns: int, extra: dict[str, Any],
+                      method: str, body: Any) -> dict[str, Any]:
+        result: dict[str, Any] = {**extra, "url": url, "sent_ns": sent_ns, "via": "warm"}
+        try:
+            answer = await asyncio.wait_for(fut, self.timeout_s)
+        except TimeoutError:
+            result["error"] = "TimeoutError"
+        except ConnectionError as exc:
+            # Lost before the answer (the server closed an idle connection as we wrote, say):
+            # whether it arrived is unknown, and a kill, halt or page twice is harmless; once
+            # more through aiohttp.
+            retry = await self._call(method, url, body)
+            return {**extra, **retry, "warm_error": str(exc)}
+        else:
+            result["status"] = answer.status
+            result["body"] = answer.json()
+        result["done_ns"] = time.time_ns()
+        return result
+
+    def start_alert(self, severity: str, text: str, ts_ns: int) -> Coroutine[Any, Any, dict[str, Any]]:
         if self.alerts is None:
-            return {"error": "no --alerts configured"}
+            return _ready({"error": "no --alerts configured"})
         body = {"source": self.source, "severity": severity, "text": text, "ts": ts_ns}
-        return await self._call("POST", f"{self.alerts}/alerts", body)
+        return self.start("POST", f"{self.alerts}/alerts", body)
+
+    async def alert(self, severity: str, text: str, ts_ns: int) -> dict[str, Any]:
+        return await self.start_alert(severity, text, ts_ns)
+
+    def start_kill_all(self, firm: str) -> Coroutine[Any, Any, list[dict[str, Any]]]:
+        """Exchange kill switch and every router halt, all written now (the exchange's first);
+        await the result for their answers."""
+        if self.exchange_admin is None:
+            first = _ready({"target": "exchange", "error": "no --exchange-admin configured"})
+        else:
+            first = self.start("POST", f"{self.exchange_admin}/kill", {"firm": firm, "by": "monitor"},
+                               target="exchange")
+        halts = [self.start("POST", f"{url}/halt", {}, target="router") for url in self.routers]
+        return _gather([first, *halts])
 
     async def kill_firm(self, firm: str) -> dict[str, Any]:
         if self.exchange_admin is None:
             return {"target": "exchange", "error": "no --exchange-admin configured"}
-        answer = await self._call("POST", f"{self.exchange_admin}/kill", {"firm": firm, "by": "monitor"})
-        return {"target": "exchange", **answer}
+        return await self.start("POST", f"{self.exchange_admin}/kill", {"firm": firm, "by": "monitor"},
+                                target="exchange")
 
     async def halt_router(self, url: str) -> dict[str, Any]:
-        return {"target": "router", **await self._call("POST", f"{url}/halt", {})}
+        return await self.start("POST", f"{url}/halt", {}, target="router")
 
     async def kill_all(self, firm: str) -> list[dict[str, Any]]:
         """Exchange kill switch and every router halt, all at once."""
-        return list(await asyncio.gather(self.kill_firm(firm), *(self.halt_router(u) for u in self.routers)))
+        return await self.start_kill_all(firm)
 
     async def router_health(self, url: str, timeout_s: float) -> dict[str, Any]:
         return await self._call("GET", f"{url}/health", timeout=aiohttp.ClientTimeout(total=timeout_s))
@@ -99,3 +156,11 @@ class Actions:
             return False, result["error"]
         reason = body.get("reason") if isinstance(body, dict) else None
         return False, f"HTTP {result.get('status')}: {reason or body}"
+
+
+async def _ready(value: Any) -> Any:
+    return value
+
+
+async def _gather(calls: list[Coroutine[Any, Any, dict[str, Any]]]) -> list[dict[str, Any]]:
+    return list(await asyncio.gather(*calls))

@@ -36,11 +36,14 @@ async def probe_kill_path_once(monitor: Monitor, timeout_s: float) -> dict[str, 
     A kill switch nobody exercised is a kill switch that may not work. The probe
     also keeps those connections (and their name lookups) warm, so the kill
     itself does not pay a first connect when it matters: measured on containers,
-    a cold kill took ~250 ms more than a warm one.
+    a cold kill took ~250 ms more than a warm one. The warm connections the kill is
+    written on (``wire.py``) are opened and refreshed here too.
     """
     actions = monitor.actions
     targets = ([actions.exchange_admin] if actions.exchange_admin else []) + list(actions.routers)
-    results = await asyncio.gather(*(actions.router_health(url, timeout_s) for url in targets))
+    # and the connections the kill and the pages are written on: opened, kept from idling out
+    results, _ = await asyncio.gather(
+        asyncio.gather(*(actions.router_health(url, timeout_s) for url in targets)), actions.warm.maintain())
     state = {url: "ok" if r.get("status") == 200 else (r.get("error") or f"HTTP {r.get('status')}")
              for url, r in zip(targets, results, strict=True)}
     monitor.kill_path = state
@@ -68,7 +71,8 @@ async def version_loop(monitor: Monitor, stop: asyncio.Event) -> None:
 
 
 async def kill_path_loop(monitor: Monitor, stop: asyncio.Event, interval_s: float = 2.0) -> None:
-    if monitor.actions.exchange_admin is None and not monitor.actions.routers:
+    actions = monitor.actions
+    if actions.exchange_admin is None and not actions.routers and actions.alerts is None:
         return
     await _every(interval_s, stop, lambda: probe_kill_path_once(monitor, timeout_s=1.0))
 

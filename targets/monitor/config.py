@@ -53,6 +53,7 @@ class MonitorConfig:
     version_check_ms: int = 500
     heartbeat_ms: int = 500
     repage_s: float = 5.0
+    retain_parents_s: float = 60.0  # an idle parent with nothing working is forgotten after this
     instance: str = "monitor"
     fix_heartbeat_s: int = 2
     fix_password: str | None = field(default=None, repr=False)  # Password(554) on the drop copy's Logon
@@ -86,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version-check-ms", type=positive_int, default=500)
     p.add_argument("--heartbeat-ms", type=positive_int, default=500)
     p.add_argument("--repage-s", type=non_negative(float), default=5.0, help="minimum time between pages of one kind")
+    p.add_argument("--retain-parents-s", type=non_negative(float), default=60.0, metavar="S",
+                   help="forget a parent this long after its last drop-copy report once nothing of it is working "
+                        "(default 60; a later child of it then pages as unregistered)")
     p.add_argument("--fix-password-file", type=Path, metavar="FILE",
                    help=f"the drop copy's Logon password (Username is the firm); default: ${PASSWORD_ENV}, else none")
     return p
@@ -118,6 +122,7 @@ def from_args(args: argparse.Namespace) -> MonitorConfig:
         version_check_ms=args.version_check_ms,
         heartbeat_ms=args.heartbeat_ms,
         repage_s=args.repage_s,
+        retain_parents_s=args.retain_parents_s,
         instance=args.instance,
         host=args.host,
         admin_port=args.admin_port,

@@ -2,23 +2,29 @@
 reaction to them (page, and with auto-kill: kill switch plus fleet halt).
 
 Detection happens synchronously inside :meth:`Monitor.on_execution`, on the
-message that breaks a limit; the HTTP calls it triggers run as tasks so the
-drop-copy reader never waits on the network.
+message that breaks a limit. The page, the kill and the halts it triggers are
+written there and then on warm connections (``actions.start_*``, ``wire.py``):
+not behind the rest of a drop-copy backlog. Only their answers are awaited, in
+tasks, so the drop-copy reader never waits on the network. Every kill decision
+is kept with its time (``kill_decisions``), and every report's drop-copy lag in
+a fixed-size histogram (``lag.py``): what a run needs to state its own floor.
 """
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from dataclasses import asdict
+from collections import deque
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from .actions import Actions
 from .book import Book, Execution, Parent
 from .config import MonitorConfig
+from .lag import LagHistogram, TransactClock
 from .limits import RISK_KINDS, Violation, check_unregistered, evaluate
 
 MAX_BREACHES = 10_000
+MAX_KILL_DECISIONS = 1_000
 
 
 class Monitor:
@@ -28,7 +34,7 @@ class Monitor:
         self.actions = actions
         self.log = log
         self.clock = clock
-        self.book = Book()
+        self.book = Book(retain_ns=int(cfg.retain_parents_s * 1e9))
         self.limits = cfg.limits
         self.auto_kill = cfg.auto_kill
         self.breaches: list[dict[str, Any]] = []
@@ -42,6 +48,11 @@ class Monitor:
         self.dropcopy = "down"
         self.ignored = {"malformed": 0, "foreign": 0}
         self.tasks: set[asyncio.Task] = set()
+        self.breaches_dropped = 0  # records beyond MAX_BREACHES, oldest first
+        self.kill_decisions: deque[dict[str, Any]] = deque(maxlen=MAX_KILL_DECISIONS)
+        self.dropcopy_lag = LagHistogram()
+        self.transact_clock = TransactClock()
+        self.lag_unreadable = 0  # reports whose TransactTime(60) could not be read
 
     # -- drop copy ------------------------------------------------------------
     def on_execution(self, ex: Execution, now_ns: int | None = None) -> list[Violation]:
@@ -89,9 +100,11 @@ class Monitor:
             self._issue_kill(violation, now_ns)
 
     def _record(self, violation: Violation, now_ns: int, severity: str) -> None:
-        record = {**asdict(violation), "ts_ns": now_ns, "severity": severity, "repeats": 0, "alert": None}
+        record = {**violation.as_dict(), "ts_ns": now_ns, "severity": severity, "repeats": 0, "alert": None}
         self.breaches.append(record)
-        del self.breaches[:-MAX_BREACHES]
+        if len(self.breaches) > MAX_BREACHES:
+            self.breaches_dropped += len(self.breaches) - MAX_BREACHES
+            del self.breaches[:-MAX_BREACHES]
         self._last_record[violation.kind] = record
         if violation.kind == "pipeline_down":
             self.log.error("breach", kind=violation.kind, text=violation.text, ts_ns=now_ns)
@@ -101,32 +114,41 @@ class Monitor:
                              ts_ns=now_ns)
         if self.cfg.passive:
             return  # switched off as a control: it sees, it does not tell
-        self.spawn(self._send_alert(record, severity, violation.text, now_ns))
+        self._send_alert(record, severity, violation.text, now_ns)
         if self.pipeline_down and severity == "page" and violation.kind in RISK_KINDS:
             # The pager is believed dead: escalate by phone (another provider),
             # and the mailbox may still reach someone.
-            self.spawn(self._send_alert(record, "phone", f"[pager down] {violation.text}", now_ns, key="phone_alert"))
-            self.spawn(self._send_alert(record, "email", f"[pager down] {violation.text}", now_ns, key="email_alert"))
+            self._send_alert(record, "phone", f"[pager down] {violation.text}", now_ns, key="phone_alert")
+            self._send_alert(record, "email", f"[pager down] {violation.text}", now_ns, key="email_alert")
 
     def clear(self, kind: str) -> None:
         """The condition ended: the next occurrence pages at once."""
         self._last_record.pop(kind, None)
 
-    async def _send_alert(self, record: dict, severity: str, text: str, ts_ns: int, key: str = "alert") -> None:
-        result = await self.actions.alert(severity, text, ts_ns)
+    def _send_alert(self, record: dict, severity: str, text: str, ts_ns: int, key: str = "alert") -> None:
+        """The page is written now (warm connection); its answer is recorded when it comes."""
+        self.spawn(self._alert_answered(record, self.actions.start_alert(severity, text, ts_ns), severity, key))
+
+    async def _alert_answered(self, record: dict, pending: Coroutine[Any, Any, dict[str, Any]], severity: str,
+                              key: str) -> None:
+        result = await pending
         record[key] = result
         if result.get("status") != 201:
             self.log.error("alert_failed", kind=record["kind"], severity=severity, result=result)
 
     def _issue_kill(self, violation: Violation, now_ns: int) -> None:
-        self.kill = {"kill_issued_ns": self.clock(), "reason": violation.kind, "breach_ts_ns": now_ns,
+        decided_ns = self.clock()
+        # written before anything else is done: the log line and the bookkeeping can wait
+        pending = self.actions.start_kill_all(self.cfg.firm)
+        self.kill_decisions.append({"at_ns": decided_ns, "firm": self.cfg.firm, "reason": violation.kind})
+        self.kill = {"kill_issued_ns": decided_ns, "reason": violation.kind, "breach_ts_ns": now_ns,
                      "text": violation.text, "results": None}
         self.log.warning("kill_issued", firm=self.cfg.firm, reason=violation.kind, routers=self.actions.routers,
-                         ts_ns=self.kill["kill_issued_ns"], breach_ts_ns=now_ns)
-        self.spawn(self._kill())
+                         ts_ns=decided_ns, breach_ts_ns=now_ns)
+        self.spawn(self._kill(pending))
 
-    async def _kill(self) -> None:
-        results = await self.actions.kill_all(self.cfg.firm)
+    async def _kill(self, pending: Coroutine[Any, Any, list[dict[str, Any]]]) -> None:
+        results = await pending
         assert self.kill is not None
         self.kill["results"] = results
         self.kill["done_ns"] = self.clock()
@@ -193,8 +215,14 @@ class Monitor:
             "dropcopy": self.dropcopy,
             "fleet": self.fleet,
             "ignored": dict(self.ignored),
+            "drop_copy_lag_s": self.dropcopy_lag.summary(),
+            "kill_wire": self.actions.warm.state(),
             "now_ns": now_ns,
         }
+
+    def measurement(self) -> dict[str, Any]:
+        """The run's measurement floor as the harness reads it (GET /measurement/dropcopy)."""
+        return {"drop_copy_lag_s": self.dropcopy_lag.summary(), "kill_decisions": list(self.kill_decisions)}
 
 
 def _compress(ids: list[str]) -> str:

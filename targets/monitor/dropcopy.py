@@ -19,6 +19,7 @@ from targets.fix.store import MemoryStore
 
 from .book import BadExecution, Execution
 from .core import Monitor
+from .lag import BadTransactTime
 
 
 class DropCopyApp:
@@ -35,16 +36,26 @@ class DropCopyApp:
         if msg.msg_type != MsgType.ExecutionReport:
             return
         monitor = self.monitor
+        now_ns = monitor.clock()  # receipt: one clock read for the lag and the evaluation
+        transact = msg.fields.get(Tag.TransactTime)
+        if transact is not None:
+            try:
+                monitor.dropcopy_lag.observe(now_ns - monitor.transact_clock.ns(transact))
+            except BadTransactTime:
+                monitor.lag_unreadable += 1
         try:
             ex = Execution.from_fix(msg)
         except BadExecution as exc:
             monitor.ignored["malformed"] += 1
-            monitor.log.warning("dropcopy_bad_execution", error=str(exc), seq=msg.get(Tag.MsgSeqNum))
+            count = monitor.ignored["malformed"]
+            if count == 1 or count % 1000 == 0:  # a broken stream must not turn into a log flood
+                monitor.log.warning("dropcopy_bad_execution", error=str(exc), seq=msg.get(Tag.MsgSeqNum),
+                                    malformed=count)
             return
         if ex.firm and ex.firm != monitor.cfg.firm:
             monitor.ignored["foreign"] += 1
             return
-        monitor.on_execution(ex)
+        monitor.on_execution(ex, now_ns)
 
     def on_close(self, session: FixSession, graceful: bool) -> None:
         self.closed.set()

@@ -90,11 +90,20 @@ async def get_breaches(request: web.Request) -> web.Response:
 
 async def health(request: web.Request) -> web.Response:
     monitor = _monitor(request)
+    book = monitor.book
     return web.json_response({
         "status": "ok", "firm": monitor.cfg.firm, "dropcopy": monitor.dropcopy,
         "pipeline": "down" if monitor.pipeline_down else "up",
         "auto_kill": monitor.auto_kill, "killed": monitor.kill is not None,
+        # what the bounds let go of: a day's worth of state is not kept, and says so
+        "bounded": {"parents": len(book.parents), "parents_retired": book.retired,
+                    "dropped": {**book.dropped, "breaches": monitor.breaches_dropped}},
     })
+
+
+async def get_measurement_dropcopy(request: web.Request) -> web.Response:
+    """The run's floor (issue 13): drop-copy lag p50/p99/max and every kill decision's time."""
+    return web.json_response(_monitor(request).measurement())
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -123,7 +132,7 @@ class MonitorCollector:
             position.add_metric([sym], pos.shares)
         parents = GaugeMetricFamily("powerpeg_monitor_parents", "Parents by reconciliation state", labels=["state"])
         parents.add_metric(["registered"], len(book.parents))
-        parents.add_metric(["over_filled"], len(book.overfilled))
+        parents.add_metric(["over_filled"], book.overfilled_count)
         parents.add_metric(["unregistered"], len(book.unregistered))
         breaches = CounterMetricFamily("powerpeg_monitor_breaches", "Limit violations seen", labels=["kind"])
         for kind, count in m.breach_counts.items():
@@ -133,7 +142,9 @@ class MonitorCollector:
         flags.add_metric(["pipeline"], 0 if m.pipeline_down else 1)
         flags.add_metric(["auto_kill"], 1 if m.auto_kill else 0)
         flags.add_metric(["killed"], 1 if m.kill is not None else 0)
-        yield from (messages, notional, rates, position, parents, breaches, flags)
+        lag = m.dropcopy_lag.metric("powerpeg_monitor_dropcopy_lag_seconds",
+                                    "ExecutionReport TransactTime(60) to monitor receipt")
+        yield from (messages, notional, rates, position, parents, breaches, flags, lag)
 
 
 def build_app(monitor: Monitor, token: str) -> web.Application:
@@ -148,5 +159,6 @@ def build_app(monitor: Monitor, token: str) -> web.Application:
     app.router.add_get("/state", get_state)
     app.router.add_get("/breaches", get_breaches)
     app.router.add_get("/health", health)
+    app.router.add_get("/measurement/dropcopy", get_measurement_dropcopy)
     app.router.add_get("/metrics", metrics)
     return app

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
-from .book import EXEC_NEW, EXEC_TRADE, ORDER_EVENTS, Book, Execution
+from .book import EXEC_NEW, EXEC_REJECTED, EXEC_TRADE, ORDER_EVENTS, Book, Execution
 
 RISK_KINDS = frozenset({
     "gross_notional", "net_notional", "position", "child_rate", "fill_rate", "overfill", "overcommit", "unregistered",
@@ -32,50 +33,88 @@ class Limits:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # a limit changed (PUT /limits): the plan of checks is made again on the next message
+        object.__setattr__(self, name, value)
+        object.__setattr__(self, "_plan", None)
 
-@dataclass(slots=True)
+    def plan(self) -> dict[str, tuple[tuple[Check, ...], tuple[Check, ...]]]:
+        """Per ExecType, the checks of the limits that are on (see ``evaluate``), made once per change."""
+        plan: dict[str, tuple[tuple[Check, ...], tuple[Check, ...]]] | None = self.__dict__.get("_plan")
+        if plan is None:
+            plan = {exec_type: (tuple(c for c in before if _is_on(self, c)), tuple(c for c in after if _is_on(self, c)))
+                    for exec_type, (before, after) in _BY_EXEC_TYPE.items()}
+            object.__setattr__(self, "_plan", plan)
+        return plan
+
+
 class Violation:
-    kind: str
-    value: float
-    limit: float
-    text: str
-    router: str | None = None
-    parent_id: str | None = None
-    symbol: str | None = None
-    cl_ord_id: str | None = None
-    exec_id: str | None = None
+    """One limit broken by one message. The text is made when first read: in a runaway every
+    fill breaches again, and all but one per re-page interval are only counted (``Monitor.
+    raise_breach``), so formatting each would be the costliest part of evaluating it."""
+
+    __slots__ = ("_args", "_text", "cl_ord_id", "exec_id", "kind", "limit", "parent_id", "router", "symbol", "value")
+
+    def __init__(self, kind: str, value: float, limit: float, text: str, router: str | None = None,
+                 parent_id: str | None = None, symbol: str | None = None, cl_ord_id: str | None = None,
+                 exec_id: str | None = None, *, args: tuple[Any, ...] | None = None) -> None:
+        """``text`` is the text, or with ``args`` a ``str.format`` template for them."""
+        self.kind = kind
+        self.value = value
+        self.limit = limit
+        self._text = text
+        self._args = args
+        self.router = router
+        self.parent_id = parent_id
+        self.symbol = symbol
+        self.cl_ord_id = cl_ord_id
+        self.exec_id = exec_id
+
+    @property
+    def text(self) -> str:
+        if self._args is not None:
+            self._text = self._text.format(*self._args)
+            self._args = None
+        return self._text
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "value": self.value, "limit": self.limit, "text": self.text,
+                "router": self.router, "parent_id": self.parent_id, "symbol": self.symbol,
+                "cl_ord_id": self.cl_ord_id, "exec_id": self.exec_id}
+
+    def __repr__(self) -> str:
+        return f"Violation({self.kind!r}, {self.value!r}, {self.limit!r}, {self.text!r})"
 
 
 Check = Callable[[Limits, Book, Execution, int], "Violation | None"]
 
-
-def _usd(cents_or_usd: float) -> str:
-    return f"${cents_or_usd:,.0f}"
+_WHERE = "router {}, parent {}, {}"
 
 
-def _where(ex: Execution) -> str:
-    return f"router {ex.router}, parent {ex.parent_id}, {ex.symbol}"
-
-
-def _violation(kind: str, value: float, limit: float, text: str, ex: Execution) -> Violation:
-    return Violation(kind, value, limit, text, router=ex.router, parent_id=ex.parent_id,
-                     symbol=ex.symbol, cl_ord_id=ex.cl_ord_id, exec_id=ex.exec_id)
+def _violation(kind: str, value: float, limit: float, template: str, args: tuple[Any, ...],
+               ex: Execution) -> Violation:
+    return Violation(kind, value, limit, template, ex.router, ex.parent_id, ex.symbol, ex.cl_ord_id, ex.exec_id,
+                     args=args)
 
 
 def check_gross_notional(limits: Limits, book: Book, ex: Execution, now_ns: int) -> Violation | None:
     limit = limits.max_gross_notional
     if limit is None or ex.exec_type != EXEC_TRADE or book.gross_usd <= limit:
         return None
-    text = f"gross notional {_usd(book.gross_usd)} over limit {_usd(limit)} (last fill: {_where(ex)})"
-    return _violation("gross_notional", book.gross_usd, limit, text, ex)
+    gross = book.gross_usd
+    return _violation("gross_notional", gross, limit,
+                      "gross notional ${:,.0f} over limit ${:,.0f} (last fill: " + _WHERE + ")",
+                      (gross, limit, ex.router, ex.parent_id, ex.symbol), ex)
 
 
 def check_net_notional(limits: Limits, book: Book, ex: Execution, now_ns: int) -> Violation | None:
     limit = limits.max_net_notional
     if limit is None or ex.exec_type != EXEC_TRADE or abs(book.net_usd) <= limit:
         return None
-    text = f"net notional {_usd(book.net_usd)} over limit {_usd(limit)} (last fill: {_where(ex)})"
-    return _violation("net_notional", book.net_usd, limit, text, ex)
+    net = book.net_usd
+    return _violation("net_notional", net, limit,
+                      "net notional ${:,.0f} over limit ${:,.0f} (last fill: " + _WHERE + ")",
+                      (net, limit, ex.router, ex.parent_id, ex.symbol), ex)
 
 
 def check_position(limits: Limits, book: Book, ex: Execution, now_ns: int) -> Violation | None:
@@ -85,8 +124,9 @@ def check_position(limits: Limits, book: Book, ex: Execution, now_ns: int) -> Vi
     shares = book.positions[ex.symbol].shares
     if abs(shares) <= limit:
         return None
-    text = f"position {shares} shares in {ex.symbol} over limit {limit} (last fill: {_where(ex)})"
-    return _violation("position", shares, limit, text, ex)
+    return _violation("position", shares, limit,
+                      "position {} shares in {} over limit {} (last fill: " + _WHERE + ")",
+                      (shares, ex.symbol, limit, ex.router, ex.parent_id, ex.symbol), ex)
 
 
 def check_child_rate(limits: Limits, book: Book, ex: Execution, now_ns: int) -> Violation | None:
@@ -96,8 +136,9 @@ def check_child_rate(limits: Limits, book: Book, ex: Execution, now_ns: int) -> 
     rate = book.child_orders.count(now_ns)
     if rate <= limit:
         return None
-    text = f"child order rate {rate}/s over limit {limit}/s (last order: {_where(ex)})"
-    return _violation("child_rate", rate, limit, text, ex)
+    return _violation("child_rate", rate, limit,
+                      "child order rate {}/s over limit {}/s (last order: " + _WHERE + ")",
+                      (rate, limit, ex.router, ex.parent_id, ex.symbol), ex)
 
 
 def check_fill_rate(limits: Limits, book: Book, ex: Execution, now_ns: int) -> Violation | None:
@@ -107,8 +148,8 @@ def check_fill_rate(limits: Limits, book: Book, ex: Execution, now_ns: int) -> V
     rate = book.fills.count(now_ns)
     if rate <= limit:
         return None
-    text = f"fill rate {rate}/s over limit {limit}/s (last fill: {_where(ex)})"
-    return _violation("fill_rate", rate, limit, text, ex)
+    return _violation("fill_rate", rate, limit, "fill rate {}/s over limit {}/s (last fill: " + _WHERE + ")",
+                      (rate, limit, ex.router, ex.parent_id, ex.symbol), ex)
 
 
 def check_overfill(limits: Limits, book: Book, ex: Execution, now_ns: int) -> Violation | None:
@@ -118,10 +159,12 @@ def check_overfill(limits: Limits, book: Book, ex: Execution, now_ns: int) -> Vi
     if parent is None or parent.executed - parent.qty <= limits.overfill_shares:
         return None
     excess = parent.executed - parent.qty
-    text = (f"over-fill: parent {parent.parent_id} ({parent.router}, {parent.symbol} {parent.side} {parent.qty}) "
-            f"executed {parent.executed} shares, {excess} beyond its quantity (allowed {limits.overfill_shares}); "
-            f"child {ex.cl_ord_id} via {ex.router}")
-    return _violation("overfill", excess, limits.overfill_shares, text, ex)
+    return _violation(
+        "overfill", excess, limits.overfill_shares,
+        "over-fill: parent {} ({}, {} {} {}) executed {} shares, {} beyond its quantity (allowed {}); "
+        "child {} via {}",
+        (parent.parent_id, parent.router, parent.symbol, parent.side, parent.qty, parent.executed, excess,
+         limits.overfill_shares, ex.cl_ord_id, ex.router), ex)
 
 
 def check_overcommit(limits: Limits, book: Book, ex: Execution, now_ns: int) -> Violation | None:
@@ -132,10 +175,12 @@ def check_overcommit(limits: Limits, book: Book, ex: Execution, now_ns: int) -> 
     if parent is None or parent.committed - parent.qty <= limits.overfill_shares:
         return None
     excess = parent.committed - parent.qty
-    text = (f"over-commit: parent {parent.parent_id} ({parent.router}, {parent.symbol} {parent.side} {parent.qty}) "
-            f"has {parent.committed} shares in child orders, {excess} beyond its quantity "
-            f"(allowed {limits.overfill_shares}); child {ex.cl_ord_id} via {ex.router}")
-    return _violation("overcommit", excess, limits.overfill_shares, text, ex)
+    return _violation(
+        "overcommit", excess, limits.overfill_shares,
+        "over-commit: parent {} ({}, {} {} {}) has {} shares in child orders, {} beyond its quantity "
+        "(allowed {}); child {} via {}",
+        (parent.parent_id, parent.router, parent.symbol, parent.side, parent.qty, parent.committed, excess,
+         limits.overfill_shares, ex.cl_ord_id, ex.router), ex)
 
 
 def check_unregistered(limits: Limits, book: Book, ex: Execution | None, now_ns: int) -> Violation | None:
@@ -148,9 +193,10 @@ def check_unregistered(limits: Limits, book: Book, ex: Execution | None, now_ns:
     waited_ms = (now_ns - first_ns) / 1e6
     if waited_ms < grace:
         return None
-    text = (f"unreconciled executions: {shares} shares for parent {parent_id} never registered "
-            f"({waited_ms:.0f} ms, grace {grace} ms); {len(book.unregistered)} unregistered parent(s)")
-    return Violation("unregistered", shares, 0, text, parent_id=parent_id)
+    return Violation("unregistered", shares, 0,
+                     "unreconciled executions: {} shares for parent {} never registered "
+                     "({:.0f} ms, grace {} ms); {} unregistered parent(s)", parent_id=parent_id,
+                     args=(shares, parent_id, waited_ms, grace, len(book.unregistered)))
 
 
 CHECKS: tuple[Check, ...] = (
@@ -164,10 +210,40 @@ CHECKS: tuple[Check, ...] = (
     check_fill_rate,
 )
 
+# The checks a message of each ExecType can trip, in CHECKS order less check_unregistered
+# (run only while some execution waits for its parent): a fill is not tested against the
+# child-order rate, an ack not against notional; a limit that is off is not tested at all.
+# Same answers as running every check on every message, a fraction of the calls.
+_BY_EXEC_TYPE: dict[str, tuple[tuple[Check, ...], tuple[Check, ...]]] = {
+    EXEC_TRADE: ((check_overfill,), (check_gross_notional, check_net_notional, check_position, check_fill_rate)),
+    EXEC_NEW: ((check_overcommit,), (check_child_rate,)),
+    EXEC_REJECTED: ((), (check_child_rate,)),
+}
+_LIMIT_OF: dict[Check, str] = {
+    check_gross_notional: "max_gross_notional", check_net_notional: "max_net_notional",
+    check_position: "max_position", check_child_rate: "max_child_rate", check_fill_rate: "max_fill_rate",
+}
+_NONE: tuple[tuple[Check, ...], tuple[Check, ...]] = ((), ())
+
+
+def _is_on(limits: Limits, check: Check) -> bool:
+    name = _LIMIT_OF.get(check)
+    return name is None or getattr(limits, name) is not None  # over-fill and over-commit: always on
+
 
 def evaluate(limits: Limits, book: Book, ex: Execution, now_ns: int) -> list[Violation]:
+    """Every limit ``ex`` breaks, in CHECKS order."""
+    before, after = limits.plan().get(ex.exec_type, _NONE)
     found = []
-    for check in CHECKS:
+    for check in before:
+        violation = check(limits, book, ex, now_ns)
+        if violation is not None:
+            found.append(violation)
+    if book.unregistered and limits.unregistered_grace_ms is not None:
+        violation = check_unregistered(limits, book, ex, now_ns)
+        if violation is not None:
+            found.append(violation)
+    for check in after:
         violation = check(limits, book, ex, now_ns)
         if violation is not None:
             found.append(violation)

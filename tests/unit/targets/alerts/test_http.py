@@ -215,3 +215,24 @@ async def test_a_non_ascii_authorization_header_is_401(client) -> None:
     """A token with bytes outside ASCII is a 401 like any wrong token, not a 500."""
     body = b'{"source": "m", "severity": "page", "text": "x"}'
     assert 401 == await raw_request(client.port, post_with_auth("/alerts", NON_ASCII_AUTH, body))
+
+
+async def test_health_counts_alerts_evicted_from_the_history() -> None:
+    """Past max_alerts the oldest go, and /health (no token) says how many and what the cap is."""
+    sink = AlertSink(log=structlog.get_logger(), max_alerts=2)
+    async with TestClient(TestServer(build_app(sink, TOKEN), host="127.0.0.1", port=0)) as c:
+        for i in range(5):
+            await _post_alert(c, "email", f"alert {i}")
+        body = await (await c.get("/health")).json()
+        metrics = (await (await c.get("/metrics")).text()).splitlines()
+    assert (2, {"max_alerts": 2, "evicted": 3}, True) == (
+        body["alerts"], body["history"], "powerpeg_alerts_evicted_total 3.0" in metrics)
+
+
+async def test_counters_per_channel_and_severity_stay_separate(client) -> None:
+    """The cached counter children keep page and email apart in /metrics."""
+    for severity in ("page", "page", "email"):
+        await _post_alert(client, severity)
+    text = (await (await client.get("/metrics")).text()).splitlines()
+    assert ('powerpeg_alerts_received_total{channel="page",severity="page"} 2.0' in text,
+            'powerpeg_alerts_received_total{channel="email",severity="email"} 1.0' in text) == (True, True)

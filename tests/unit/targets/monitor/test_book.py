@@ -116,3 +116,90 @@ def test_executions_before_registration_are_folded_in() -> None:
     waiting = book.oldest_unregistered()
     book.register(_parent("router-1-000003", 200))
     assert (("router-1-000003", 300, 5), {}, {"router-1-000003"}) == (waiting, book.unregistered, book.overfilled)
+
+
+def test_rolling_count_stays_bounded_when_nobody_counts() -> None:
+    """With its limit off nothing reads the count: a day of events still keeps only the last second."""
+    rate = RollingCount()
+    for t in range(0, 100 * S, S // 1000):  # 1,000 events/s for 100 s
+        rate.add(t)
+    assert 1000 == len(rate._times)
+
+
+def _filled_parent(book: Book, pid: str, now: int) -> None:
+    book.register(_parent(pid, 100))
+    book.apply(er("0", f"{pid}.1", qty=100), now)
+    book.apply(fill(f"{pid}.1", 100), now)
+
+
+def test_a_done_parent_is_retired_after_the_retention() -> None:
+    """Filled, nothing working, quiet for retain_ns: the sweep forgets it and counts it."""
+    book = Book(retain_ns=60 * S)
+    _filled_parent(book, "router-1-000001", 0)
+    early = book.sweep(59 * S, 100)
+    late = book.sweep(60 * S, 100)
+    assert (0, 1, {}, 1) == (early, late, dict(book.parents), book.retired)
+
+
+def test_a_parent_with_shares_working_is_kept() -> None:
+    """A child still working (acked, not filled, not cancelled) keeps its parent however quiet."""
+    book = Book(retain_ns=60 * S)
+    book.register(_parent("router-1-000001", 100))
+    book.apply(er("0", "router-1-000001.1", qty=100), 0)
+    book.sweep(3600 * S, 100)
+    assert ["router-1-000001"] == list(book.parents)
+
+
+def test_a_parent_that_never_saw_a_child_is_kept() -> None:
+    """Registered, no report yet (queued before the open, say): not retired, whatever the wait."""
+    book = Book(retain_ns=60 * S)
+    book.register(_parent("router-1-000001", 100))
+    book.sweep(3600 * S, 100)
+    assert ["router-1-000001"] == list(book.parents)
+
+
+def test_the_sweep_passes_over_live_parents_to_reach_done_ones() -> None:
+    """A live parent registered first does not block the retirement of the done ones behind it."""
+    book = Book(retain_ns=S)
+    book.register(_parent("router-1-000001", 100))
+    book.apply(er("0", "router-1-000001.1", qty=100), 0)
+    for k in range(2, 6):
+        _filled_parent(book, f"router-1-{k:06d}", 0)
+    book.sweep(2 * S, 5)
+    assert (["router-1-000001"], 4) == (list(book.parents), book.retired)
+
+
+def test_a_late_child_of_a_retired_parent_is_unregistered() -> None:
+    """After retirement a child of that parent is caught by the unregistered check, not lost."""
+    book = Book(retain_ns=S)
+    _filled_parent(book, "router-1-000001", 0)
+    book.sweep(2 * S, 10)
+    book.apply(fill("router-1-000001.2", 100), 3 * S)
+    assert ("router-1-000001", 100, 3 * S) == book.oldest_unregistered()
+
+
+def test_applying_reports_sweeps_on_its_own() -> None:
+    """No timer needed: applying reports retires what is done (a day of parents leaves no trace)."""
+    book = Book(retain_ns=S)
+    for k in range(5000):
+        _filled_parent(book, f"router-1-{k:06d}", k * S // 100)  # 100 parents/s for 50 s
+    assert (True, True) == (len(book.parents) < 500, book.retired > 4500)
+
+
+def test_unregistered_executions_are_capped_oldest_first(monkeypatch) -> None:
+    """Beyond MAX_PENDING waiting parents the oldest is dropped and counted."""
+    monkeypatch.setattr("targets.monitor.book.MAX_PENDING", 3)
+    book = Book()
+    for k in range(5):
+        book.apply(fill(f"router-9-{k:06d}.1", 100), k)
+    assert (["router-9-000002", "router-9-000003", "router-9-000004"], 2) == (
+        list(book.unregistered), book.dropped["unregistered"])
+
+
+def test_over_filled_parents_are_counted_once_each() -> None:
+    """Every fill beyond the quantity keeps the parent over-filled; it counts once."""
+    book = Book()
+    book.register(_parent("router-1-000001", 100))
+    for k in range(5):
+        book.apply(fill(f"router-1-000001.{k}", 100), 0)
+    assert (1, {"router-1-000001"}) == (book.overfilled_count, book.overfilled)

@@ -161,3 +161,22 @@ async def test_other_firms_reports_are_ignored() -> None:
     await _until(lambda: monitor.book.messages == 1)
     await _stop(stop, task, fake_dc, monitor)
     assert (1, {}) == (monitor.ignored["foreign"], monitor.book.positions)
+
+
+async def test_every_report_s_drop_copy_lag_is_measured() -> None:
+    """Each ER with a TransactTime(60) adds one lag sample (receipt minus TransactTime, >= 0 on one
+    host); one without adds none; an unreadable one is counted and still applied."""
+    from targets.fix.codec import utc_timestamp
+
+    fake_dc = FakeDropCopy()
+    monitor = make_monitor(None)
+    stop, task, _ = await _running(fake_dc, monitor)
+    for k in range(3):
+        fake_dc.push(er_fields("0", f"router-1-000001.{k}") + [(Tag.TransactTime, utc_timestamp())])
+    fake_dc.push(er_fields("0", "router-1-000001.3"))
+    fake_dc.push(er_fields("0", "router-1-000001.4") + [(Tag.TransactTime, "yesterday")])
+    await _until(lambda: monitor.book.messages == 5)
+    lag = monitor.measurement()["drop_copy_lag_s"]
+    await _stop(stop, task, fake_dc, monitor)
+    assert (3, 1, True, 0) == (lag["n"], monitor.lag_unreadable, 0 <= lag["p50"] <= lag["max"],
+                               monitor.dropcopy_lag.negative)

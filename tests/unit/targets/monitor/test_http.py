@@ -148,3 +148,43 @@ async def test_a_non_ascii_authorization_header_is_401(client) -> None:
     """A token with bytes outside ASCII is a 401 like any wrong token, not a 500."""
     status = await raw_request(client.port, post_with_auth("/auto-kill", NON_ASCII_AUTH, b'{"enabled": true}'))
     assert 401 == status
+
+
+# -- the run's measurement floor (issue 13) ---------------------------------------------------------------
+async def test_measurement_before_any_report_has_null_percentiles(client) -> None:
+    """GET /measurement/dropcopy with no report yet: n 0, p50/p99/max null, no kill decision; no token."""
+    resp = await client.get("/measurement/dropcopy")
+    assert (200, {"drop_copy_lag_s": {"n": 0, "p50": None, "p99": None, "max": None}, "kill_decisions": []}) == (
+        resp.status, await resp.json())
+
+
+async def test_measurement_has_the_lag_and_every_kill_decision(client, monitor) -> None:
+    """The contract exactly: drop_copy_lag_s {n, p50, p99, max} as floats and kill_decisions
+    [{at_ns, firm, reason}] as the kill was decided."""
+    monitor.dropcopy_lag.observe(2_000_000)
+    monitor.auto_kill = True
+    await client.post("/parents", json=PARENT, headers=AUTH)
+    monitor.on_execution(fill("router-1-000001.1", 300))
+    await monitor.drain()
+    body = await (await client.get("/measurement/dropcopy")).json()
+    [decision] = body["kill_decisions"]
+    assert ({"drop_copy_lag_s", "kill_decisions"}, {"n": 1, "p50": 0.002, "p99": 0.002, "max": 0.002},
+            {"at_ns", "firm", "reason"}, ("KNIGHT", "overfill"), monitor.kill["kill_issued_ns"]) == (
+        set(body), body["drop_copy_lag_s"], set(decision), (decision["firm"], decision["reason"]), decision["at_ns"])
+
+
+async def test_metrics_expose_the_lag_histogram(client, monitor) -> None:
+    """/metrics has powerpeg_monitor_dropcopy_lag_seconds as a histogram with its count."""
+    for ns in (300_000, 3_000_000):
+        monitor.dropcopy_lag.observe(ns)
+    text = (await (await client.get("/metrics")).text()).splitlines()
+    assert ("# TYPE powerpeg_monitor_dropcopy_lag_seconds histogram" in text,
+            'powerpeg_monitor_dropcopy_lag_seconds_bucket{le="0.001"} 1.0' in text,
+            "powerpeg_monitor_dropcopy_lag_seconds_count 2.0" in text) == (True, True, True)
+
+
+async def test_health_says_what_the_bounds_let_go(client, monitor) -> None:
+    """/health counts the parents kept and retired and what the caps dropped."""
+    body = await (await client.get("/health")).json()
+    assert {"parents": 0, "parents_retired": 0,
+            "dropped": {"parents": 0, "unregistered": 0, "early_committed": 0, "breaches": 0}} == body["bounded"]
