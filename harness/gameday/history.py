@@ -37,13 +37,16 @@ class HistoryEntry(BaseModel):
     loss_usd: float = 0.0
     detected_by: str | None = None
     report: str
+    # where the run's TTD or TTK was mostly powerpeg's own queueing (harness/measurement.py): a trend that
+    # moves with these moved with the harness, not the controls
+    floor_warnings: list[str] = []
 
     @classmethod
     def of(cls, record: RunRecord, *, date: str, gameday: str, suite: str, report: Path) -> HistoryEntry:
         m = record.metrics
         return cls(date=date, gameday=gameday, suite=suite, experiment=record.experiment, status=record.status,
                    ttd_s=m.ttd_s, ttk_s=m.ttk_s, ttc_s=m.ttc_s, excess_shares=m.excess_shares, loss_usd=m.loss_usd,
-                   detected_by=m.detected_by, report=str(report))
+                   detected_by=m.detected_by, report=str(report), floor_warnings=record.floor_warnings())
 
 
 def default_path() -> Path:
@@ -98,7 +101,8 @@ def trend_table(entries: list[HistoryEntry]) -> str:
         lines += ["", experiment, "  " + header]
         for e in rows:
             lines.append(f"  {e.date[:19]:<19} {e.status:<8} {_s(e.ttd_s):>8} {_s(e.ttk_s):>8} {_s(e.ttc_s):>8} "
-                         f"{e.excess_shares:>10,} {e.loss_usd:>14,.2f}  {e.detected_by or '—'}")
+                         f"{e.excess_shares:>10,} {e.loss_usd:>14,.2f}  {e.detected_by or '—'}"
+                         + ("  ⚠ floor" if e.floor_warnings else ""))
     return "\n".join(lines[1:])
 
 

@@ -53,6 +53,19 @@ def _from(ts_ns: int, t0_ns: int | None) -> str:
     return f"from +{(ts_ns - t0_ns) / 1e9:.1f} s" if t0_ns is not None else ""
 
 
+def floor_cell(record: RunRecord) -> str:
+    """The run's measurement floor at a glance: ⚠ and the share of TTD/TTK that was powerpeg's own
+    queueing when significant, else the shares, else why it was not measured."""
+    m = record.measurement
+    if m is None:
+        return '<span class="muted">not measured</span>'
+    shares = [f"{f.figure} {f.share:.0%}" for f in (m.ttd, m.ttk) if f.share is not None]
+    text = escape(" · ".join(shares) or "—")
+    if m.warnings:
+        return f'<span class="ko" title="{escape(" / ".join(m.warnings))}">⚠ {text}</span>'
+    return text
+
+
 def row_cells(run: SuiteRun) -> list[str]:
     r, m = run.record, run.record.metrics
     badge = f'<span class="badge" style="background:{BADGE[r.status]}">{escape(r.status)}</span>'
@@ -62,7 +75,7 @@ def row_cells(run: SuiteRun) -> list[str]:
     expected = r.expect if r.as_expected is not False else f"{r.expect} (NOT met)"
     return [f'<a href="#{escape(run.subdir)}">{escape(r.experiment)}</a>', badge, escape(expected), _s(m.ttd_s),
             _s(m.ttk_s),
-            _s(m.ttc_s), f"{m.excess_shares:,}", f"${m.loss_usd:,.2f}", escape(who(run)),
+            _s(m.ttc_s), floor_cell(r), f"{m.excess_shares:,}", f"${m.loss_usd:,.2f}", escape(who(run)),
             f'<a href="{escape(run.subdir)}/report.html">report</a>']
 
 
@@ -77,8 +90,8 @@ def render(suite: Suite, runs: list[SuiteRun], *, started: str, backend: str) ->
         parts.append(f"<p>participants: {escape(', '.join(suite.participants))}</p>")
     if suite.notes:
         parts.append(f'<h2>Notes</h2><p style="white-space:pre-wrap">{escape(suite.notes)}</p>')
-    headers = ("experiment", "verdict", "expected", "TTD", "TTK", "TTC", "excess shares", "loss", "human / automated",
-               "")
+    headers = ("experiment", "verdict", "expected", "TTD", "TTK", "TTC", "floor", "excess shares", "loss",
+               "human / automated", "")
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row_cells(run)) + "</tr>" for run in runs)
     parts.append(f'<h2>Runs</h2><table class="runs"><tr>{head}</tr>{body}</table>')
@@ -95,6 +108,8 @@ def render(suite: Suite, runs: list[SuiteRun], *, started: str, backend: str) ->
             parts.append("<ul>" + "".join(
                 f'<li class="{"ko" if o.finding else "muted"}">{"finding" if o.finding else "planned"}: '
                 f"{escape(o.text(r.t0_ns))}</li>" for o in r.outages) + "</ul>")
+        if r.floor_warnings():  # the measurement floor: where TTD or TTK is powerpeg's own queueing
+            parts.append("<ul>" + "".join(f'<li class="ko">⚠ {escape(w)}</li>' for w in r.floor_warnings()) + "</ul>")
         failed = r.failed_assertions() + r.untested_assertions()
         if failed:
             parts.append("<ul>" + "".join(f'<li class="ko">{escape(a.name)}{" (not tested)" if a.inconclusive else ""}'

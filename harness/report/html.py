@@ -88,6 +88,148 @@ def outage_table(run: RunRecord) -> str:
           _cell(o.meaning) if o.finding else _cell(None)) for o in run.outages), "")
 
 
+def measurement_section(run: RunRecord) -> str:
+    """The run's own measurement floor (harness/measurement.py): the warnings first, then each figure
+    and, when one is missing, why."""
+    m = run.measurement
+    if m is None:
+        return ""
+
+    def secs(value: float | None) -> str:
+        return _cell(None) if value is None else f"{value:.3g} s"
+
+    def lag_row(name: str, lag: Any) -> tuple[str, ...]:
+        if lag.not_measured is not None or lag.p99 is None:
+            return (escape(name), _cell(lag.n or None), _cell(None), _cell(None), _cell(None),
+                    f'<span class="muted">not measured: {escape(lag.not_measured or "no sample")}</span>')
+        return (escape(name), f"{lag.n:,}", secs(lag.p50), secs(lag.p99), secs(lag.max), "")
+
+    out = ["<h2>Measurement floor</h2>"]
+    out += [f'<p class="ko">⚠ {escape(w)}</p>' for w in m.warnings]
+    out.append(f'<p class="muted">What of TTD and TTK was queueing in powerpeg\'s own parts; a warning when it is '
+               f'{m.to_dict()["significant_share"]:.0%} or more of the figure (docs/harness.md).</p>')
+    rows = [lag_row("drop-copy lag (exchange TransactTime → monitor receipt)", m.drop_copy_lag_s)]
+    rows += [lag_row(f"event-loop lag: {c.component}", c.loop_lag_s) for c in m.loop_lag_s]
+    out.append(_table(("figure", "samples", "p50", "p99", "max", ""), rows, ""))
+    transit, cpu = m.kill_transit, m.cpu
+    facts = [("kill transit (the monitor's decision → the exchange's kill record)",
+              secs(transit.transit_s) if transit.transit_s is not None
+              else f'<span class="muted">not measured: {escape(transit.not_measured or "")}</span>')]
+    if cpu.not_measured is None and cpu.busy_p50 is not None and cpu.busy_max is not None:
+        facts.append((f"CPU busy during the method ({cpu.host})",
+                      f"p50 {cpu.busy_p50:.0%} · max {cpu.busy_max:.0%} · saturated in "
+                      f"{cpu.saturated_share or 0:.0%} of {cpu.samples} samples every {cpu.interval_s:g} s"))
+    else:
+        facts.append(("CPU busy during the method",
+                      f'<span class="muted">not measured: {escape(cpu.not_measured or "")}</span>'))
+    for floor in (m.ttd, m.ttk):
+        parts = ", ".join(f"{name} {value:.3g} s" for name, value in floor.to_dict()["parts"].items())
+        share = floor.share
+        facts.append((f"{floor.figure} floor", (f"{secs(floor.seconds)} of {secs(floor.value_s)} "
+                                                 f"({share:.0%}): {escape(parts)}") if share is not None
+                      else _cell(None)))
+    if m.scope == "external":
+        facts.append(("the control's part, at most", f"TTD {secs(m.control_ttd_s)} · TTK {secs(m.control_ttk_s)}"))
+        facts.append(("measured (venue side)", escape("; ".join(m.measured))))
+        facts.append(("not measured (the control's side)", escape("; ".join(m.not_measured))))
+    out.append(_table(("", "value"), ((escape(k), v) for k, v in facts), ""))
+    return "\n".join(out)
+
+
+def pipeline_section(run: RunRecord) -> str:
+    """Where the detection time went, for a bundled control (``record.pipeline``, harness/controls/pipeline.py):
+    a waterfall on one time axis from the first violation (0 s) to the page, one horizontal bar per stage
+    (scrape, rule evaluation, Alertmanager, delivery) from where the previous one ended, then the stages'
+    table. A stage can be negative (a rule on a precursor, such as child orders per parent, held before
+    any parent was overfilled): its bar then runs left of 0. Empty without a pipeline."""
+    p = run.pipeline
+    if not p:
+        return ""
+    stages = (("scrape", "scrape", "#1f77b4", "the rule's expression first held on the scraped data"),
+              ("rule", "rule evaluation", "#9467bd", "the alert fired (Prometheus activeAt + the rule's for)"),
+              ("alertmanager", "Alertmanager", "#ff7f0e", "the alert sink received the notification"),
+              ("delivery", "delivery", "#2ca02c", "the page was delivered"))
+    seconds = p.get("stages_s") or {}
+    bars: list[tuple[str, str, float, float]] = []  # label, color, start, end (seconds from the violation)
+    at = 0.0
+    for key, label, color, _ in stages:
+        if seconds.get(key) is None:
+            break  # not reached: the stages after it have no start
+        bars.append((label, color, at, at + float(seconds[key])))
+        at += float(seconds[key])
+    projected = (p.get("projection") or {}).get("after_violation_s")
+    # not delivered by the end: the page Alertmanager's settings made due, drawn dashed
+    due = float(projected) if projected is not None and p.get("delivered_at") is None else None
+    due = due if due is not None and due > at else None
+    out = ["<h2>Alert pipeline</h2>"]
+    if p.get("summary"):
+        out.append(f"<p>{escape(p['summary'])}</p>")
+    lo, hi = min([0.0, *(b[2] for b in bars), *(b[3] for b in bars)]), max(0.0, at, due or 0.0)
+    if bars and hi > lo:
+        width, left, right, row_h, top = 960, 190, 70, 22, 20
+        rows = len(bars) + (1 if due is not None else 0)
+
+        def x(t: float) -> float:
+            return left + (t - lo) / (hi - lo) * (width - left - right)
+
+        height = top + rows * row_h + 24
+        svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+               'aria-label="alert pipeline stages">',
+               "<style>.pa{font:11px sans-serif;fill:#333}</style>"]
+        for n, (label, color, start, end) in enumerate(bars):
+            y = top + n * row_h
+            text = f"{label} {end - start:.2f} s" + (" (before the violation)" if end < start else "")
+            svg.append(f'<text class="pa" x="{left - 8}" y="{y + 14}" text-anchor="end">{escape(text)}</text>')
+            w = max(x(max(start, end)) - x(min(start, end)), 1.0)  # a 0 s stage still shows as a tick
+            svg.append(f'<rect x="{x(min(start, end)):.1f}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}" '
+                       f'fill="{color}"><title>{escape(text)}</title></rect>')
+        if due is not None:
+            y = top + len(bars) * row_h
+            text = f"page due +{due:.2f} s, not delivered by the end"
+            svg.append(f'<text class="pa" x="{left - 8}" y="{y + 14}" text-anchor="end">page due</text>')
+            svg.append(f'<rect x="{x(at):.1f}" y="{y + 3}" width="{x(due) - x(at):.1f}" height="{row_h - 6}" '
+                       f'fill="none" stroke="#6e7781" stroke-dasharray="4 3"><title>{escape(text)}</title></rect>')
+        base = top + rows * row_h
+        end_t = due if due is not None else at
+        end_label = ("page delivered" if p.get("delivered_at") is not None
+                     else "page due" if due is not None else "last stage seen")
+        # the violation's label above the bars, the page's below: apart however close the two are
+        for t, label, y in ((0.0, "0 s first violation", top - 6), (end_t, f"{end_t:+.2f} s {end_label}", base + 17)):
+            svg.append(f'<line x1="{x(t):.1f}" y1="{top - 2}" x2="{x(t):.1f}" y2="{base + 4}" stroke="#6e7781" '
+                       'stroke-dasharray="2 2"/>')
+            anchor = "end" if x(t) > width / 2 else "start"
+            svg.append(f'<text class="pa" x="{x(t):.1f}" y="{y}" text-anchor="{anchor}">{escape(label)}</text>')
+        out.append("".join(svg) + "</svg>")
+    positive = all(float(v) >= 0 for v in seconds.values() if v is not None)
+    total = sum(float(v) for v in seconds.values() if v is not None)
+    rows_html = []
+    for key, label, color, ends in stages:
+        stage_s = seconds.get(key)
+        share = f"{stage_s / total:.0%}" if stage_s is not None and positive and total > 0 else ""
+        rows_html.append((f'<span style="color:{color}">■</span> {escape(label)}',
+                          _cell(None) if stage_s is None else f"{stage_s:.3f} s", _cell(share), escape(ends)))
+    out.append(_table(("stage", "seconds", "share", "ends when"), rows_html, ""))
+    facts = [("reached", _cell(p.get("reached")))]
+    alert = p.get("alert") or {}
+    if alert:
+        facts.append(("alert", escape(", ".join(f"{k}={v}" for k, v in sorted(alert.items())))))
+    kill = p.get("kill") or {}
+    if kill:
+        after = kill.get("after_fired_s")
+        facts.append(("kill", escape(f"by {kill.get('by')}" + (f", {after:.3f} s after the alert fired"
+                                                                  if after is not None else ""))))
+    if p.get("projection"):
+        facts.append(("projection", escape(str(p["projection"].get("basis", "")))))
+    settings = p.get("settings") or {}
+    if settings:
+        facts.append(("settings", escape(" · ".join(f"{k.removesuffix('_s')} {v:g} s" if isinstance(v, float | int)
+                                                     and not isinstance(v, bool) else f"{k} {v}"
+                                                     for k, v in settings.items()))))
+    facts += [("error", f'<span class="ko">{escape(str(e))}</span>') for e in p.get("errors") or []]
+    out.append(_table(("", "value"), ((escape(k), v) for k, v in facts), ""))
+    return "\n".join(out)
+
+
 def render(run: RunRecord) -> str:
     metrics = run.metrics.to_dict()
     t0 = run.series.t0_ns if run.series is not None else None
@@ -120,6 +262,7 @@ def render(run: RunRecord) -> str:
                      f"({_since(run.abort.at, t0)})</p>")
     parts.append("<h2>Timeline</h2>")
     parts.append(timeline(run.series, run.metrics.marks, title=f"{run.experiment} timeline"))
+    parts.append(pipeline_section(run))
     parts.append("<h2>Assertions</h2>")
     parts.append(_table(
         ("", "assertion", "expected", "actual", "message"),
@@ -129,6 +272,7 @@ def render(run: RunRecord) -> str:
     parts.append("<h2>Metrics</h2>")
     parts.append(_table(("metric", "value"),
                         ((escape(label), _metric(metrics[key], unit, t0)) for key, label, unit in METRIC_ROWS), ""))
+    parts.append(measurement_section(run))
     parts.append("<h2>Faults</h2>")
     parts.append(_table(
         ("step", "kind", "target", "at", "injected", "reverted", "error"),

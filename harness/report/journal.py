@@ -40,6 +40,9 @@ def to_json(run: RunRecord) -> dict[str, Any]:
         "marks": [asdict(m) for m in run.metrics.marks],
         # a bundled control's stages (scrape, rule, alertmanager, delivery): where the TTD went
         "pipeline": run.pipeline,
+        # the run's own floor: drop-copy lag, each component's loop lag, the kill's transit, the host's CPU,
+        # and the warnings when it is a significant part of TTD or TTK (harness/measurement.py)
+        "measurement": run.measurement.to_dict() if run.measurement is not None else None,
     }
 
 

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any, ClassVar, TypeVar
 
 from harness.measure import Metrics, Series
+from harness.measurement import Measurement
 from harness.outages import Outage
 from harness.verdict import AssertionResult
 
@@ -181,6 +182,8 @@ class RunRecord:
     verdict: str | None = None  # why the status is what it is, when the assertions alone do not say it
     # a bundled control's own account of where the detection time went (harness/controls/pipeline.py)
     pipeline: dict[str, Any] | None = None
+    # the run's own measurement floor and its warnings (harness/measurement.py); None: the fleet never came up
+    measurement: Measurement | None = None
 
     def __post_init__(self) -> None:
         # what the fields say is what they hold from here on; the parts may come in as
@@ -230,4 +233,8 @@ class RunRecord:
     def findings(self) -> list[Outage]:
         """The parts that went down with nothing meaning it."""
         return [o for o in self.outages if o.finding]
+
+    def floor_warnings(self) -> list[str]:
+        """The measurement floor's warnings: where powerpeg's own queueing is a significant part of TTD or TTK."""
+        return list(self.measurement.warnings) if self.measurement is not None else []
 

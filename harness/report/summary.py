@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.measurement import Lag, Measurement, secs
+
 from .record import RunRecord
 
 FILES = ("report.html", "junit.xml", "journal.json")
@@ -46,6 +48,46 @@ def evidence_line(run: RunRecord) -> str | None:
     notes = [f"{s.source} not read ({_short(s.error or '')})" for s in run.sources if not s.ok]
     notes += [f"{s.source} {_short(s.how)}" for s in run.sources if s.ok and s.extra.get("rescued")]
     return "  evidence: " + "; ".join(notes) if notes else None
+
+
+def _lag(lag: Lag | None) -> str:
+    if lag is None or not lag.measured or lag.p50 is None or lag.p99 is None:
+        return "not measured"
+    return f"p50 {secs(lag.p50)}, p99 {secs(lag.p99)}"
+
+
+def _loops(m: Measurement) -> str:
+    """Each component's loop-lag p99; the routers as their worst one (one line for any fleet)."""
+    cells = [f"{c.component} {secs(c.loop_lag_s.p99)}" if c.loop_lag_s.measured and c.loop_lag_s.p99 is not None
+             else f"{c.component} not measured" for c in m.loop_lag_s if not c.component.startswith("router-")]
+    routers = [c.loop_lag_s for c in m.loop_lag_s if c.component.startswith("router-")]
+    worst = max((lag.p99 for lag in routers if lag.measured and lag.p99 is not None), default=None)
+    if routers:
+        unread = sum(1 for lag in routers if not lag.measured)
+        cells.append(f"{len(routers)} routers ≤ {secs(worst)}" + (f" ({unread} not measured)" if unread else "")
+                     if worst is not None else f"{len(routers)} routers not measured")
+    return ", ".join(cells) or "none read"
+
+
+def floor_lines(run: RunRecord) -> list[str]:
+    """The measurement floor in two lines, then one ``⚠`` line per warning (harness/measurement.py)."""
+    m = run.measurement
+    if m is None:
+        return []
+    transit = m.kill_transit
+    kill = secs(transit.transit_s) if transit.transit_s is not None else "not measured"
+    cpu = m.cpu
+    host = (f"CPU p50 {cpu.busy_p50:.0%}, max {cpu.busy_max:.0%}, saturated in {cpu.saturated_share:.0%} of "
+            f"{cpu.samples} samples" if cpu.busy_p50 is not None and cpu.busy_max is not None
+            and cpu.saturated_share is not None else "CPU not measured")
+    venue = "venue " if m.scope == "external" else ""
+    lines = [f"  floor: {venue}drop-copy lag {_lag(m.drop_copy_lag_s)} · kill transit {kill} · {host}",
+             f"  loop lag p99: {_loops(m)}"]
+    if m.scope == "external" and (m.control_ttd_s is not None or m.control_ttk_s is not None):
+        lines.append(f"  the control's part, at most: TTD {_s(m.control_ttd_s)} · TTK {_s(m.control_ttk_s)} "
+                     f"(the rest is the venue's floor; the control's own receipt times are not visible)")
+    lines += [f"  ⚠ {w}" for w in m.warnings]
+    return lines
 
 
 def _short(text: str, width: int = 90) -> str:
@@ -98,6 +140,7 @@ def render(run: RunRecord, out_dir: Path | str | None = None) -> str:
     ]
     if run.pipeline is not None and run.pipeline.get("summary"):
         lines.append(f"  {run.pipeline['summary']}")
+    lines += floor_lines(run)
     if run.faults:
         lines.append("  faults: " + "; ".join(
             f"{f.kind} {f.target}".strip() + (f" (error: {f.error})" if f.error else "") for f in run.faults))

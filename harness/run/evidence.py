@@ -26,11 +26,13 @@ import aiohttp
 from harness import measure
 from harness.backends.base import FleetError
 from harness.events import RunEvent
+from harness.measurement import Readings, judge
 from harness.outages import PARTS, from_events
 from harness.report import RunRecord, SourceRecord
 from harness.report.record import LoadFigures, ProbeRecord, RunStatus, from_dict
 from harness.run.state import LiveRun, Run
 from harness.verdict import evaluate, outcome
+from targets.exchange.journal import read_journal
 from targets.exchange.records import JournalRecord
 
 LOG_LINES = 200_000  # per component, when the backend keeps the logs (containers)
@@ -90,7 +92,7 @@ async def collect(live: LiveRun) -> measure.Evidence | None:
     how = await _journal(live, journal_path)
     if how is None:
         return None
-    journal = read_jsonl(journal_path)
+    journal = read_journal(journal_path)  # every segment, in order (one file once downloaded)
     run.sources.append(SourceRecord("journal", ok=True, how=how, count=len(journal), file=journal_path.name,
                                     extra={"rescued": how != "GET /journal"}))
     try:
@@ -161,8 +163,10 @@ def read_jsonl(path: Path) -> list[JournalRecord]:
     return out
 
 
-def record(run: Run, evidence: measure.Evidence | None, load_stop_ns: int | None) -> RunRecord:
-    """Measure, judge and describe the run for the reports."""
+def record(run: Run, evidence: measure.Evidence | None, load_stop_ns: int | None, *,
+           readings: Readings | None = None) -> RunRecord:
+    """Measure, judge and describe the run for the reports; ``readings``: the measurement floor as
+    read when the method ended (harness/run/floor.py), judged against the metrics."""
     exp = run.experiment
     metrics = measure.compute(evidence) if evidence is not None else None
     outages = from_events(run.events.events)
@@ -182,6 +186,9 @@ def record(run: Run, evidence: measure.Evidence | None, load_stop_ns: int | None
         else:
             run.status = RunStatus(verdict)
     stats = run.load.stats() if run.load is not None else None
+    floor = None
+    if readings is not None:  # the fleet was up: what its floor was, even when nothing could be measured
+        floor = judge(readings, metrics or measure.Metrics(), evidence.journal if evidence is not None else [])
     return RunRecord(
         experiment=exp.name, description=exp.description, hypothesis=exp.hypothesis, status=run.status,
         backend=run.backend.name, seed=exp.seed, started_ns=run.started_ns, ended_ns=time.time_ns(),
@@ -190,4 +197,5 @@ def record(run: Run, evidence: measure.Evidence | None, load_stop_ns: int | None
         load=from_dict(LoadFigures, stats.to_json()) if stats is not None else LoadFigures(),
         steady_state=[from_dict(ProbeRecord, r.to_dict()) for r in run.steady],
         abort=run.abort, error=run.error, expect=exp.expect, outages=outages, sources=run.sources, verdict=why,
+        measurement=floor,
     )

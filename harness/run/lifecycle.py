@@ -3,8 +3,9 @@
 stand up → a firm's own controls started and ready (``controls.external``) →
 start load → steady state (before) → the method (a strategy:
 the file's timeline or a person on the Chaos tab), with the stop conditions
-watched → rollback → stop load → steady state (after) → collect evidence →
-tear down → measure → verdict → record.
+watched and the host's CPU sampled → the measurement floor read → rollback →
+stop load → steady state (after) → collect evidence → tear down → measure →
+verdict → record.
 
 Rollback, evidence and teardown run on every exit path: success, a failed
 assertion, an exception, Ctrl-C and SIGTERM (the CLI turns both signals into
@@ -29,7 +30,8 @@ from harness.faults.base import FaultError
 from harness.load.config import LoadConfig, SymbolRef, router_targets
 from harness.load.runner import LoadRunner
 from harness.report import RunRecord
-from harness.run import evidence
+from harness.measurement import Readings
+from harness.run import evidence, floor
 from harness.run.method import Method, ScheduledMethod
 from harness.run.safety import Safety, failing_now
 from harness.run.steady import steady
@@ -47,6 +49,8 @@ class Runner:
         self.method: Method = method or ScheduledMethod()
         self.live: LiveRun | None = None  # once the fleet is up
         self._observer: asyncio.Future | None = None  # the bundled controls' observation while the method runs
+        self.cpu = floor.CpuSampler(host=floor.host_of(run.backend.name))  # the host, over the method's window
+        self.readings: Readings | None = None  # the measurement floor, read as the method ends
 
     async def execute(self, *, spec: FleetSpec) -> RunRecord:
         run, exp = self.run, self.run.experiment
@@ -73,9 +77,11 @@ class Runner:
                     run.fail("steady state did not hold before the method: " + "; ".join(
                         r.message for r in run.steady if r.phase == "before" and not r.ok))
                 else:
+                    self.cpu.start()
                     await self.method.play(live, timeline, safety)
             finally:
-                # rollback and evidence happen with the fleet still up
+                # the floor, rollback and evidence happen with the fleet still up
+                await asyncio.shield(self._measure(live))
                 await asyncio.shield(self._rollback(live))
                 load_stop_ns = await asyncio.shield(self._stop_load())
                 found = await asyncio.shield(self._evidence(live, observing))
@@ -97,7 +103,7 @@ class Runner:
         finally:
             run.progress.phase("tearing down …")
             await asyncio.shield(self._teardown())
-        record = evidence.record(run, found, load_stop_ns)
+        record = evidence.record(run, found, load_stop_ns, readings=self.readings)
         if run.pipeline_raw and found is not None:
             record.pipeline = pipeline.stages(run.pipeline_raw[0], record.metrics, found.alerts)
         return record
@@ -175,6 +181,18 @@ class Runner:
                 return
         for sf in reversed(run.faults):
             await live.revert(sf)
+
+    async def _measure(self, live: LiveRun) -> None:
+        """The measurement floor, read as the method ends (harness/run/floor.py): before the rollback's
+        redeploys restart the routers (and their loop samplers) and before the evidence's downloads
+        load the exchange with work no control ever saw."""
+        await self.cpu.stop()
+        try:
+            self.readings = await floor.read(live, self.cpu.result())
+        except Exception as exc:  # noqa: BLE001 - the floor is said about the evidence: it must never cost it
+            why = f"the measurement could not be read: {type(exc).__name__}: {exc}"
+            self.run.events.warning(RunEvent.EVIDENCE_READ_FAILED, source="measurement", error=why)
+            self.readings = Readings.unread(why, external=self.run.experiment.controls.external is not None)
 
     async def _evidence(self, live: LiveRun, observing: asyncio.Event) -> measure.Evidence | None:
         await asyncio.sleep(evidence.JOURNAL_FLUSH_S)

@@ -32,6 +32,7 @@ from typing import Any, Protocol, TypeVar
 from aiohttp import web
 
 from . import log as logsetup
+from .looplag import IDENTITY as LOOP_IDENTITY, PATH as LOOP_PATH, LoopLag
 # the HTTP edge lives in edge.py; re-exported here for the code that imports it from service
 from .edge import (
     BadRequest as BadRequest, bad_request_middleware as bad_request_middleware, json_error as json_error,
@@ -117,7 +118,11 @@ async def start_http(app: web.Application, host: str, port: int, *,
 
 class AdminSite:
     """A service's admin HTTP API on its port: ``start()`` binds it, and ``port``
-    becomes the port really bound (0 asks for any free one); ``stop()`` releases it."""
+    becomes the port really bound (0 asks for any free one); ``stop()`` releases it.
+
+    Every service's site also samples its event loop's lag and serves it as ``GET
+    /measurement/loop`` (looplag.py): the harness reads it at the end of a run to state its
+    measurement floor, so the one place every service builds its admin API is where it goes."""
 
     def __init__(self, app: web.Application, host: str, port: int, *, idle_timeout_s: float = IDLE_TIMEOUT_S) -> None:
         self.app = app
@@ -125,11 +130,15 @@ class AdminSite:
         self.port = port
         self.idle_timeout_s = idle_timeout_s
         self._runner: web.AppRunner | None = None
+        self.looplag = LoopLag.for_this_process()
+        app.router.add_get(LOOP_PATH, self.looplag.handle)
 
     async def start(self) -> None:
         self._runner, self.port = await start_http(self.app, self.host, self.port, idle_timeout_s=self.idle_timeout_s)
+        self.looplag.start()
 
     async def stop(self) -> None:
+        await self.looplag.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -176,6 +185,7 @@ def serve_main(component: str, cfg: SC, make_service: Callable[[SC, str, Any], S
     event), then serve ``make_service(cfg, token, log)`` until SIGTERM/SIGINT."""
     token = read_token()
     log = logsetup.configure(component=component, instance=cfg.instance, run_id=cfg.run_id)
+    LOOP_IDENTITY.set((component, cfg.instance))  # what GET /measurement/loop names (the loop inherits it)
     if bind:
         log = log.bind(**bind)
     run(lambda stop: serve(make_service(cfg, token, log), cfg.ready_file, stop))
