@@ -83,4 +83,36 @@ build powerpeg-router:v1 Dockerfile.targets --target router --build-arg ROUTER_V
 build powerpeg-router:v2 Dockerfile.targets --target router --build-arg ROUTER_VERSION=v2
 build powerpeg-toxiproxy:latest Dockerfile.toxiproxy
 build powerpeg-locust:latest Dockerfile.locust
+
+# powerpeg-prometheus (the bundled Prometheus control on compose, harness/controls/placement.py):
+# the host's Debian binaries on the base image, in a build context of their own (the wheelhouse is
+# not needed). Optional: a host without them skips it, saying so, and `--backend compose` then
+# refuses the Prometheus experiments with that reason; every other image is built already.
+prom_bin=$(command -v prometheus 2>/dev/null || true)
+am_bin=$(command -v prometheus-alertmanager alertmanager 2>/dev/null | head -1 || true)
+if [ -z "$prom_bin" ] || [ -z "$am_bin" ]; then
+  echo "images: powerpeg-prometheus skipped: no prometheus and prometheus-alertmanager binaries on this host" \
+       "(apt-get install prometheus prometheus-alertmanager); --backend compose refuses the Prometheus experiments" >&2
+else
+  pctx="$CTX/prometheus"
+  mkdir -p "$pctx"
+  cp compose/Dockerfile.prometheus compose/http-ok.sh "$pctx/" && chmod +x "$pctx/http-ok.sh"
+  cmp -s "$prom_bin" "$pctx/prometheus" 2>/dev/null || cp -L "$prom_bin" "$pctx/prometheus"
+  cmp -s "$am_bin" "$pctx/alertmanager" 2>/dev/null || cp -L "$am_bin" "$pctx/alertmanager"
+  # Debian's Alertmanager reads its notification templates from there (no config loads without them)
+  am_share=/usr/share/prometheus/alertmanager
+  [ -f "$am_share/default.tmpl" ] || { echo "images: $am_share/default.tmpl missing (reinstall prometheus-alertmanager)" >&2; exit 1; }
+  rm -rf "$pctx/alertmanager-share" && cp -r "$am_share" "$pctx/alertmanager-share"
+  key=$( (echo "$base_id"; cd "$pctx" && sha256sum Dockerfile.prometheus http-ok.sh prometheus alertmanager \
+          $(find alertmanager-share -type f | sort)) | sha256sum | cut -c1-16)
+  if [ "$(docker image inspect -f '{{index .Config.Labels "powerpeg.inputs"}}' powerpeg-prometheus:latest \
+          2>/dev/null)" = "$key" ]; then
+    echo "images: powerpeg-prometheus:latest up to date"
+  else
+    echo "images: building powerpeg-prometheus:latest ($("$prom_bin" --version 2>&1 | head -1 | cut -d' ' -f1-3))"
+    docker build -q -f "$pctx/Dockerfile.prometheus" --build-arg "BASE_IMAGE=$base" --label "powerpeg.inputs=$key" \
+      --label powerpeg.image=1 -t powerpeg-prometheus:latest "$pctx" >"$CTX/build.log" 2>&1 \
+      || { cat "$CTX/build.log" >&2; exit 1; }
+  fi
+fi
 echo "images: done in $(( $(date +%s) - started )) s"

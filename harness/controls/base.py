@@ -63,6 +63,12 @@ class Control(abc.ABC, Generic[P]):
     # backends that can run it (the compose backend has no image for every control)
     backends: ClassVar[frozenset[str]] = frozenset({"local"})
 
+    @classmethod
+    def unavailable(cls, backend: str) -> str | None:
+        """Why this machine cannot run it on ``backend`` now, though the backend can in general (an
+        image not built), or None. Asked before the fleet starts (harness/controls/external.py)."""
+        return None
+
     def __init__(self, params: P) -> None:
         self.params = params
         self.endpoints: dict[str, str] = {}  # name → URL, published in `status --json` and `powerpeg env`

@@ -31,7 +31,8 @@ OBSERVE_S = 0.25
 
 
 def unsupported_controls(exp: Experiment, backend: str) -> str | None:
-    """Why ``backend`` cannot run the experiment's bundled controls, or None."""
+    """Why ``backend`` cannot run the experiment's bundled controls (never, or not on this machine
+    now: an image not built), or None."""
     external = exp.controls.external
     for entry in external.bundled if external is not None else []:
         cls = get(entry.kind)
@@ -40,6 +41,9 @@ def unsupported_controls(exp: Experiment, backend: str) -> str | None:
                     f"(controls.external.bundled): it runs on {', '.join(sorted(cls.backends))} only; "
                     f"use --backend {sorted(cls.backends)[0]}, or run your own {entry.kind} against the fleet "
                     "(docs/external-controls.md)")
+        missing = cls.unavailable(backend)
+        if missing is not None:
+            return f"the bundled control {entry.kind!r} (controls.external.bundled) cannot run here: {missing}"
     return None
 
 
@@ -147,8 +151,11 @@ class ExternalControlsRun:
                 await asyncio.wait_for(stop.wait(), OBSERVE_S)
 
     async def pipeline(self) -> list[dict[str, Any]]:
-        """Each bundled control's own account (raw), read while the fleet is up."""
-        return [await control.pipeline(ctx) for control, ctx in zip(self.controls, self.contexts, strict=True)]
+        """Each bundled control's own account (raw), read while the fleet is up; none from a control
+        that gave none (one that did not start)."""
+        # strict=False: a control that failed to start ended the starting; those after it have no context
+        accounts = [await control.pipeline(ctx) for control, ctx in zip(self.controls, self.contexts, strict=False)]
+        return [account for account in accounts if account]
 
 
 async def _health(plain: aiohttp.ClientSession, url: str) -> list[str]:

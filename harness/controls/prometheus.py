@@ -3,11 +3,12 @@ routers' ``/metrics``, alert rules in PromQL for a Knight runaway, and Alertmana
 paging the alert sink (``POST /alertmanager``) and pulling the exchange's kill switch
 (``POST /kill/alertmanager``).
 
-Both are the Debian binaries (``prometheus``, ``prometheus-alertmanager``), started as
-processes of the run on free loopback ports, bound to 127.0.0.1, their configuration
-and data under the run's state directory (``controls/prometheus/``), stopped with the
-fleet on every exit path and by ``powerpeg cleanup`` after a SIGKILL (the local
-backend records them like its own processes).
+Both are the Debian binaries (``prometheus``, ``prometheus-alertmanager``): processes of
+the run on the local backend, containers of the ``powerpeg-prometheus`` image on the
+fleet's network on compose (:mod:`.placement` says where and with which addresses). Their
+configuration is written under the run's state directory (``controls/prometheus/``);
+they are stopped with the fleet on every exit path and by ``powerpeg cleanup`` after a
+SIGKILL (each backend records them like its own).
 
 The rules read only what the targets expose (docs/targets.md): no rule reads the
 harness's state. ``GET /metrics`` needs no token (only state-changing requests do), so
@@ -15,42 +16,26 @@ the scrape configs carry none; the two webhooks do, from a file (``credentials_f
 """
 from __future__ import annotations
 
-import asyncio
 import os
-import shutil
-import socket
 import time
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 import aiohttp
 import yaml
 from pydantic import Field, model_validator
 
 from harness.experiment.durations import Duration, format_duration
-from harness.topology import Topology
 
 from .base import Control, ControlContext, ControlError, Params as BaseParams
+from .placement import ALERTMANAGER_BINARIES, PLACEMENTS, PROMETHEUS_BINARIES, Wiring
 from .timestamps import rfc3339_ns
 
-HOST = "127.0.0.1"
-PROMETHEUS_BINARIES = ("prometheus",)
-ALERTMANAGER_BINARIES = ("prometheus-alertmanager", "alertmanager")
 PAGE_RECEIVER = "trading-pager"
 KILL_RECEIVER = "venue-kill"
 RULE_GROUP = "knight-runaway"
-START_TIMEOUT_S = 30.0
 READ_TIMEOUT = aiohttp.ClientTimeout(total=3)
 MAX_POINTS = 10_000  # Prometheus refuses a query_range of more than 11,000 points per series
-
-
-def find(binaries: tuple[str, ...]) -> str | None:
-    for name in binaries:
-        path = shutil.which(name)
-        if path is not None:
-            return path
-    return None
 
 
 class PrometheusParams(BaseParams):
@@ -101,11 +86,6 @@ def prom_duration(seconds: float) -> str:
     return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
 
 
-def hostport(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.hostname}:{parts.port}"
-
-
 # -- configuration -------------------------------------------------------------------------
 def rules(params: PrometheusParams, firm: str) -> dict[str, Any]:
     """The alert rules: the venue's executions and orders per FIX session (the exchange's
@@ -150,24 +130,24 @@ def rules(params: PrometheusParams, firm: str) -> dict[str, Any]:
     ]}]}
 
 
-def prometheus_config(params: PrometheusParams, topology: Topology, alertmanager: str) -> dict[str, Any]:
+def prometheus_config(params: PrometheusParams, wiring: Wiring) -> dict[str, Any]:
     interval = prom_duration(params.scrape_interval)
-    routers = [{"targets": [hostport(r.admin)], "labels": {"router": r.id}} for r in topology.routers]
+    routers = [{"targets": [target], "labels": {"router": rid}} for rid, target in wiring.routers]
     return {
         "global": {"scrape_interval": interval, "scrape_timeout": prom_duration(min(10.0, params.scrape_interval)),
                    "evaluation_interval": prom_duration(params.evaluation_interval)},
         "rule_files": ["rules.yml"],
-        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]},
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [wiring.alertmanager]}]}]},
         # GET /metrics needs no token (only state-changing requests do): no authorization here
         "scrape_configs": [
-            {"job_name": "exchange", "static_configs": [{"targets": [hostport(topology.exchange.admin)]}]},
+            {"job_name": "exchange", "static_configs": [{"targets": [wiring.exchange]}]},
             {"job_name": "routers", "static_configs": routers},
         ],
     }
 
 
-def alertmanager_config(params: PrometheusParams, topology: Topology, token_file: Path) -> dict[str, Any]:
-    auth = {"authorization": {"type": "Bearer", "credentials_file": str(token_file)}}
+def alertmanager_config(params: PrometheusParams, wiring: Wiring) -> dict[str, Any]:
+    auth = {"authorization": {"type": "Bearer", "credentials_file": wiring.token_file}}
     timing = {"group_wait": prom_duration(params.group_wait), "group_interval": prom_duration(params.group_interval),
               "repeat_interval": prom_duration(params.repeat_interval)}
     routes: list[dict[str, Any]] = []
@@ -178,11 +158,11 @@ def alertmanager_config(params: PrometheusParams, topology: Topology, token_file
     routes.append({"matchers": ['severity="page"'], "receiver": PAGE_RECEIVER})
     receivers: list[dict[str, Any]] = [
         {"name": PAGE_RECEIVER, "webhook_configs": [
-            {"url": f"{topology.alerts_for_controls()}/alertmanager", "send_resolved": True, "http_config": auth}]},
+            {"url": wiring.page_url, "send_resolved": True, "http_config": auth}]},
     ]
     if params.kill:
         receivers.append({"name": KILL_RECEIVER, "webhook_configs": [
-            {"url": f"{topology.exchange.admin}/kill/alertmanager", "send_resolved": False, "http_config": auth}]})
+            {"url": wiring.kill_url, "send_resolved": False, "http_config": auth}]})
     return {"route": {"receiver": PAGE_RECEIVER, "group_by": ["alertname", "session"], **timing, "routes": routes},
             "receivers": receivers}
 
@@ -210,6 +190,7 @@ class Prometheus(Control[PrometheusParams]):
     Params: ClassVar[type[BaseParams]] = PrometheusParams
     requires: ClassVar[dict[str, tuple[str, ...]]] = {"prometheus": PROMETHEUS_BINARIES,
                                                       "alertmanager": ALERTMANAGER_BINARIES}
+    backends: ClassVar[frozenset[str]] = frozenset(PLACEMENTS)
 
     def __init__(self, params: PrometheusParams) -> None:
         super().__init__(params)
@@ -223,38 +204,30 @@ class Prometheus(Control[PrometheusParams]):
     def alertmanager(self) -> str:
         return self.endpoints["alertmanager"]
 
+    @classmethod
+    def unavailable(cls, backend: str) -> str | None:
+        placement = PLACEMENTS.get(backend)
+        return None if placement is None else placement.unavailable()
+
     async def start(self, ctx: ControlContext) -> None:
-        prom_bin, am_bin = find(PROMETHEUS_BINARIES), find(ALERTMANAGER_BINARIES)
-        if prom_bin is None or am_bin is None:
-            raise ControlError("prometheus control: the prometheus and prometheus-alertmanager binaries are needed "
-                               "(apt-get install prometheus prometheus-alertmanager)")
+        """The token file and the rules, then the placement of ``ctx.backend`` writes the two
+        configs with the addresses where the daemons run, and starts them."""
         d = ctx.directory
         d.mkdir(parents=True, exist_ok=True)
-        token_file = d / "token"
-        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(d / "token", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(ctx.topology.token)
-        socks = [_reserve(), _reserve()]
-        try:
-            prom_port, am_port = (s.getsockname()[1] for s in socks)
-            header = f"# written by powerpeg for run {ctx.topology.run_id} (harness/controls/prometheus.py)\n"
-            write_yaml(d / "rules.yml", header, rules(self.params, ctx.topology.firm))
-            write_yaml(d / "prometheus.yml", header, prometheus_config(self.params, ctx.topology, f"{HOST}:{am_port}"))
-            write_yaml(d / "alertmanager.yml", header, alertmanager_config(self.params, ctx.topology, token_file))
-            am = await ctx.backend.start_process("alertmanager", [
-                am_bin, f"--config.file={d / 'alertmanager.yml'}", f"--storage.path={d / 'alertmanager-data'}",
-                f"--web.listen-address={HOST}:{am_port}", "--cluster.listen-address=", "--log.level=info",
-            ])
-            prom = await ctx.backend.start_process("prometheus", [
-                prom_bin, f"--config.file={d / 'prometheus.yml'}", f"--storage.tsdb.path={d / 'prometheus-data'}",
-                f"--web.listen-address={HOST}:{prom_port}", "--storage.tsdb.retention.time=1d", "--log.level=info",
-            ])
-            self.endpoints = {"prometheus": f"http://{HOST}:{prom_port}", "alertmanager": f"http://{HOST}:{am_port}"}
-            await asyncio.gather(_wait_up("alertmanager", am, self.alertmanager, ctx),
-                                 _wait_up("prometheus", prom, self.prometheus, ctx))
-        finally:
-            for sock in socks:
-                sock.close()
+        header = f"# written by powerpeg for run {ctx.topology.run_id} (harness/controls/prometheus.py)\n"
+        write_yaml(d / "rules.yml", header, rules(self.params, ctx.topology.firm))
+
+        def write(wiring: Wiring) -> None:
+            write_yaml(d / "prometheus.yml", header, prometheus_config(self.params, wiring))
+            write_yaml(d / "alertmanager.yml", header, alertmanager_config(self.params, wiring))
+
+        placement = PLACEMENTS.get(ctx.backend.name)
+        if placement is None:  # refused before the fleet started (harness/controls/external.py); a guard
+            raise ControlError(f"prometheus control: the {ctx.backend.name} backend cannot run it")
+        self.endpoints = await placement.start(ctx, write)
 
     async def ready(self, ctx: ControlContext) -> str | None:
         """Ready when every target has been scraped once and the rules are loaded."""
@@ -278,6 +251,8 @@ class Prometheus(Control[PrometheusParams]):
     async def observe(self, ctx: ControlContext) -> None:
         """First-seen times: Alertmanager's ``updatedAt`` moves with every re-send from Prometheus,
         so the first one (its receipt of the alert) is kept as seen."""
+        if not self.endpoints:  # it did not start: nothing to look at
+            return
         now = time.time_ns()
         try:
             prom = await _get(ctx.http, f"{self.prometheus}/api/v1/alerts")
@@ -305,6 +280,8 @@ class Prometheus(Control[PrometheusParams]):
         """What Prometheus and Alertmanager say: the rule group's cadence, every alert's activeAt,
         when Alertmanager first had it, and when each rule's expression first held on the scraped
         data (the rule's own query over the run, from Prometheus)."""
+        if not self.endpoints:  # it did not start (the run's error says why): no account to give
+            return {}
         await self.observe(ctx)
         out: dict[str, Any] = {"control": self.kind, "settings": self.params.settings(), **self.endpoints,
                                "groups": [], "alerts": []}
@@ -345,14 +322,6 @@ class Prometheus(Control[PrometheusParams]):
         return out
 
 
-def _reserve() -> socket.socket:
-    """A free loopback port held (bound, not listening) until the binary binds it."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((HOST, 0))
-    return sock
-
-
 async def _get(http: aiohttp.ClientSession, url: str, params: dict[str, str] | None = None) -> dict[str, Any]:
     """A Prometheus API answer's ``data``; ControlError when it says error."""
     async with http.get(url, params=params, timeout=READ_TIMEOUT) as resp:
@@ -361,24 +330,3 @@ async def _get(http: aiohttp.ClientSession, url: str, params: dict[str, str] | N
         raise ControlError(f"{url}: {body.get('error') if isinstance(body, dict) else body!r}")
     data = body.get("data")
     return data if isinstance(data, dict) else {"alerts": data} if isinstance(data, list) else {}
-
-
-async def _wait_up(name: str, proc: Any, url: str, ctx: ControlContext) -> None:
-    """``/-/ready`` answers 200, or ControlError with the last lines of its log."""
-    from harness.procs import exit_reason, tail  # noqa: PLC0415 - process helpers only when starting one
-
-    deadline = time.monotonic() + START_TIMEOUT_S
-    log_path = ctx.backend.ctx.log_path(name)
-    while True:
-        try:
-            async with ctx.http.get(f"{url}/-/ready", timeout=aiohttp.ClientTimeout(total=1)) as resp:
-                if resp.status == 200:
-                    return
-        except (TimeoutError, aiohttp.ClientError):
-            pass
-        code = proc.poll()
-        if code is not None:
-            raise ControlError(f"{name} {exit_reason(code)} before it was ready:\n{tail(log_path)}")
-        if time.monotonic() > deadline:
-            raise ControlError(f"{name} not ready after {START_TIMEOUT_S:.0f} s:\n{tail(log_path)}")
-        await asyncio.sleep(0.05)

@@ -21,8 +21,9 @@ def _host(hostport: str) -> tuple[str, str]:
     return host, port
 
 
-def _inside(topology: Topology) -> dict[str, Any]:
-    """The controls section with the addresses a container on the fleet's network dials."""
+def in_network(topology: Topology) -> dict[str, Any]:
+    """The controls section with the addresses a container on the fleet's network dials (a firm's
+    own, and the bundled Prometheus control's on compose: harness/controls/placement.py)."""
     def admin(name: str) -> str:
         return f"http://{name}:{INSIDE_ADMIN}"
 
@@ -44,7 +45,7 @@ def _inside(topology: Topology) -> dict[str, Any]:
 
 def env_pairs(topology: Topology, *, inside: bool = False) -> list[tuple[str, str]]:
     """(name, value) in a stable order."""
-    c = _inside(topology) if inside else topology.for_controls()
+    c = in_network(topology) if inside else topology.for_controls()
     dc_host, dc_port = _host(c["dropcopy"]["address"])
     fix = c["kill"]["fix"]
     exchange_metrics = c["metrics"]["exchange"]
@@ -71,8 +72,8 @@ def env_pairs(topology: Topology, *, inside: bool = False) -> list[tuple[str, st
         ("POWERPEG_EXCHANGE_METRICS_URL", exchange_metrics),
         ("POWERPEG_ROUTER_METRICS_URLS", " ".join(router_metrics)),
         # host:port, as Prometheus's static_configs want them
-        ("POWERPEG_EXCHANGE_METRICS_TARGET", _target(exchange_metrics)),
-        ("POWERPEG_ROUTER_METRICS_TARGETS", ",".join(_target(u) for u in router_metrics)),
+        ("POWERPEG_EXCHANGE_METRICS_TARGET", metrics_target(exchange_metrics)),
+        ("POWERPEG_ROUTER_METRICS_TARGETS", ",".join(metrics_target(u) for u in router_metrics)),
         ("POWERPEG_ALERTMANAGER_WEBHOOK_URL", c["receivers"]["alertmanager"]),
         ("POWERPEG_PAGERDUTY_URL", c["receivers"]["pagerduty"]),
         ("POWERPEG_PAGERDUTY_ROUTING_KEY", c["pagerduty_routing_key"]),
@@ -84,7 +85,8 @@ def env_pairs(topology: Topology, *, inside: bool = False) -> list[tuple[str, st
     return pairs
 
 
-def _target(url: str) -> str:
+def metrics_target(url: str) -> str:
+    """``http://host:port/metrics`` → ``host:port``, as Prometheus's static_configs want it."""
     return url.split("://", 1)[-1].split("/", 1)[0]
 
 

@@ -1,11 +1,14 @@
 """Every bundled control by kind. Listed explicitly, as fault kinds are: importing a
-module must not be what makes a kind exist."""
+module must not be what makes a kind exist. A firm's own come from ``powerpeg.controls``
+entry points (harness/plugins.py, docs/plugins.md)."""
 from __future__ import annotations
 
-from harness.controls.base import Control
+from harness.controls.base import Control, Params
 from harness.controls.prometheus import Prometheus
+from harness.plugins import CONTROLS_GROUP, Registry, check_class
 
-CONTROLS: dict[str, type[Control]] = {cls.kind: cls for cls in (Prometheus,)}
+BUILTIN: dict[str, type[Control]] = {cls.kind: cls for cls in (Prometheus,)}
+CONTROLS: Registry[type[Control]] = Registry(CONTROLS_GROUP, BUILTIN, check_class(Control, Params))
 
 
 class UnknownControl(KeyError):

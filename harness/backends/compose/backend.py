@@ -4,12 +4,13 @@ containers through the Docker SDK; network faults through the toxiproxy
 container's API, published on 127.0.0.1.
 
 Start order mirrors local: alerts, exchange and toxiproxy; then the proxies;
-then the monitor and the routers. State-file discipline is the base's
-(``Backend.up``): the state file, and here the compose project with its
-variables (``compose.json``), are written before anything starts, so `down`
-and `cleanup` find the run from another process; and every container,
-network and volume carries the run's labels, so `cleanup` finds them even
-without a state file.
+then the monitor and the routers. A bundled control's services (an override
+file, compose/control-*.yml) start after that, through :meth:`start_services`.
+State-file discipline is the base's (``Backend.up``): the state file, and
+here the compose project with its variables (``compose.json``), are written
+before anything starts, so `down` and `cleanup` find the run from another
+process; and every container, network and volume carries the run's labels,
+so `cleanup` finds them even without a state file.
 """
 from __future__ import annotations
 
@@ -54,19 +55,27 @@ class ComposeRecord:
     file: str
     env: dict[str, str]
     ports: HostPorts
+    # override files whose services were started after `up` (a bundled control's): every later
+    # Compose command is given them, so `down` stops and removes those containers with the fleet's
+    overrides: tuple[str, ...] = ()
+
+    def files(self) -> list[str]:
+        """``--file`` options after the first (the compose file: ``file``) for every Compose command."""
+        return [arg for override in self.overrides for arg in ("--file", override)]
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"project": self.project, "file": self.file, "env": self.env,
-                                   "ports": self.ports.to_json()}, indent=2))
+                                   "ports": self.ports.to_json(), "overrides": list(self.overrides)}, indent=2))
         tmp.chmod(0o600)  # the environment holds the token
         tmp.replace(path)
 
     @classmethod
     def load(cls, path: Path) -> ComposeRecord:
         data = json.loads(path.read_text())
-        return cls(data["project"], data["file"], dict(data["env"]), HostPorts.from_json(data["ports"]))
+        return cls(data["project"], data["file"], dict(data["env"]), HostPorts.from_json(data["ports"]),
+                   tuple(data.get("overrides", ())))
 
 
 class ComposeBackend(ContainerBackend):
@@ -124,7 +133,19 @@ class ComposeBackend(ContainerBackend):
             return dk.containers(engine, dk.run_filter(self.ctx.run_id))
 
     async def _compose(self, record: ComposeRecord, *args: str) -> str:
-        return await dk.compose(record.project, record.file, record.env, *args)
+        return await dk.compose(record.project, record.file, record.env, *record.files(), *args)
+
+    async def start_services(self, override: Path, services: list[str], env: dict[str, str]) -> None:
+        """Start ``services`` of an override file (a bundled control's, harness/controls/placement.py)
+        on the fleet's network, with the fleet's variables plus ``env``. Recorded before Compose runs,
+        so `down` and `cleanup` remove them with the fleet whatever happens next; FleetError with
+        Compose's output when they do not start."""
+        record = ComposeRecord.load(self.record_file)
+        overrides = record.overrides if str(override) in record.overrides else (*record.overrides, str(override))
+        record = dataclasses.replace(record, env={**record.env, **env}, overrides=overrides)
+        record.save(self.record_file)
+        await self._compose(record, "up", "--detach", "--no-deps", *services)
+        self._log("services_up", services=services, file=str(override))
 
     async def _wait_health(self, session: aiohttp.ClientSession, component: str, admin: str) -> None:
         """/health → 200 through the published port, or StartError with the container's log."""
@@ -176,7 +197,8 @@ class ComposeBackend(ContainerBackend):
         return outcomes
 
     def _records(self) -> list[Path]:
-        return [self.record_file]
+        # controls/: a bundled control's configuration, the token file among it
+        return [self.record_file, self.ctx.state_dir / "controls"]
 
     def _save_logs(self) -> None:
         """A failed start keeps each container's output, like local keeps its log files."""

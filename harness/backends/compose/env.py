@@ -13,10 +13,10 @@ import json
 import re
 import socket
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from harness.backends.base import FleetSpec
+from harness.resources import compose_file
 from harness.topology import (
     ALERTS_PROXY,
     DROPCOPY_PROXY,
@@ -35,7 +35,8 @@ from harness.topology import (
 )
 
 HOST = "127.0.0.1"
-COMPOSE_FILE = Path(__file__).resolve().parents[3] / "compose" / "docker-compose.yml"
+# the installed package's copy, or the checkout's (harness/resources.py): not a path relative to this file
+COMPOSE_FILE = compose_file()
 COMPOSE_ROUTERS = 8  # router-1 .. router-8 are services of the compose file
 
 # fixed ports inside the project network (the compose file uses the same)
@@ -52,6 +53,9 @@ LABEL_HOME = "powerpeg.home"
 
 TARGETS_IMAGE = "powerpeg-targets:latest"
 TOXIPROXY_IMAGE = "powerpeg-toxiproxy:latest"
+PROMETHEUS_IMAGE = "powerpeg-prometheus:latest"  # Prometheus + Alertmanager (compose/Dockerfile.prometheus)
+# a bundled control's services, an override of COMPOSE_FILE started after the fleet (harness/controls/placement.py)
+CONTROL_FILES = {"prometheus": COMPOSE_FILE.parent / "control-prometheus.yml"}
 
 
 def router_image(version: str) -> str:

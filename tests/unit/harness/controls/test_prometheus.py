@@ -11,10 +11,15 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from harness.controls.placement import Wiring
 from harness.controls.prometheus import (KILL_RECEIVER, PAGE_RECEIVER, alertmanager_config, prom_duration,
                                          prometheus_config, rules, write_yaml)
 from harness.controls.prometheus import PrometheusParams as Params
 from tests.unit.harness.test_state import make_topology
+
+
+def on_host(token_file: str = "/run/x/token") -> Wiring:
+    return Wiring.on_host(make_topology(toxiproxy=False), alertmanager="127.0.0.1:9093", token_file=token_file)
 
 
 def require(tool: str, package: str) -> None:
@@ -75,7 +80,7 @@ def test_rules_use_the_overfill_allowance_and_drop_the_kill_label_without_kill()
 
 def test_prometheus_scrapes_the_exchange_and_every_router_without_a_token() -> None:
     """Targets are the admin host:ports; GET /metrics needs no token, so no authorization is configured."""
-    config = prometheus_config(Params.model_validate(TIGHT), make_topology(toxiproxy=False), "127.0.0.1:9093")
+    config = prometheus_config(Params.model_validate(TIGHT), on_host())
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     assert (["127.0.0.1:1003"], [{"targets": ["127.0.0.1:2001"], "labels": {"router": "router-1"}}]) == (
         jobs["exchange"]["static_configs"][0]["targets"], jobs["routers"]["static_configs"])
@@ -87,7 +92,7 @@ def test_prometheus_scrapes_the_exchange_and_every_router_without_a_token() -> N
 def test_alertmanager_pages_the_sink_and_kills_at_the_venue(tmp_path) -> None:
     """action=kill goes to POST /kill/alertmanager and continues to the pager route; both with the token file."""
     token = tmp_path / "token"
-    config = alertmanager_config(Params.model_validate(TIGHT), make_topology(toxiproxy=False), token)
+    config = alertmanager_config(Params.model_validate(TIGHT), on_host(str(token)))
     route = config["route"]
     assert ("0s", "1s", [KILL_RECEIVER, PAGE_RECEIVER], True) == (
         route["group_wait"], route["group_interval"], [r["receiver"] for r in route["routes"]],
@@ -104,7 +109,7 @@ def test_promtool_accepts_the_config_and_the_rules(tmp_path: Path) -> None:
     params = Params.model_validate(TIGHT)
     write_yaml(tmp_path / "rules.yml", "# test\n", rules(params, "KNIGHT"))
     write_yaml(tmp_path / "prometheus.yml", "# test\n",
-               prometheus_config(params, make_topology(toxiproxy=False), "127.0.0.1:9093"))
+               prometheus_config(params, on_host()))
     done = subprocess.run(["promtool", "check", "config", str(tmp_path / "prometheus.yml")],
                           capture_output=True, text=True)
     assert 0 == done.returncode, done.stdout + done.stderr
@@ -116,7 +121,7 @@ def test_amtool_accepts_the_alertmanager_config(tmp_path: Path) -> None:
     """amtool check-config passes on the routing the control writes."""
     (tmp_path / "token").write_text("t")
     write_yaml(tmp_path / "alertmanager.yml", "# test\n",
-               alertmanager_config(Params(), make_topology(toxiproxy=False), tmp_path / "token"))
+               alertmanager_config(Params(), on_host(str(tmp_path / "token"))))
     done = subprocess.run(["amtool", "check-config", str(tmp_path / "alertmanager.yml")], capture_output=True,
                           text=True)
     assert 0 == done.returncode, done.stdout + done.stderr

@@ -77,11 +77,11 @@ def test_powerpegs_monitor_is_detached_unless_the_file_keeps_it() -> None:
     assert "--passive" in fleet_spec(off, toxiproxy=False).monitor_args
 
 
-def test_compose_refuses_bundled_controls_with_the_reason() -> None:
-    """The compose backend has no image for the Prometheus control: refused before anything starts."""
+def test_swarm_refuses_bundled_controls_with_the_reason() -> None:
+    """The swarm backend cannot run the Prometheus control: refused before anything starts."""
     exp = Experiment.model_validate({"name": "x", "controls": {"external": {"bundled": [{"kind": "prometheus"}]}}})
     assert unsupported_controls(exp, "local") is None
-    assert "the compose backend cannot run the bundled control 'prometheus'" in unsupported_controls(exp, "compose")
+    assert "the swarm backend cannot run the bundled control 'prometheus'" in unsupported_controls(exp, "swarm")
 
 
 def test_schema_ties_bundled_args_to_the_control_kind() -> None:
