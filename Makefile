@@ -61,14 +61,15 @@ integration: setup
 
 # Images of the compose backend, built offline (compose/build-images.sh): a
 # local base image when BASE_IMAGE cannot be pulled, a host wheelhouse, and
-# every image; unchanged inputs are not rebuilt.
+# every image; unchanged inputs are not rebuilt. The script is found where powerpeg keeps
+# its compose files (harness/resources.py), as an installed powerpeg finds it.
 BASE_IMAGE ?= python:3.11-slim
 images: setup
-	BASE_IMAGE=$(BASE_IMAGE) PY=$(BIN)/python bash compose/build-images.sh
+	BASE_IMAGE=$(BASE_IMAGE) PY=$(BIN)/python bash "$$($(BIN)/powerpeg where compose)/build-images.sh"
 
 # ruff (style and the rules our noqa comments name) and mypy (types), as CI runs them
 lint: setup
-	$(BIN)/ruff check harness targets bench tests
+	$(BIN)/ruff check harness targets bench tests tools
 	$(BIN)/mypy
 
 bench: setup

@@ -1,7 +1,8 @@
 """`powerpeg` command line: parses flags, calls the backend, prints.
 
 Exit codes: 0 ok; 3 infrastructure error, bad flag or no fleet.
-Experiment-file commands (validate, schema, run): 2 invalid file or usage.
+Experiment-file commands (validate, schema, run, list, init): 2 invalid file or usage.
+A broken plugin (harness/plugins.py) is exit 3 with its name, whatever the command.
 """
 from __future__ import annotations
 
@@ -21,14 +22,17 @@ from harness.backends import BACKENDS, attach_backend, make_backend
 from harness.backends.base import FleetError, FleetSpec, NoFleet
 from harness.backends.local import cleanup
 from harness.context import RunContext, powerpeg_home
+from harness.plugins import PluginError
 from harness.procs import StartError
+from harness.resources import (KINDS, Bundled, ResourceMissing, bundled_experiments, bundled_suites, find_experiment,
+                                find_suite, version, where)
 from harness.topology import render_table
 
 EXIT_OK = 0
 EXIT_INVALID = 2
 EXIT_INFRA = 3
 # commands about an experiment file: a usage error there is exit 2, like an invalid file
-FILE_COMMANDS = frozenset({"validate", "schema", "run", "gameday", "ui"})
+FILE_COMMANDS = frozenset({"validate", "schema", "run", "gameday", "ui", "list", "init", "where"})
 
 
 class _Parser(argparse.ArgumentParser):
@@ -59,6 +63,7 @@ def _positive_float(text: str) -> float:
 
 def build_parser(parser_class: type[_Parser] = _Parser) -> argparse.ArgumentParser:
     parser = parser_class(prog="powerpeg", description="chaos-engineering harness for order systems")
+    parser.add_argument("--version", action="version", version=f"powerpeg {version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=parser_class)
 
     up = sub.add_parser("up", help="stand up a fleet")
@@ -94,8 +99,17 @@ def build_parser(parser_class: type[_Parser] = _Parser) -> argparse.ArgumentPars
     demo.add_argument("--seed", type=int, default=7, help="--burst: seed")
 
     validate = sub.add_parser("validate", help="check experiment files (schema and semantics); starts nothing")
-    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.add_argument("files", nargs="+", metavar="FILE", help="a path, or a bundled experiment's name")
     sub.add_parser("schema", help="print the JSON Schema of experiment files")
+    listing = sub.add_parser("list", help="the bundled experiments and suites, each with its one-line description")
+    listing.add_argument("--json", action="store_true", help="machine-readable: name, path, description")
+    where_ = sub.add_parser("where", help="the directory of powerpeg's bundled files (e.g. the compose files and "
+                                          "Dockerfiles: bash \"$(powerpeg where compose)/build-images.sh\")")
+    where_.add_argument("kind", choices=KINDS)
+    from harness.init_cmd import add_arguments as add_init  # noqa: PLC0415 - keeps `powerpeg up` start-up light
+
+    add_init(sub.add_parser("init", help="write a starter suite into DIR: the Knight pair, a network fault, a "
+                                         "nightly suite and a CI workflow"))
 
     from harness.run_cmd import add_arguments  # noqa: PLC0415 - keeps `powerpeg up` start-up light
     add_arguments(sub.add_parser("run", help="run one experiment and write its reports"))
@@ -224,9 +238,11 @@ def cmd_cleanup(_args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     if not args.burst:
+        from harness.resources import experiments_dir  # noqa: PLC0415 - the demo alone reads the bundled pair
         from harness.side_by_side import run_side_by_side  # noqa: PLC0415 - the run machinery only for a run
 
-        return _run(lambda: run_side_by_side(out=args.out, log=_logger()))
+        # the bundled pair, wherever powerpeg is installed (not ./experiments: the demo runs from any directory)
+        return _run(lambda: run_side_by_side(experiments_dir=experiments_dir(), out=args.out, log=_logger()))
     from harness.burst import run_burst  # noqa: PLC0415 - only the burst needs it
 
     spec = FleetSpec(routers=args.routers, toxiproxy=False)
@@ -259,6 +275,40 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_INVALID if invalid else EXIT_OK
 
 
+def cmd_list(args: argparse.Namespace) -> int:
+    experiments, suites = bundled_experiments(), bundled_suites()
+    if args.json:
+        print(json.dumps({"experiments": [_listed(b) for b in experiments], "suites": [_listed(b) for b in suites]},
+                         indent=2))
+        return EXIT_OK
+    width = max((len(b.name) for b in [*experiments, *suites]), default=0)
+    print("bundled experiments (powerpeg run NAME, powerpeg validate NAME):")
+    for b in experiments:
+        print(f"  {b.name:<{width}}  {b.description}")
+    if suites:
+        print("suites (powerpeg gameday NAME):")
+        for b in suites:
+            print(f"  {b.name:<{width}}  {b.description}")
+    print(f"files: {experiments[0].path.parent if experiments else '(none)'}; "
+          "a copy to edit: powerpeg init DIR")
+    return EXIT_OK
+
+
+def _listed(bundled: Bundled) -> dict[str, str]:
+    return {"name": bundled.name, "path": str(bundled.path), "description": bundled.description}
+
+
+def cmd_where(args: argparse.Namespace) -> int:
+    print(where(args.kind))
+    return EXIT_OK
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from harness.init_cmd import cmd_init as init  # noqa: PLC0415 - keeps `powerpeg up` start-up light
+
+    return init(args)
+
+
 def cmd_schema(_args: argparse.Namespace) -> int:
     from harness.experiment.validate import json_schema  # noqa: PLC0415 - loads the fault registry
 
@@ -281,12 +331,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_gameday(args: argparse.Namespace) -> int:
     from harness.gameday.runner import cmd_gameday_async  # noqa: PLC0415 - the run machinery only for a run
 
+    bundled = find_suite(args.suite) if args.suite is not None else None
+    if bundled is not None:  # `powerpeg gameday nightly`: the bundled suite, from any directory
+        args.suite = bundled
     return _run(lambda: cmd_gameday_async(args, log=_logger()))
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    from harness.ui.command import cmd_ui_async  # noqa: PLC0415 - the run machinery only for a run
+    from harness.ui.command import DEFAULT_FILE, cmd_ui_async  # noqa: PLC0415 - the run machinery only for a run
 
+    bundled = find_experiment(args.file.stem if args.file == DEFAULT_FILE else args.file)
+    if bundled is not None and not args.file.exists():  # a name, or the default outside a checkout
+        args.file = bundled
     # not _run: the game day handles SIGTERM itself (it ends the run, it does not cancel it)
     return asyncio.run(cmd_ui_async(args, log=_logger()))
 
@@ -294,7 +350,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "up": cmd_up, "status": cmd_status, "env": cmd_env, "down": cmd_down, "cleanup": cmd_cleanup, "demo": cmd_demo,
     "validate": cmd_validate, "schema": cmd_schema, "run": cmd_run, "gameday": cmd_gameday,
-    "ui": cmd_ui,
+    "ui": cmd_ui, "list": cmd_list, "where": cmd_where, "init": cmd_init,
 }
 
 
@@ -309,8 +365,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(_FileParser if command in FILE_COMMANDS else _Parser).parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (StartError, FleetError) as exc:
+    except (StartError, FleetError, ResourceMissing) as exc:
         return _fail(str(exc))
+    except PluginError as exc:
+        return _fail(f"{exc}\n(uninstall or fix that distribution; `pip show -f` lists its files)")
     except KeyboardInterrupt:
         if args.command in ("run", "gameday"):
             print("powerpeg: interrupted; rolled back, torn down and reported", file=sys.stderr)

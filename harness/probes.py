@@ -1,6 +1,7 @@
 """Steady-state probes: small callables checked before, during and after
 the method. Each returns a :class:`ProbeResult`; a probe that cannot be
-evaluated (a component down) is a failed probe, not an exception.
+evaluated (a component down) is a failed probe, not an exception. Besides
+the four here, a firm's own by ``powerpeg.probes`` entry point.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 import aiohttp
 
 from harness.experiment.model import Probe
+from harness.plugins import PROBES_GROUP, Registry, check_coroutine_function
 from harness.topology import Topology
 
 
@@ -78,12 +80,17 @@ async def load_failures(ctx: ProbeContext, probe: Probe) -> tuple[bool, Any, str
     return ratio <= limit, round(ratio, 4), f"failure ratio {ratio:.2%} (max {limit:.2%})"
 
 
-PROBES: dict[str, Callable[[ProbeContext, Probe], Awaitable[tuple[bool, Any, str]]]] = {
+ProbeFn = Callable[[ProbeContext, Probe], Awaitable[tuple[bool, Any, str]]]
+
+BUILTIN: dict[str, ProbeFn] = {
     "healthy": healthy,
     "fills_flowing": fills_flowing,
     "exposure": exposure,
     "load_failures": load_failures,
 }
+# a firm's own probes: ``powerpeg.probes`` entry points naming an ``async def probe(ctx, probe)``
+# (harness/plugins.py, docs/plugins.md); a broken one is a PluginError naming it
+PROBES: Registry[ProbeFn] = Registry(PROBES_GROUP, BUILTIN, check_coroutine_function)
 
 
 async def check(ctx: ProbeContext, probes: list[Probe], phase: str) -> list[ProbeResult]:

@@ -31,6 +31,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from harness.resources import find_experiment, unknown_name_hint
+
 from .durations import format_duration, parse_duration
 from .model import MAX_STEPS, Experiment, Market, Step, FleetShape
 
@@ -475,8 +477,12 @@ def load(path: str | Path, *, toxiproxy_available: bool | None = None,
 
     ``toxiproxy_available`` None looks for the binary; tests pass a bool.
     ``warnings``, when given, receives what is valid but probably not meant
-    (:func:`warnings_of`).
+    (:func:`warnings_of`). ``path`` may be a bundled experiment's name
+    (``knight-2012``) when no such file exists: ``powerpeg run knight-2012``
+    works from an installed wheel, outside any checkout.
     """
+    bundled = find_experiment(path)
+    path = bundled if bundled is not None else path
     file = str(path)
     issues = _Issues(file, None)
     try:
@@ -487,7 +493,7 @@ def load(path: str | Path, *, toxiproxy_available: bool | None = None,
                                                          "an experiment is a page of YAML")])
         text = raw.decode("utf-8")
     except FileNotFoundError:
-        raise ExperimentError([Issue(file, None, "", "no such file")]) from None
+        raise ExperimentError([Issue(file, None, "", f"no such file{unknown_name_hint(path)}")]) from None
     except IsADirectoryError:
         raise ExperimentError([Issue(file, None, "", "is a directory, not an experiment file")]) from None
     except (OSError, UnicodeDecodeError) as exc:

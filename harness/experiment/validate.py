@@ -206,7 +206,17 @@ def json_schema(faults: Mapping[str, type[Fault]] | None = None) -> dict[str, An
         for kind in sorted(faults)
     ]
     _control_kinds(defs)
+    _probe_kinds(defs)
     return schema
+
+
+def _probe_kinds(defs: dict[str, Any]) -> None:
+    """``steady_state.probes[].probe``: the registered probe kinds, plugins' included."""
+    from harness.probes import PROBES  # noqa: PLC0415 - probes import the model package
+
+    probe = defs.get("Probe")
+    if probe is not None:
+        probe["properties"]["probe"]["enum"] = sorted(PROBES)
 
 
 def _control_kinds(defs: dict[str, Any]) -> None:

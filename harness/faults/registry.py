@@ -1,19 +1,23 @@
 """Every fault kind by name. Listed explicitly: importing a module must not
-be what makes a kind exist."""
+be what makes a kind exist. A firm's own kinds come from installed
+distributions' ``powerpeg.faults`` entry points (harness/plugins.py,
+docs/plugins.md); a broken one is a PluginError naming it."""
 from __future__ import annotations
 
 from harness.faults.alert_blackout import AlertBlackout
-from harness.faults.base import Fault
+from harness.faults.base import Fault, Params
 from harness.faults.flag_flip import FlagFlip
 from harness.faults.network import Network
 from harness.faults.partial_deploy import PartialDeploy
 from harness.faults.process import Kill, Pause, Restart
 from harness.faults.rollback_deploy import RollbackDeploy
+from harness.plugins import FAULTS_GROUP, Registry, check_class
 
-FAULTS: dict[str, type[Fault]] = {
+BUILTIN: dict[str, type[Fault]] = {
     cls.kind: cls
     for cls in (PartialDeploy, RollbackDeploy, FlagFlip, AlertBlackout, Network, Kill, Pause, Restart)
 }
+FAULTS: Registry[type[Fault]] = Registry(FAULTS_GROUP, BUILTIN, check_class(Fault, Params))
 
 
 class UnknownFault(KeyError):

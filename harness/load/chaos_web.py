@@ -28,18 +28,18 @@ import os
 import secrets
 import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 from locust import events
 
 from harness.load.config import CONFIG_ENV, LoadConfig
+from harness.resources import chaos_page
 from harness.ui.tab import status_rows
 from harness.ui.websession import (OPERATOR_HEADER, forwarded_credentials, header_value, operator_name,
                                    same_origin)
 
 API_ENV = "POWERPEG_CHAOS_API"
-PAGE = Path(__file__).resolve().parent.parent / "ui" / "chaos.html"
+PAGE = chaos_page()  # harness/resources.py: the one place that knows where bundled files are
 FORWARD_TIMEOUT_S = 10.0
 TAB_KEY = "chaos"
 LOGIN_PATH = "/powerpeg/login"  # the login form's callback (POST); Locust's own /login shows the form
