@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from harness.backends.base import FleetSpec
 from harness.experiment.model import Experiment
+from harness.faults.partial_deploy import replicated_routers
 
 # The exchange starts pre-open with the open far away; the runner reschedules
 # it (POST /clock) once the method's time zero is known.
@@ -67,4 +68,8 @@ def fleet_spec(exp: Experiment, *, toxiproxy: bool, run_warmup_s: float = 0.0) -
         router_args=router_args,
         monitor_args=monitor_args,
         monitor_detached=detached,
+        # swarm only (Backend.orchestrated refuses them elsewhere): a rolling partial deploy needs the
+        # routers as one replicated service; placement constraints per component kind
+        replicated_routers=replicated_routers(exp),
+        placement={str(kind): constraint for kind, constraint in topo.placement.items()},
     )

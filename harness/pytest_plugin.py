@@ -108,9 +108,14 @@ class ExperimentItem(pytest.Item):
 
         if self.experiment is None:
             raise ExperimentFailed(["invalid experiment file:", *self.issues])
+        backend_name = self.config.getoption("powerpeg_backend")
+        from harness.faults.partial_deploy import replicated_routers  # noqa: PLC0415 - only when items run
+
+        if backend_name != "swarm" and (replicated_routers(self.experiment) or self.experiment.topology.placement):
+            # an orchestrator's experiment (a rolling update, placement): it has nothing to test elsewhere
+            pytest.skip(f"{self.name} needs an orchestrator: --powerpeg-backend swarm")
         out = self._out_dir()
-        record = asyncio.run(run_experiment(self.experiment, out=out, quiet=True,
-                                            backend_name=self.config.getoption("powerpeg_backend")))
+        record = asyncio.run(run_experiment(self.experiment, out=out, quiet=True, backend_name=backend_name))
         metrics = record.metrics.to_dict()
         for key in PROPERTIES:
             self.user_properties.append((key, "" if metrics[key] is None else metrics[key]))  # null: not measured

@@ -78,6 +78,10 @@ class FleetSpec:
     commands: dict[str, list[str]] = field(default_factory=dict)
     start_timeout: float = 20.0
     fork: bool = True  # start Python services from the fork server (backends/local/launcher.py)
+    # an orchestrator's fleet (swarm backend only, Backend.orchestrated): the routers as ONE replicated
+    # service (partial_deploy mode: rolling), and placement constraints per component kind
+    replicated_routers: bool = False
+    placement: dict[str, str] = field(default_factory=dict)
 
     def router_ids(self) -> list[str]:
         return [f"router-{i}" for i in range(1, self.routers + 1)]
@@ -149,6 +153,8 @@ class Backend(abc.ABC):
 
     name: str
     ctx: RunContext
+    # an orchestrator stands the fleet up: replicated routers and placement constraints are its to honour
+    orchestrated: bool = False
 
     def _state(self) -> FleetState:
         if not self.ctx.state_file.exists():
@@ -179,6 +185,9 @@ class Backend(abc.ABC):
         `cleanup` find a half-started fleet from another process. Any failure
         (Ctrl-C and SIGTERM, a cancelled task, included) stops what was
         started before it is raised, keeping the logs for reading."""
+        if not self.orchestrated and (spec.replicated_routers or spec.placement):
+            wanted = "partial_deploy mode: rolling" if spec.replicated_routers else "topology.placement"
+            raise FleetError(f"{wanted} needs an orchestrator: run it with --backend swarm, not {self.name}")
         self._check(spec)
         if self.ctx.state_file.exists():
             raise FleetError(f"run {self.ctx.run_id} already exists at {self.ctx.state_dir}")

@@ -50,6 +50,13 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+# what `topology.placement` may pin, and Docker Swarm's constraint syntax (node.id, node.hostname,
+# node.role, node.platform.os/arch, node.labels.<key>, engine.labels.<key>; == or !=)
+PlacedKind = Literal["routers", "exchange", "monitor", "alerts", "toxiproxy"]
+PLACEMENT_PATTERN = (r"^(node\.(id|hostname|role|platform\.os|platform\.arch|labels\.[A-Za-z0-9_.-]+)"
+                     r"|engine\.labels\.[A-Za-z0-9_.-]+)\s*(==|!=)\s*[A-Za-z0-9_.:/-]+$")
+
+
 class FleetShape(Strict):
     """The experiment file's `topology:` section: the fleet it asks for (the running
     fleet's endpoints are :class:`harness.topology.Topology`)."""
@@ -60,6 +67,11 @@ class FleetShape(Strict):
                                          description="per-router starting version, overrides `version`")
     firm: str = Field("KNIGHT", pattern=r"^[A-Z][A-Z0-9_]{0,15}$")
     symbols: int = Field(20, ge=1, le=500, description="how many symbols of the universe the load trades")
+    # Swarm placement constraints per component kind (`--backend swarm` only; docs/swarm.md)
+    placement: dict[PlacedKind, Annotated[str, Field(pattern=PLACEMENT_PATTERN, max_length=200)]] = Field(
+        default_factory=dict,
+        description="swarm backend only: a placement constraint per component kind, e.g. "
+                    "{routers: 'node.labels.zone==a'} (Docker's `node.<attribute> ==|!= value` syntax)")
 
     def router_ids(self) -> list[str]:
         return [f"router-{i}" for i in range(1, self.routers + 1)]
@@ -178,11 +190,22 @@ PROBE_PHASES: tuple[ProbePhase, ...] = ("before", "during", "after")
 
 class Probe(Strict):
     name: str = Field(max_length=200)
-    probe: Literal["healthy", "fills_flowing", "exposure", "load_failures"]
+    probe: str = Field(max_length=200, description="a probe kind: healthy, fills_flowing, exposure, load_failures, "
+                                                   "or one a plugin registers (powerpeg.probes, docs/plugins.md)")
     tolerance: float | None = Field(
         None, ge=0, le=MAX_USD,
         description="fills_flowing: min fills/s; exposure: max gross USD; load_failures: max failure ratio")
     when: list[ProbePhase] = Field(default_factory=lambda: list(PROBE_PHASES), max_length=len(PROBE_PHASES))
+
+    @field_validator("probe")
+    @classmethod
+    def _known_probe(cls, value: str) -> str:
+        # the registry holds the plugins' probes too, so a Literal cannot list them
+        from harness.probes import PROBES  # noqa: PLC0415 - probes import this module
+
+        if value not in PROBES:
+            raise ValueError(f"unknown probe {value!r}; known: {', '.join(sorted(PROBES))}")
+        return value
 
 
 class SteadyState(Strict):

@@ -61,7 +61,13 @@ class ScheduledMethod:
     rollback_all = False
 
     def load_plan(self, exp: Experiment) -> LoadPlan:
-        return LoadPlan(duration_s=min(exp.duration, exp.abort.max_duration) + LOAD_GRACE_S)
+        # Locust's own bound must outlast the method. A step due before the open holds the open (and
+        # every time after it, the method's end too) until it is in — a Swarm rolling update of eight
+        # tasks takes tens of seconds — so then only the max_duration cap bounds the method; a load
+        # bounded by `duration` alone stopped before the open and the run measured no runaway (issue 14)
+        holds_open = any(step.at != "open" and float(step.at) < exp.market.open_at for step in exp.method)
+        longest = exp.abort.max_duration if holds_open else min(exp.duration, exp.abort.max_duration)
+        return LoadPlan(duration_s=longest + LOAD_GRACE_S)
 
     async def load_started(self, live: LiveRun) -> None:
         return None

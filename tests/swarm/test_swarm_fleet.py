@@ -12,6 +12,8 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
 from harness.backends.compose.env import LABEL_RUN
 from harness.backends.swarm import engine as sw
 from harness import procs
@@ -72,3 +74,38 @@ def test_cleanup_after_a_sigkilled_run_removes_everything(engine, membership, tm
     assert (True, 0, [], [], membership) == (
         bool(before), cleaned.returncode, _left(engine, run_id), procs.run_processes(run_id),
         sw.swarm_state(engine)[0]), cleaned.stdout
+
+
+# stand-up, a rollout of 8 tasks one at a time behind a gate (about 45 s on a shared 2-core machine), the method
+# and teardown: more than the suite's 120 s default
+@pytest.mark.timeout(360)
+def test_knight_rolling_update_stalls_and_is_detected_on_swarm(engine, membership, tmp_path) -> None:
+    """knight-2012-rolling: Swarm's update pauses after 7 of 8 tasks (the run records who was left on v1),
+    the monitor's version check pages before the open (negative TTD) and its over-fill check kills: exit 0."""
+    r = run(EXPERIMENTS / "knight-2012-rolling.yaml", tmp_path / "out", tmp_path / "home", "--backend", "swarm")
+    events = [json.loads(line) for line in (tmp_path / "out" / "events.jsonl").read_text().splitlines()]
+    rollout = next(e for e in events if e["event"] == "rollout")
+    left = [rid for rid, task in rollout["tasks"].items() if not task["updated"]]
+    assert (0, "paused", 1, ["v1"], "control") == (
+        r.code, rollout["update_state"], len(left), [rollout["tasks"][rid]["version"] for rid in left],
+        r.metrics["contained_by"]), r.stdout
+    assert r.metrics["ttd_s"] < 0 and f"v1 left on {left[0]}" in r.journal["faults"][0]["target"], r.metrics
+    assert ([], membership) == (_left(engine, r.run_id()), sw.swarm_state(engine)[0])
+
+
+def test_sigterm_mid_run_leaves_nothing(engine, membership, tmp_path) -> None:
+    """SIGTERM `powerpeg run --backend swarm` mid-method: it rolls back and tears down by itself; no service,
+    container, network, volume or secret of the run left, swarm membership as found."""
+    home, out = tmp_path / "home", tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(EXPERIMENTS / "router-crash.yaml"),
+                             "--backend", "swarm", "--out", str(out), "--quiet"], env=env(home), cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        run_id = wait_for_event(out, "method_start", timeout=120)["run_id"]
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert ([], [], membership) == (_left(engine, run_id), procs.run_processes(run_id), sw.swarm_state(engine)[0])

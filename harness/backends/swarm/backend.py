@@ -2,7 +2,10 @@
 (`docker stack deploy --resolve-image never`), one service per component,
 one task each; faults on a task's container (this engine's), deploys as
 `docker service update --image`, network faults through the toxiproxy
-service's API, published on 127.0.0.1 (stack.py says how).
+service's API, published on 127.0.0.1 (stack.py says how). With replicated
+routers (a rolling partial deploy) the routers are one service of N tasks,
+each slot fronted by a Toxiproxy proxy (slots.py), deployed by Swarm's
+rolling update and undone by `docker service rollback`.
 
 State discipline is the base's and compose's: ``swarm.json`` (the stack, the
 ports, whether powerpeg initialised the swarm) is written before anything is
@@ -21,17 +24,20 @@ from typing import Any
 import aiohttp
 
 from harness import procs
-from harness.backends.base import ContainerBackend, FleetError, FleetSpec, NoFleet, probe_topology
+from harness.backends.base import ContainerBackend, FleetError, FleetSpec, NoFleet, check_version, probe_topology
 from harness.backends.compose import docker as dk
 from harness.backends.compose.backend import JOURNAL_IN_CONTAINER, create_proxies, restore_proxies
-from harness.backends.compose.env import LABEL_HOME, LABEL_RUN, ComposePlan, HostPorts, check_spec, router_image
+from harness.backends.compose.env import (LABEL_HOME, LABEL_RUN, TOXIPROXY_IMAGE, ComposePlan, HostPorts, check_spec,
+                                          router_image)
 from harness.backends.swarm import engine as sw
-from harness.backends.swarm.stack import StackPlan, stack_name
+from harness.backends.swarm.slots import Slots
+from harness.backends.swarm.stack import ROUTERS_SERVICE, StackPlan, router_slot, stack_name
 from harness.context import RunContext
 from harness.state import FleetState
 from harness.topology import Topology
 
 HEALTH_TIMEOUT_S = 60.0  # a task is scheduled, created and started before it can answer
+ROLLBACK_TIMEOUT_S = 60.0  # `docker service rollback` of the routers service, every task at once
 KILL_WAIT_S = 10
 LIVE_TASK_STATES = ("new", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running")
 
@@ -44,19 +50,21 @@ class SwarmRecord:
     ports: HostPorts
     initialised: bool = False  # powerpeg ran `swarm init` for this run: it leaves
     gwbridge_created: bool = False
+    replicated: bool = False  # the routers are one replicated service (slots.py)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"stack": self.stack, "ports": self.ports.to_json(),
-                                   "initialised": self.initialised, "gwbridge_created": self.gwbridge_created}))
+                                   "initialised": self.initialised, "gwbridge_created": self.gwbridge_created,
+                                   "replicated": self.replicated}))
         tmp.replace(path)
 
     @classmethod
     def load(cls, path: Path) -> SwarmRecord:
         data = json.loads(path.read_text())
         return cls(data["stack"], HostPorts.from_json(data["ports"]), bool(data["initialised"]),
-                   bool(data["gwbridge_created"]))
+                   bool(data["gwbridge_created"]), bool(data.get("replicated", False)))
 
 
 def _filter(key: str, value: str) -> dict[str, list[str]]:
@@ -65,10 +73,13 @@ def _filter(key: str, value: str) -> dict[str, list[str]]:
 
 class SwarmBackend(ContainerBackend):
     name = "swarm"
+    orchestrated = True
 
     def __init__(self, ctx: RunContext) -> None:
         super().__init__(ctx)
         self._placed: dict[str, dict[str, str]] = {}  # component → task and node of its last container fault
+        self._replicated: bool | None = None  # from swarm.json, once read
+        self._slots: Slots | None = None
 
     @property
     def record_file(self) -> Path:
@@ -79,7 +90,38 @@ class SwarmBackend(ContainerBackend):
         return self.ctx.state_dir / "stack.yml"
 
     def _service(self, component: str) -> str:
+        """The Swarm service running ``component`` (a router's own, or the replicated routers service)."""
+        if component.startswith("router-") and self.replicated:
+            component = ROUTERS_SERVICE
         return f"{stack_name(self.ctx.run_id)}_{component}"
+
+    @property
+    def replicated(self) -> bool:
+        """Whether this run's routers are one replicated service (swarm.json; False before it exists)."""
+        if self._replicated is None:
+            if not self.record_file.exists():
+                return False
+            self._replicated = SwarmRecord.load(self.record_file).replicated
+        return self._replicated
+
+    def slots(self) -> Slots:
+        """The replicated routers' tasks and slot proxies; FleetError when the routers are not replicated."""
+        if not self.replicated:
+            raise FleetError("this fleet's routers are one service each, not one replicated service: "
+                             "a rolling deploy needs a fleet stood up for it (partial_deploy mode: rolling)")
+        if self._slots is None:
+            record = SwarmRecord.load(self.record_file)
+            self._slots = Slots(self._service(ROUTERS_SERVICE), f"{record.stack}_default",
+                                f"http://127.0.0.1:{record.ports.toxiproxy}", len(record.ports.routers))
+        return self._slots
+
+    def _slot_container(self, engine: Any, router_id: str) -> Any | None:
+        """The container serving a replicated router's slot on this engine (running or paused), or None."""
+        for container in sw.task_containers(engine, self._service(router_id)):
+            task = container.labels.get("com.docker.swarm.task.name", "")
+            if task.split(".")[-2:-1] == [str(router_slot(router_id))] and container.status in ("running", "paused"):
+                return container
+        return None
 
     # -- up / down --------------------------------------------------------
     def _check(self, spec: FleetSpec) -> None:
@@ -87,6 +129,10 @@ class SwarmBackend(ContainerBackend):
             check_spec(spec)
         except ValueError as exc:
             raise FleetError(str(exc).replace("compose backend", "swarm backend")) from None
+        mixed = {spec.version_of(r) for r in spec.router_ids()}
+        if spec.replicated_routers and len(mixed) > 1:
+            raise FleetError(f"a rolling partial deploy rolls one router service, which starts on one image: "
+                             f"topology.versions gives {', '.join(sorted(mixed))}")
 
     async def _prepare(self, spec: FleetSpec) -> StackPlan:
         plan = StackPlan(ComposePlan(run_id=self.ctx.run_id, home=str(self.ctx.home.resolve()),
@@ -94,7 +140,8 @@ class SwarmBackend(ContainerBackend):
 
         def check() -> None:
             with dk.docker_client() as engine:
-                missing = dk.missing_images(engine, plan.compose.images())
+                wanted = plan.compose.images() + ([TOXIPROXY_IMAGE] if plan.toxiproxy else [])
+                missing = dk.missing_images(engine, list(dict.fromkeys(wanted)))
                 if missing:
                     raise dk.DockerUnavailable(f"Docker image{'s' if len(missing) > 1 else ''} missing: "
                                                f"{', '.join(missing)}; build them with `make images`")
@@ -106,7 +153,8 @@ class SwarmBackend(ContainerBackend):
         return plan
 
     async def _start(self, spec: FleetSpec, plan: StackPlan, state: FleetState) -> Topology:
-        record = SwarmRecord(plan.stack, plan.compose.ports)
+        record = SwarmRecord(plan.stack, plan.compose.ports, replicated=plan.replicated)
+        self._replicated = plan.replicated
         record.save(self.record_file)  # before anything exists: `down`/`cleanup` find the run from here on
         with dk.docker_client() as engine:
             swarm, _manager = sw.swarm_state(engine)
@@ -119,18 +167,20 @@ class SwarmBackend(ContainerBackend):
         labels = [arg for key, value in plan.labels().items() for arg in ("--label", f"{key}={value}")]
         await sw.docker_cli("secret", "create", *labels, plan.secret, "-", stdin=self.ctx.token.encode())
         topology = plan.compose.topology(str(self.ctx.state_dir), logs={})
-        compose = plan.compose
         async with aiohttp.ClientSession() as session:
-            await self._deploy(plan, compose.first_services())
+            await self._deploy(plan, plan.first_services())
             waits = [self._wait_health(session, "alerts", topology.alerts.admin),
                      self._wait_health(session, "exchange", topology.exchange.admin)]
-            if compose.toxiproxy:
-                waits.append(self._create_proxies(session, compose, topology))
+            if plan.toxiproxy:
+                waits.append(self._create_proxies(session, plan, topology))
             await asyncio.gather(*waits)
-            await self._deploy(plan, compose.first_services() + compose.second_services())
+            await self._deploy(plan, plan.first_services() + plan.second_services())
+            if plan.replicated:
+                # the gate first (Swarm: every task RUNNING), its proxy pointed, then /health through it
+                await self.slots().wait_serving(session, HEALTH_TIMEOUT_S)
             await asyncio.gather(self._wait_health(session, "monitor", topology.monitor.admin),
                                  *(self._wait_health(session, r.id, r.admin) for r in topology.routers))
-        services = compose.first_services() + compose.second_services()
+        services = plan.first_services() + plan.second_services()
         # network "": the stack's overlay is not attachable, so no network is published for a firm's containers
         return dataclasses.replace(topology, backend=self.name, network="",
                                    logs={s: f"docker service logs {plan.service(s)}" for s in services})
@@ -141,22 +191,23 @@ class SwarmBackend(ContainerBackend):
                             plan.stack)
 
     async def _wait_health(self, session: aiohttp.ClientSession, component: str, admin: str,
-                           version: str | None = None) -> None:
+                           version: str | None = None, path: str = "/health") -> None:
         """/health → 200 (and the router ``version`` when given) through the published port."""
         deadline = time.monotonic() + HEALTH_TIMEOUT_S
         last = "no answer"
         retried, next_check = False, time.monotonic() + 2
         while time.monotonic() < deadline:
             try:
-                async with session.get(admin + "/health", timeout=aiohttp.ClientTimeout(total=2)) as resp:
-                    body = await resp.json(content_type=None) if resp.status == 200 else {}
+                async with session.get(admin + path, timeout=aiohttp.ClientTimeout(total=2)) as resp:
+                    # only a router's version needs the body (toxiproxy's /version may be plain text)
+                    body = await resp.json(content_type=None) if resp.status == 200 and version else {}
                     if resp.status == 200 and (version is None or body.get("version") == version):
                         self._log("ready", target=component, admin=admin)
                         return
                     last = f"HTTP {resp.status}" if resp.status != 200 else f"version {body.get('version')}"
             except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
                 last = type(exc).__name__
-            if not retried and time.monotonic() > next_check:
+            if not retried and time.monotonic() > next_check and not self._is_slot(component):
                 next_check = time.monotonic() + 1
                 if not await asyncio.to_thread(self._task_alive, component):
                     # a task Swarm failed or rejected before it served (restart_policy none keeps it so):
@@ -170,6 +221,10 @@ class SwarmBackend(ContainerBackend):
         tasks = await asyncio.to_thread(self._task_states, component)
         raise procs.StartError(component, f"not healthy at {admin}/health ({last}); tasks: {tasks}",
                                await asyncio.to_thread(self.logs, component, 30))
+
+    def _is_slot(self, component: str) -> bool:
+        """A replicated router: its tasks are the routers service's, retried by nobody but a deploy."""
+        return component.startswith("router-") and self.replicated
 
     def _task_alive(self, component: str) -> bool:
         """Whether the service has a task that is starting or running (not failed, rejected or shut down)."""
@@ -194,8 +249,15 @@ class SwarmBackend(ContainerBackend):
         return "; ".join(f"{t['Status'].get('State')} {t['Status'].get('Err') or t['Status'].get('Message', '')}"
                          for t in tasks) or "none"
 
-    async def _create_proxies(self, session: aiohttp.ClientSession, plan: ComposePlan, topology: Topology) -> None:
-        await create_proxies(self, session, plan, topology)
+    async def _create_proxies(self, session: aiohttp.ClientSession, plan: StackPlan, topology: Topology) -> None:
+        """The links (when the experiment has network faults) and the replicated routers' slot proxies."""
+        if plan.compose.toxiproxy:
+            await create_proxies(self, session, plan.compose, topology)
+        if plan.replicated:
+            if not plan.compose.toxiproxy:  # create_proxies waited for the API; here nobody has yet
+                await self._wait_health(session, "toxiproxy", f"http://127.0.0.1:{plan.compose.ports.toxiproxy}",
+                                        path="/version")
+            await self.slots().create_proxies(session, plan.slot_proxies())
 
     async def _stop(self, state: FleetState | None, *, keep_logs: bool) -> list[tuple[str, str]]:
         """Remove the run's services, then its networks, volumes and secret (by label);
@@ -221,7 +283,11 @@ class SwarmBackend(ContainerBackend):
                 for container in sw.containers(engine, _filter(LABEL_RUN, self.ctx.run_id)):
                     service = container.labels.get("com.docker.stack.namespace", "")
                     name = container.labels.get("com.docker.swarm.service.name", container.name)
-                    self.ctx.log_path(name.removeprefix(service + "_")).write_bytes(container.logs(tail=200))
+                    name = name.removeprefix(service + "_")
+                    if name == ROUTERS_SERVICE:  # one log per slot: <service>.<slot>.<task id>
+                        slot = container.labels.get("com.docker.swarm.task.name", "").split(".")[-2:-1]
+                        name = f"router-{slot[0]}" if slot else container.name
+                    self.ctx.log_path(name).write_bytes(container.logs(tail=200))
         except dk.DockerUnavailable:
             return
 
@@ -243,6 +309,10 @@ class SwarmBackend(ContainerBackend):
         with dk.docker_client() as engine:
             out = {}
             for component in components:
+                if self._is_slot(component):
+                    slot = self._slot_container(engine, component)
+                    out[component] = slot.status if slot is not None else "exited"
+                    continue
                 tasks = sw.task_containers(engine, self._service(component))
                 live = [c.status for c in tasks if c.status in ("running", "paused")]
                 out[component] = live[0] if live else "exited"
@@ -279,7 +349,11 @@ class SwarmBackend(ContainerBackend):
 
     def logs(self, component: str, lines: int = 50) -> str:
         with dk.docker_client() as engine:
-            tasks = sw.task_containers(engine, self._service(component))
+            if self._is_slot(component):
+                slot = self._slot_container(engine, component)
+                tasks = [slot] if slot is not None else []
+            else:
+                tasks = sw.task_containers(engine, self._service(component))
             return tasks[0].logs(tail=lines).decode(errors="replace").rstrip() if tasks else ""
 
     # -- faults -----------------------------------------------------------
@@ -288,7 +362,12 @@ class SwarmBackend(ContainerBackend):
 
         def act() -> tuple[str, str]:
             with dk.docker_client() as engine:
-                container = sw.running_task(engine, service)
+                if self._is_slot(component):
+                    container = self._slot_container(engine, component)
+                    if container is None:
+                        raise FleetError(f"{component}: no task of {service} serves its slot on this engine")
+                else:
+                    container = sw.running_task(engine, service)
                 dk.act_on(container, action, component, kill_wait_s=KILL_WAIT_S, stop_timeout_s=KILL_WAIT_S)
                 return container.labels.get("com.docker.swarm.task.id", container.name), sw.node_name(engine)
 
@@ -301,6 +380,10 @@ class SwarmBackend(ContainerBackend):
 
     async def restart(self, component: str) -> None:
         """A new task for the service (`docker service update --force`), at the same published port."""
+        if self._is_slot(component):
+            # `update --force` would replace every task of the routers service, not this one
+            raise FleetError(f"{component} is a task of the replicated routers service: a restart of one "
+                             "task is not supported there (kill, pause and resume are)")
         admin = self.topology().admin_urls().get(component)
         await self._update(component, "--force")
         await self._after_start(component, admin)
@@ -324,17 +407,101 @@ class SwarmBackend(ContainerBackend):
         topology = self.topology()
         async with aiohttp.ClientSession() as session:
             if component == "toxiproxy":
-                await restore_proxies(session, topology)
+                if topology.toxiproxy is not None:
+                    await restore_proxies(session, topology)
+                if self.replicated:  # the slot proxies went with the old container too
+                    slots = self.slots()
+                    slots.forget()
+                    await slots.create_proxies(session, [(p, listen) for p, listen in self._slot_listens()])
+                    await slots.point(session)
             elif admin is not None:
                 await self._wait_health(session, component, admin, version)
 
     async def _redeploy(self, router_id: str, version: str) -> None:
         """`docker service update --image powerpeg-router:<version>`: the tag is the artifact;
-        Swarm replaces the task (stop-first), the published port stays."""
+        Swarm replaces the task (stop-first), the published port stays. Going back to the image
+        of the service's previous spec is Swarm's own undo, `docker service rollback` (rollback_deploy)."""
         router = self.topology().router(router_id)  # KeyError for a router this fleet does not have
-        await self._update(router_id, "--image", router_image(version))
+        if self.replicated:
+            raise FleetError(f"{router_id} is a task of the replicated routers service: Swarm deploys it "
+                             "only by rolling the whole service (partial_deploy mode: rolling)")
+        image = router_image(version)
+        previous = await asyncio.to_thread(self._previous_image, router_id)
+        if previous == image:
+            await self._update_with(router_id, "service", "rollback", "--detach")
+            how = "docker service rollback"
+        else:
+            await self._update(router_id, "--image", image)
+            how = "docker service update --image"
         await self._after_start(router_id, router.admin, version)
-        self._log("deployed", target=router_id, version=version, service=self._service(router_id))
+        self._log("deployed", target=router_id, version=version, service=self._service(router_id), how=how)
+
+    def _previous_image(self, component: str) -> str:
+        """The image of the service's previous spec ("" when it never changed): what a rollback restores."""
+        with dk.docker_client() as engine:
+            previous = engine.api.inspect_service(self._service(component)).get("PreviousSpec") or {}
+        return str(((previous.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image", "")).split("@")[0]
+
+    async def _update_with(self, component: str, *command: str) -> None:
+        """A docker command replacing the service's task (``service rollback``); waits for a new task."""
+        service = self._service(component)
+        before = await asyncio.to_thread(self._task_ids, service)
+        await sw.docker_cli(*command, service)
+        deadline = time.monotonic() + HEALTH_TIMEOUT_S
+        while (await asyncio.to_thread(self._task_ids, service)) <= before:
+            if time.monotonic() > deadline:
+                raise FleetError(f"{service}: no new task within {HEALTH_TIMEOUT_S:.0f} s")
+            await asyncio.sleep(0.2)
+
+    def _slot_listens(self) -> list[tuple[str, str]]:
+        from harness.backends.swarm.stack import slot_proxy, slot_proxy_port  # noqa: PLC0415 - replicated only
+
+        return [(slot_proxy(r.id), f"0.0.0.0:{slot_proxy_port(r.id)}") for r in self.topology().routers]
+
+    # -- the replicated routers: Swarm's rolling update and rollback -------
+    async def rolling_deploy(self, version: str, updated: int) -> dict[str, Any]:
+        """Roll ``version`` over the routers service; its gate fails on the task after ``updated``
+        (slots.Slots.roll), Swarm pauses. The rollout record: which task and image serve each router."""
+        check_version(version)
+        slots = self.slots()
+        async with aiohttp.ClientSession() as session:
+            rollout = await slots.roll(session, router_image(version), updated, self.ctx.log or _NoLog())
+            versions = {rid: task["version"] for rid, task in rollout["tasks"].items()}
+            await self._wait_versions(session, versions)
+        self._record_versions(versions)
+        self._log("rolled", version=version, update_state=rollout["update_state"], versions=versions)
+        return rollout
+
+    async def rollback_routers(self) -> dict[str, Any]:
+        """`docker service rollback` of the routers service: its previous spec on every task."""
+        slots = self.slots()
+        async with aiohttp.ClientSession() as session:
+            rollback = await slots.rollback(session, ROLLBACK_TIMEOUT_S)
+            versions = {rid: task["version"] for rid, task in rollback["tasks"].items()}
+            await self._wait_versions(session, versions)
+        self._record_versions(versions)
+        self._log("rolled_back", **rollback)
+        return rollback
+
+    async def _wait_versions(self, session: aiohttp.ClientSession, versions: dict[str, str]) -> None:
+        topology = self.topology()
+        await asyncio.gather(*(self._wait_health(session, rid, topology.router(rid).admin, version)
+                               for rid, version in versions.items()))
+
+    def _record_versions(self, versions: dict[str, str]) -> None:
+        """The routers' versions in the fleet's state (`status --json`), as Backend.deploy does for one."""
+        state = self._state()
+        assert state.topology is not None
+        routers = tuple(dataclasses.replace(r, version=versions.get(r.id, r.version)) for r in state.topology.routers)
+        state.topology = dataclasses.replace(state.topology, routers=routers)
+        state.save(self.ctx.state_file)
+
+
+class _NoLog:
+    """A logger that drops everything (a backend attached without one)."""
+
+    def info(self, *_args: Any, **_kw: Any) -> None:
+        return None
 
 
 async def cleanup(home: Path, *, log: Any = None) -> list[str]:

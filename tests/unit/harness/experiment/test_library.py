@@ -13,7 +13,7 @@ BUNDLED = sorted(EXPERIMENTS.glob("*.yaml"))
 EXPECTED = {
     "alert-blackout", "dropcopy-lag", "exchange-disconnect", "exchange-latency", "fleet-version-drift",
     "knight-2012", "knight-2012-controls", "knight-2012-rollback", "router-crash", "router-freeze",
-    "knight-2012-prometheus", "knight-2012-prometheus-defaults",
+    "knight-2012-prometheus", "knight-2012-prometheus-defaults", "knight-2012-rolling", "open-burst",
 }
 # the bundled Prometheus control's experiments: refused, saying why, where its binaries are missing
 NEEDS_PROMETHEUS = {"knight-2012-prometheus", "knight-2012-prometheus-defaults"}
