@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml setup.py targets/fix/_speedups.c | $(BIN)/python
 	$(BIN)/pip install -q --upgrade pip >/dev/null
 	@# setuptools warns about every editable install with an extension; nothing to act on
 	PYTHONWARNINGS=ignore::UserWarning $(BIN)/pip install -q -e '.[dev]'
-	@$(BIN)/python -c 'import targets.fix._speedups' 2>/dev/null \
+	@$(BIN)/python -c 'import powerpeg.targets.fix._speedups' 2>/dev/null \
 	  || echo "note: no C compiler: the exchange runs its Python FIX framer (slower; see docs/targets.md)"
 	touch $(STAMP)
 

@@ -19,10 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.backends.base import FleetSpec
-from harness.backends.compose import ComposeBackend
-from harness.context import RunContext
-from targets.common.log import configure
+from powerpeg.harness.backends.base import FleetSpec
+from powerpeg.harness.backends.compose import ComposeBackend
+from powerpeg.harness.context import RunContext
+from powerpeg.targets.common.log import configure
 
 ROOT = Path(__file__).resolve().parents[1]
 CYCLES = 3
@@ -54,7 +54,7 @@ def make_images(cold: bool) -> float:
 def knight_controls(backend: str, home: Path) -> dict:
     out = home / f"out-{backend}"
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", "experiments/knight-2012-controls.yaml",
+    proc = subprocess.run([sys.executable, "-m", "powerpeg.harness.cli", "run", "experiments/knight-2012-controls.yaml",
                            "--backend", backend, "--out", str(out), "--quiet"], cwd=ROOT, capture_output=True,
                           text=True, env={**os.environ, "POWERPEG_HOME": str(home)}, timeout=300)
     wall = time.perf_counter() - started

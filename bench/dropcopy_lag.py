@@ -31,13 +31,13 @@ from typing import Any
 
 import aiohttp
 
-from harness.backends.base import FleetSpec
-from harness.backends.local import LocalBackend
-from harness.context import RunContext
-from harness.state import FleetState
-from harness.topology import Topology
-from targets.fix.codec import MsgType, Tag, encode, utc_timestamp
-from targets.fix.session import FixSession, connect
+from powerpeg.harness.backends.base import FleetSpec
+from powerpeg.harness.backends.local import LocalBackend
+from powerpeg.harness.context import RunContext
+from powerpeg.harness.state import FleetState
+from powerpeg.harness.topology import Topology
+from powerpeg.targets.fix.codec import MsgType, Tag, encode, utc_timestamp
+from powerpeg.targets.fix.session import FixSession, connect
 
 CLIENT = "LAGBENCH"
 TICK_S = 0.01

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import structlog
 
-from targets.exchange.config import ExchangeConfig
-from targets.exchange.service import ExchangeService
-from targets.fix import codec
-from targets.fix.codec import encode
+from powerpeg.targets.exchange.config import ExchangeConfig
+from powerpeg.targets.exchange.service import ExchangeService
+from powerpeg.targets.fix import codec
+from powerpeg.targets.fix.codec import encode
 
 COMP = "EXCHANGE"
 

@@ -1,6 +1,6 @@
 """Exchange throughput: pipelined NewOrderSingles on one FIX session.
 
-Starts ``python -m targets.exchange`` as a real subprocess, logs on with a
+Starts ``python -m powerpeg.targets.exchange`` as a real subprocess, logs on with a
 raw asyncio client, writes N pre-encoded orders back to back and times from
 the first byte written to the last report read. Three variants:
 
@@ -42,7 +42,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from targets.fix.codec import encode
+from powerpeg.targets.fix.codec import encode
 
 COMP = "EXCHANGE"
 RUN_TIMEOUT_S = 60.0
@@ -53,7 +53,7 @@ TERMINAL = (b"\x0139=2\x01", b"\x0139=4\x01", b"\x0139=8\x01")
 
 def start_exchange(workdir: Path, *, liquidity: bool, store: str = "file") -> tuple[subprocess.Popen, dict]:
     ready = workdir / f"ready-{time.monotonic_ns()}.json"
-    cmd = [sys.executable, "-m", "targets.exchange", "--ready-file", str(ready),
+    cmd = [sys.executable, "-m", "powerpeg.targets.exchange", "--ready-file", str(ready),
            "--journal", str(workdir / f"journal-{ready.stem}.ndjson"), *EXCHANGE_ARGS]
     if store == "memory":
         cmd += ["--store", "memory"]

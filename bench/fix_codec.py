@@ -11,7 +11,7 @@ import time
 
 import simplefix
 
-from targets.fix.codec import FixParser, Tag, encode
+from powerpeg.targets.fix.codec import FixParser, Tag, encode
 
 N = 20_000
 ROUNDS = 5

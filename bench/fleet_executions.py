@@ -21,9 +21,9 @@ from pathlib import Path
 
 import aiohttp
 
-from harness.backends.base import FleetSpec
-from harness.backends.local import LocalBackend
-from harness.context import RunContext
+from powerpeg.harness.backends.base import FleetSpec
+from powerpeg.harness.backends.local import LocalBackend
+from powerpeg.harness.context import RunContext
 
 _FILLS = re.compile(r'^powerpeg_exchange_fills_total\{firm="KNIGHT"\} ([0-9.e+]+)$', re.M)
 

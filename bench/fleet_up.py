@@ -9,10 +9,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.backends.base import FleetSpec
-from harness.backends.local import LocalBackend
-from harness.context import RunContext
-from targets.common.log import configure
+from powerpeg.harness.backends.base import FleetSpec
+from powerpeg.harness.backends.local import LocalBackend
+from powerpeg.harness.context import RunContext
+from powerpeg.targets.common.log import configure
 
 CYCLES = 5
 ROUTERS = 8

@@ -20,8 +20,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from harness.experiment.loader import load
-from harness.run_cmd import run_experiment
+from powerpeg.harness.experiment.loader import load
+from powerpeg.harness.run_cmd import run_experiment
 
 ROOT = Path(__file__).resolve().parent.parent
 PACING_PER_S = 1000 / 20.0  # the router's default --powerpeg-interval-ms

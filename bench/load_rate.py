@@ -11,12 +11,12 @@ from pathlib import Path
 
 import structlog
 
-from harness.backends.base import FleetSpec
-from harness.backends.local import LocalBackend
-from harness.context import RunContext
-from harness.experiment.model import Load, LoadMix
-from harness.load import LoadRunner, config_for_fleet
-from targets.common.log import configure
+from powerpeg.harness.backends.base import FleetSpec
+from powerpeg.harness.backends.local import LocalBackend
+from powerpeg.harness.context import RunContext
+from powerpeg.harness.experiment.model import Load, LoadMix
+from powerpeg.harness.load import LoadRunner, config_for_fleet
+from powerpeg.targets.common.log import configure
 
 USERS = 16
 SECONDS = 5.0

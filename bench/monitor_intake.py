@@ -39,17 +39,17 @@ from typing import Any
 
 import structlog
 
-from targets.exchange.book import Order
-from targets.exchange.reports import EXEC_CANCELED, EXEC_NEW, EXEC_TRADE, exec_report_body
-from targets.fix.codec import frame_body, utc_timestamp
-from targets.fix.session import FixSession
-from targets.fix.store import MemoryStore
-from targets.monitor.actions import Actions
-from targets.monitor.book import Parent
-from targets.monitor.config import MonitorConfig
-from targets.monitor.core import Monitor
-from targets.monitor.dropcopy import DropCopyApp
-from targets.monitor.limits import Limits
+from powerpeg.targets.exchange.book import Order
+from powerpeg.targets.exchange.reports import EXEC_CANCELED, EXEC_NEW, EXEC_TRADE, exec_report_body
+from powerpeg.targets.fix.codec import frame_body, utc_timestamp
+from powerpeg.targets.fix.session import FixSession
+from powerpeg.targets.fix.store import MemoryStore
+from powerpeg.targets.monitor.actions import Actions
+from powerpeg.targets.monitor.book import Parent
+from powerpeg.targets.monitor.config import MonitorConfig
+from powerpeg.targets.monitor.core import Monitor
+from powerpeg.targets.monitor.dropcopy import DropCopyApp
+from powerpeg.targets.monitor.limits import Limits
 
 CHUNK = 64 * 1024  # what one socket read hands data_received under a backlog (asyncio reads up to 256 KiB)
 SYMBOLS = [f"SYM{i:03d}" for i in range(100)]

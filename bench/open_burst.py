@@ -18,8 +18,8 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from harness.experiment.loader import load
-from harness.run_cmd import run_experiment
+from powerpeg.harness.experiment.loader import load
+from powerpeg.harness.run_cmd import run_experiment
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -48,13 +48,13 @@ from typing import Any
 
 import aiohttp
 
-from harness.backends.base import FleetSpec
-from harness.backends.local import LocalBackend
-from harness.context import RunContext
-from harness.load.config import LoadConfig, RouterTarget, SymbolRef
-from harness.load.orders import Broker
-from harness.state import FleetState
-from targets.exchange.journal import segments
+from powerpeg.harness.backends.base import FleetSpec
+from powerpeg.harness.backends.local import LocalBackend
+from powerpeg.harness.context import RunContext
+from powerpeg.harness.load.config import LoadConfig, RouterTarget, SymbolRef
+from powerpeg.harness.load.orders import Broker
+from powerpeg.harness.state import FleetState
+from powerpeg.targets.exchange.journal import segments
 
 MIB = 1 << 20
 TRADING_DAY_S = 6.5 * 3600

@@ -15,12 +15,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.backends import make_backend
-from harness.backends.base import FleetSpec
-from harness.backends.compose import docker as dk
-from harness.backends.swarm import engine as sw
-from harness.context import RunContext
-from targets.common.log import configure
+from powerpeg.harness.backends import make_backend
+from powerpeg.harness.backends.base import FleetSpec
+from powerpeg.harness.backends.compose import docker as dk
+from powerpeg.harness.backends.swarm import engine as sw
+from powerpeg.harness.context import RunContext
+from powerpeg.targets.common.log import configure
 
 CYCLES = 5
 ROUTERS = 8

@@ -22,7 +22,7 @@ def main() -> None:
     extra = json.loads(os.environ.get("POWERPEG_ARGS") or "[]")
     if not isinstance(extra, list) or not all(isinstance(a, str) for a in extra):
         sys.exit("POWERPEG_ARGS must be a JSON list of strings")
-    argv = [sys.executable, "-m", f"targets.{kind}", *fixed, *extra]
+    argv = [sys.executable, "-m", f"powerpeg.targets.{kind}", *fixed, *extra]
     version = os.environ.get("POWERPEG_ROUTER_VERSION")
     if kind == "router":
         if not version:

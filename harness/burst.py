@@ -15,10 +15,10 @@ from typing import Any
 
 import aiohttp
 
-from harness.backends.base import FleetSpec
-from harness.backends.local import LocalBackend
-from harness.context import RunContext
-from harness.topology import Topology
+from powerpeg.harness.backends.base import FleetSpec
+from powerpeg.harness.backends.local import LocalBackend
+from powerpeg.harness.context import RunContext
+from powerpeg.harness.topology import Topology
 
 SETTLE_TIMEOUT_S = 10.0
 LOGON_TIMEOUT_S = 15.0

@@ -16,17 +16,18 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from targets.common.log import configure
+from powerpeg.targets.common.log import configure
 
-from harness.backends import BACKENDS, attach_backend, make_backend
-from harness.backends.base import FleetError, FleetSpec, NoFleet
-from harness.backends.local import cleanup
-from harness.context import RunContext, powerpeg_home
-from harness.plugins import PluginError
-from harness.procs import StartError
-from harness.resources import (KINDS, Bundled, ResourceMissing, bundled_experiments, bundled_suites, find_experiment,
+from powerpeg.harness.backends import BACKENDS, attach_backend, make_backend
+from powerpeg.harness.backends.base import FleetError, FleetSpec, NoFleet
+from powerpeg.harness.backends.local import cleanup
+from powerpeg.harness.context import RunContext, powerpeg_home
+from powerpeg.harness.plugins import PluginError
+from powerpeg.harness.procs import StartError
+from powerpeg.harness.resources import (KINDS, Bundled, ResourceMissing, bundled_experiments, bundled_suites,
+                                        find_experiment,
                                 find_suite, version, where)
-from harness.topology import render_table
+from powerpeg.harness.topology import render_table
 
 EXIT_OK = 0
 EXIT_INVALID = 2
@@ -106,17 +107,17 @@ def build_parser(parser_class: type[_Parser] = _Parser) -> argparse.ArgumentPars
     where_ = sub.add_parser("where", help="the directory of powerpeg's bundled files (e.g. the compose files and "
                                           "Dockerfiles: bash \"$(powerpeg where compose)/build-images.sh\")")
     where_.add_argument("kind", choices=KINDS)
-    from harness.init_cmd import add_arguments as add_init  # noqa: PLC0415 - keeps `powerpeg up` start-up light
+    from powerpeg.harness.init_cmd import add_arguments as add_init  # noqa: PLC0415 - keeps `powerpeg up` start-up light
 
     add_init(sub.add_parser("init", help="write a starter suite into DIR: the Knight pair, a network fault, a "
                                          "nightly suite and a CI workflow"))
 
-    from harness.run_cmd import add_arguments  # noqa: PLC0415 - keeps `powerpeg up` start-up light
+    from powerpeg.harness.run_cmd import add_arguments  # noqa: PLC0415 - keeps `powerpeg up` start-up light
     add_arguments(sub.add_parser("run", help="run one experiment and write its reports"))
-    from harness.gameday.runner import add_arguments as add_gameday  # noqa: PLC0415 - keeps `powerpeg up` start-up light
+    from powerpeg.harness.gameday.runner import add_arguments as add_gameday  # noqa: PLC0415 - keeps `powerpeg up` start-up light
 
     add_gameday(sub.add_parser("gameday", help="run a suite of experiments; or --history: the trend across game days"))
-    from harness.ui.command import add_arguments as add_ui  # noqa: PLC0415 - keeps `powerpeg up` start-up light
+    from powerpeg.harness.ui.command import add_arguments as add_ui  # noqa: PLC0415 - keeps `powerpeg up` start-up light
 
     add_ui(sub.add_parser("ui", help="a game day in the Locust web UI: the Chaos tab and the KILL SWITCH"))
     return parser
@@ -204,7 +205,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_env(args: argparse.Namespace) -> int:
-    from harness.controls.publish import env_lines  # noqa: PLC0415 - keeps `powerpeg up` start-up light
+    from powerpeg.harness.controls.publish import env_lines  # noqa: PLC0415 - keeps `powerpeg up` start-up light
 
     topology = attach_backend(powerpeg_home(), log=_logger()).topology()
     if args.inside and topology.backend != "compose":
@@ -223,8 +224,8 @@ def cmd_down(_args: argparse.Namespace) -> int:
 
 
 def cmd_cleanup(_args: argparse.Namespace) -> int:
-    from harness.backends.compose import cleanup as compose_cleanup  # noqa: PLC0415 - only the commands that use compose import it
-    from harness.backends.swarm import cleanup as swarm_cleanup  # noqa: PLC0415 - only the commands that use swarm import it
+    from powerpeg.harness.backends.compose import cleanup as compose_cleanup  # noqa: PLC0415 - only the commands that use compose import it
+    from powerpeg.harness.backends.swarm import cleanup as swarm_cleanup  # noqa: PLC0415 - only the commands that use swarm import it
 
     home, log = powerpeg_home(), _logger()
     # containers first: they are found by label, whatever the state files say; swarm before compose
@@ -238,12 +239,12 @@ def cmd_cleanup(_args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     if not args.burst:
-        from harness.resources import experiments_dir  # noqa: PLC0415 - the demo alone reads the bundled pair
-        from harness.side_by_side import run_side_by_side  # noqa: PLC0415 - the run machinery only for a run
+        from powerpeg.harness.resources import experiments_dir  # noqa: PLC0415 - the demo alone reads the bundled pair
+        from powerpeg.harness.side_by_side import run_side_by_side  # noqa: PLC0415 - the run machinery only for a run
 
         # the bundled pair, wherever powerpeg is installed (not ./experiments: the demo runs from any directory)
         return _run(lambda: run_side_by_side(experiments_dir=experiments_dir(), out=args.out, log=_logger()))
-    from harness.burst import run_burst  # noqa: PLC0415 - only the burst needs it
+    from powerpeg.harness.burst import run_burst  # noqa: PLC0415 - only the burst needs it
 
     spec = FleetSpec(routers=args.routers, toxiproxy=False)
     try:
@@ -257,7 +258,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from harness.experiment.loader import ExperimentError, Issue, load  # noqa: PLC0415 - loads the fault registry
+    from powerpeg.harness.experiment.loader import ExperimentError, Issue, load  # noqa: PLC0415 - loads the fault registry
 
     invalid = 0
     for file in args.files:
@@ -304,20 +305,20 @@ def cmd_where(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from harness.init_cmd import cmd_init as init  # noqa: PLC0415 - keeps `powerpeg up` start-up light
+    from powerpeg.harness.init_cmd import cmd_init as init  # noqa: PLC0415 - keeps `powerpeg up` start-up light
 
     return init(args)
 
 
 def cmd_schema(_args: argparse.Namespace) -> int:
-    from harness.experiment.validate import json_schema  # noqa: PLC0415 - loads the fault registry
+    from powerpeg.harness.experiment.validate import json_schema  # noqa: PLC0415 - loads the fault registry
 
     print(json.dumps(json_schema(), indent=2))
     return EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.run_cmd import cmd_run_async, prepare  # noqa: PLC0415 - the run machinery only for a run
+    from powerpeg.harness.run_cmd import cmd_run_async, prepare  # noqa: PLC0415 - the run machinery only for a run
 
     try:
         exp = prepare(args)  # before the loop and its signal handlers: see prepare
@@ -329,7 +330,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_gameday(args: argparse.Namespace) -> int:
-    from harness.gameday.runner import cmd_gameday_async  # noqa: PLC0415 - the run machinery only for a run
+    from powerpeg.harness.gameday.runner import cmd_gameday_async  # noqa: PLC0415 - the run machinery only for a run
 
     bundled = find_suite(args.suite) if args.suite is not None else None
     if bundled is not None:  # `powerpeg gameday nightly`: the bundled suite, from any directory
@@ -338,7 +339,7 @@ def cmd_gameday(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    from harness.ui.command import DEFAULT_FILE, cmd_ui_async  # noqa: PLC0415 - the run machinery only for a run
+    from powerpeg.harness.ui.command import DEFAULT_FILE, cmd_ui_async  # noqa: PLC0415 - the run machinery only for a run
 
     bundled = find_experiment(args.file.stem if args.file == DEFAULT_FILE else args.file)
     if bundled is not None and not args.file.exists():  # a name, or the default outside a checkout

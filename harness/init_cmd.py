@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from harness.resources import PACKAGE_DIR, experiments_dir, version
+from powerpeg.harness.resources import PACKAGE_DIR, experiments_dir, version
 
 TEMPLATES = PACKAGE_DIR / "init_templates"
 # the bundled experiments copied as they are: the Knight pair and one network fault

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from harness.events import ABORT_KILLER, RunEvent
-from targets.exchange.records import JournalRecord, KillRecord
+from powerpeg.harness.events import ABORT_KILLER, RunEvent
+from powerpeg.targets.exchange.records import JournalRecord, KillRecord
 
 BUCKET_NS = 100_000_000
 # past this many buckets (10 minutes at 100 ms) the picture coarsens instead of growing

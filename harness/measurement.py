@@ -22,8 +22,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, NonNegativeInt, ValidationError
 
-from harness.measure import Metrics
-from targets.exchange.records import JournalRecord
+from powerpeg.harness.measure import Metrics
+from powerpeg.targets.exchange.records import JournalRecord
 
 SIGNIFICANT_SHARE = 0.25
 """The floor is significant when it is at least this share of the TTD (or TTK) it sits in: a quarter

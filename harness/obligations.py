@@ -6,7 +6,7 @@ The preset assertions (``kill_blocks_within``, ``cancel_all_within``,
 do not keep: which orders the firm had working at the kill, what the venue
 accepted after it, when the first alert of any channel was delivered, how
 many children each parent had. One pure pass over the firm's journal
-records, separate from :mod:`harness.measure`'s hot walk so a run that sets
+records, separate from :mod:`powerpeg.harness.measure`'s hot walk so a run that sets
 none of these pays nothing for them.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from targets.exchange.records import JournalRecord
+from powerpeg.targets.exchange.records import JournalRecord
 
 DONE_KINDS = frozenset({"canceled"})
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from harness.events import RunEvent
+from powerpeg.harness.events import RunEvent
 
 PARTS = ("exchange", "monitor", "alerts")
 """The parts whose death changes what a run can say (routers are the system under test, not its judges)."""

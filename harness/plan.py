@@ -6,9 +6,9 @@ without starting anything.
 """
 from __future__ import annotations
 
-from harness.backends.base import FleetSpec
-from harness.experiment.model import Experiment
-from harness.faults.partial_deploy import replicated_routers
+from powerpeg.harness.backends.base import FleetSpec
+from powerpeg.harness.experiment.model import Experiment
+from powerpeg.harness.faults.partial_deploy import replicated_routers
 
 # The exchange starts pre-open with the open far away; the runner reschedules
 # it (POST /clock) once the method's time zero is known.

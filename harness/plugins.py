@@ -9,13 +9,13 @@ extensions: an installed distribution declares, in its ``pyproject.toml``,
 and powerpeg loads it next to its own kinds (docs/plugins.md). The three
 groups and what an entry point must name:
 
-- ``powerpeg.faults``: a :class:`harness.faults.base.Fault` subclass whose
+- ``powerpeg.faults``: a :class:`powerpeg.harness.faults.base.Fault` subclass whose
   ``kind`` is the entry point's name and whose ``Params`` is a
-  :class:`harness.faults.base.Params` subclass (typed, checked by ``validate``
+  :class:`powerpeg.harness.faults.base.Params` subclass (typed, checked by ``validate``
   and published by ``schema``);
 - ``powerpeg.probes``: an ``async def probe(ctx, probe) -> (ok, value, message)``
-  (:mod:`harness.probes`);
-- ``powerpeg.controls``: a :class:`harness.controls.base.Control` subclass.
+  (:mod:`powerpeg.harness.probes`);
+- ``powerpeg.controls``: a :class:`powerpeg.harness.controls.base.Control` subclass.
 
 A plugin that cannot be imported, names the wrong kind of object, or takes a
 name a bundled kind (or another plugin) already has is a :class:`PluginError`

@@ -13,9 +13,9 @@ from typing import Any
 
 import aiohttp
 
-from harness.experiment.model import Probe
-from harness.plugins import PROBES_GROUP, Registry, check_coroutine_function
-from harness.topology import Topology
+from powerpeg.harness.experiment.model import Probe
+from powerpeg.harness.plugins import PROBES_GROUP, Registry, check_coroutine_function
+from powerpeg.harness.topology import Topology
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Processes the harness starts (a local fleet's services, Locust): spawning,
 identity, stopping, finding them again. Waiting for a fleet process to be
 ready, and the fork server, are the local backend's
-(:mod:`harness.backends.local.processes`).
+(:mod:`powerpeg.harness.backends.local.processes`).
 
 A pid alone is not an identity: after a crash the kernel may hand it to an
 unrelated process. Every pid the harness records is paired with the start
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from harness.context import RUN_ID_ENV
+from powerpeg.harness.context import RUN_ID_ENV
 
 
 class Started(Protocol):

@@ -24,9 +24,9 @@ import aiohttp
 import pytest
 import yaml
 
-from harness.backends import BACKENDS
-from harness.experiment.loader import ExperimentError, load
-from harness.experiment.model import Experiment
+from powerpeg.harness.backends import BACKENDS
+from powerpeg.harness.experiment.loader import ExperimentError, load
+from powerpeg.harness.experiment.model import Experiment
 
 if TYPE_CHECKING:
     # pytest's own types of repr_failure's signature, not re-exported by `pytest`
@@ -104,12 +104,12 @@ class ExperimentItem(pytest.Item):
         return factory.mktemp(f"powerpeg-{self.name}"[:40], numbered=True)
 
     def runtest(self) -> None:
-        from harness.run_cmd import run_experiment  # noqa: PLC0415 - the run machinery only when items run
+        from powerpeg.harness.run_cmd import run_experiment  # noqa: PLC0415 - the run machinery only when items run
 
         if self.experiment is None:
             raise ExperimentFailed(["invalid experiment file:", *self.issues])
         backend_name = self.config.getoption("powerpeg_backend")
-        from harness.faults.partial_deploy import replicated_routers  # noqa: PLC0415 - only when items run
+        from powerpeg.harness.faults.partial_deploy import replicated_routers  # noqa: PLC0415 - only when items run
 
         if backend_name != "swarm" and (replicated_routers(self.experiment) or self.experiment.topology.placement):
             # an orchestrator's experiment (a rolling update, placement): it has nothing to test elsewhere
@@ -197,9 +197,9 @@ def powerpeg_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callabl
     """``fleet = await powerpeg_fleet(routers=2, version="v2", ...)``: a local fleet (FleetSpec arguments),
     torn down after the test."""
     # pytest loads this plugin in every run: the fleet machinery only for a test that asks for a fleet
-    from harness.backends.base import FleetSpec  # noqa: PLC0415 - only when a test asks for a fleet
-    from harness.backends.local import LocalBackend  # noqa: PLC0415 - only when a test asks for a fleet
-    from harness.context import RunContext  # noqa: PLC0415 - only when a test asks for a fleet
+    from powerpeg.harness.backends.base import FleetSpec  # noqa: PLC0415 - only when a test asks for a fleet
+    from powerpeg.harness.backends.local import LocalBackend  # noqa: PLC0415 - only when a test asks for a fleet
+    from powerpeg.harness.context import RunContext  # noqa: PLC0415 - only when a test asks for a fleet
 
     home = tmp_path_factory.mktemp("powerpeg-home")
     backends: list[LocalBackend] = []

@@ -14,18 +14,18 @@ from pathlib import Path
 
 from structlog.typing import FilteringBoundLogger
 
-from harness.backends import BACKENDS, make_backend
-from harness.context import RunContext
-from harness.events import EventLog
-from harness.experiment.loader import ExperimentError, Issue, load
-from harness.experiment.model import Experiment
-from harness.faults.registry import FAULTS
-from harness.controls.external import unsupported_controls
-from harness.plan import fleet_spec
-from harness.report import RunRecord, write_all
-from harness.report.summary import render
-from harness.run import Progress, Run, Runner, exit_code
-from harness.backends.local.toxiproxy import find_binary
+from powerpeg.harness.backends import BACKENDS, make_backend
+from powerpeg.harness.context import RunContext
+from powerpeg.harness.events import EventLog
+from powerpeg.harness.experiment.loader import ExperimentError, Issue, load
+from powerpeg.harness.experiment.model import Experiment
+from powerpeg.harness.faults.registry import FAULTS
+from powerpeg.harness.controls.external import unsupported_controls
+from powerpeg.harness.plan import fleet_spec
+from powerpeg.harness.report import RunRecord, write_all
+from powerpeg.harness.report.summary import render
+from powerpeg.harness.run import Progress, Run, Runner, exit_code
+from powerpeg.harness.backends.local.toxiproxy import find_binary
 
 EXIT_INVALID = 2
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from structlog.typing import FilteringBoundLogger
 
-from harness.experiment.loader import load
-from harness.report.summary import render, side_by_side
-from harness.run_cmd import run_experiment
+from powerpeg.harness.experiment.loader import load
+from powerpeg.harness.report.summary import render, side_by_side
+from powerpeg.harness.run_cmd import run_experiment
 
 ROOT = Path(__file__).resolve().parent.parent
 PAIR = ("knight-2012-controls", "knight-2012")

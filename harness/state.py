@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.procs import ProcIdentity
-from harness.topology import Topology
+from powerpeg.harness.procs import ProcIdentity
+from powerpeg.harness.topology import Topology
 
 STATE_VERSION = 1
 

@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from harness import obligations
-from harness.experiment.model import Assertions
-from harness.measure import Evidence, Metrics
-from harness.outages import Outage
+from powerpeg.harness import obligations
+from powerpeg.harness.experiment.model import Assertions
+from powerpeg.harness.measure import Evidence, Metrics
+from powerpeg.harness.outages import Outage
 
 NOT_DETECTED = "not detected: no page reached the pager (detected_at is null)"
 NO_KILL = "no kill was issued by a control or an operator"

@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 
 import aiohttp
 
-from targets.exchange.records import JournalRecord
+from powerpeg.targets.exchange.records import JournalRecord
 
 Line = TypeVar("Line")
 

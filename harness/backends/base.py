@@ -22,13 +22,13 @@ import aiohttp
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from harness.context import RunContext
-from harness.experiment.model import VERSIONS, FleetShape
-from harness.experiment.validate import check as check_experiment
-from harness.load.config import LoadConfig
-from harness.load.runner import LoadRunner
-from harness.state import FleetState, clear_current, read_current, write_current
-from harness.topology import Topology
+from powerpeg.harness.context import RunContext
+from powerpeg.harness.experiment.model import VERSIONS, FleetShape
+from powerpeg.harness.experiment.validate import check as check_experiment
+from powerpeg.harness.load.config import LoadConfig
+from powerpeg.harness.load.runner import LoadRunner
+from powerpeg.harness.state import FleetState, clear_current, read_current, write_current
+from powerpeg.harness.topology import Topology
 
 MAX_OPEN_IN_S = 86_400
 FIX_CLIENT_RE = re.compile(r"^[A-Z][A-Z0-9_-]{0,31}$")
@@ -74,7 +74,7 @@ class FleetSpec:
     # CompIDs the exchange admits besides the routers' and the firm's (a firm's own FIX engine, test
     # clients); each gets a password derived from the token (`status --json` "fix")
     fix_clients: list[str] = field(default_factory=list)
-    # component kind → argv prefix replacing `python -m targets.<kind>` (tests use fakes here)
+    # component kind → argv prefix replacing `python -m powerpeg.targets.<kind>` (tests use fakes here)
     commands: dict[str, list[str]] = field(default_factory=dict)
     start_timeout: float = 20.0
     fork: bool = True  # start Python services from the fork server (backends/local/launcher.py)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from harness.backends.base import FleetError
+from powerpeg.harness.backends.base import FleetError
 
 OUTPUT_SHOWN = 2000  # characters of a failed command's output in its error
 

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import aiohttp
 from pydantic import BaseModel, ConfigDict
 
-from harness.topology import Topology
+from powerpeg.harness.topology import Topology
 
 
 class ControlError(Exception):
@@ -41,7 +41,7 @@ class Params(BaseModel):
 class ControlContext:
     """What a control acts through, passed explicitly by the runner."""
 
-    backend: Any  # harness.backends.base.Backend: starts and records the control's processes
+    backend: Any  # powerpeg.harness.backends.base.Backend: starts and records the control's processes
     topology: Topology
     http: aiohttp.ClientSession  # sends the fleet's bearer token
     directory: Path  # the control's own files (configs, data), under the run's state directory
@@ -88,5 +88,5 @@ class Control(abc.ABC, Generic[P]):
 
     async def pipeline(self, ctx: ControlContext) -> dict[str, Any]:
         """At the end, with the fleet still up: what its own APIs say of when it saw what (raw;
-        :mod:`harness.controls.pipeline` turns it into stages)."""
+        :mod:`powerpeg.harness.controls.pipeline` turns it into stages)."""
         return {}

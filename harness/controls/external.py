@@ -19,9 +19,9 @@ from typing import Any
 
 import aiohttp
 
-from harness.experiment.durations import format_duration
-from harness.experiment.model import Experiment, ExternalControls
-from harness.topology import Topology
+from powerpeg.harness.experiment.durations import format_duration
+from powerpeg.harness.experiment.model import Experiment, ExternalControls
+from powerpeg.harness.topology import Topology
 
 from .base import Control, ControlContext, ControlNotReady
 from .registry import get

@@ -1,5 +1,5 @@
 """Where the detection time went, stage by stage: pure, from a bundled control's own
-account (:meth:`harness.controls.base.Control.pipeline`), the run's metrics and the
+account (:meth:`powerpeg.harness.controls.base.Control.pipeline`), the run's metrics and the
 alert sink's records.
 
 The stages of an alerting pipeline, each ending at a time a different party recorded:
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.measure import WAKE_CHANNELS, Metrics
+from powerpeg.harness.measure import WAKE_CHANNELS, Metrics
 
 STAGES = ("scrape", "rule", "alertmanager", "delivery")
 

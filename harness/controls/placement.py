@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from harness.topology import Topology
+from powerpeg.harness.topology import Topology
 
 from .base import ControlContext, ControlError
 from .publish import in_network as fleet_in_network, metrics_target
@@ -156,8 +156,8 @@ class ComposeContainers(Placement):
     backend = "compose"
 
     def unavailable(self) -> str | None:
-        from harness.backends.compose import docker as dk  # noqa: PLC0415 - the Docker SDK only for compose
-        from harness.backends.compose.env import PROMETHEUS_IMAGE  # noqa: PLC0415 - as above
+        from powerpeg.harness.backends.compose import docker as dk  # noqa: PLC0415 - the Docker SDK only for compose
+        from powerpeg.harness.backends.compose.env import PROMETHEUS_IMAGE  # noqa: PLC0415 - as above
 
         try:
             with dk.docker_client() as engine:
@@ -171,8 +171,8 @@ class ComposeContainers(Placement):
                 "(apt-get install prometheus prometheus-alertmanager)")
 
     async def start(self, ctx: ControlContext, write: WriteConfig) -> dict[str, str]:
-        from harness.backends.base import FleetError  # noqa: PLC0415 - backends import the controls' base
-        from harness.backends.compose.env import CONTROL_FILES, free_port  # noqa: PLC0415 - compose only
+        from powerpeg.harness.backends.base import FleetError  # noqa: PLC0415 - backends import the controls' base
+        from powerpeg.harness.backends.compose.env import CONTROL_FILES, free_port  # noqa: PLC0415 - compose only
 
         write(Wiring.in_network(ctx.topology, alertmanager=f"alertmanager:{ALERTMANAGER_PORT_IN_NETWORK}",
                                 token_file=f"{CONFIG_IN_CONTAINER}/token"))
@@ -215,7 +215,7 @@ def _reserve() -> socket.socket:
 
 def _process_gone(proc: Any) -> Callable[[], Awaitable[str | None]]:
     async def gone() -> str | None:
-        from harness.procs import exit_reason  # noqa: PLC0415 - process helpers only when starting one
+        from powerpeg.harness.procs import exit_reason  # noqa: PLC0415 - process helpers only when starting one
 
         code = proc.poll()
         return None if code is None else exit_reason(code)
@@ -225,7 +225,7 @@ def _process_gone(proc: Any) -> Callable[[], Awaitable[str | None]]:
 
 def _log_tail(ctx: ControlContext, name: str) -> Callable[[], Awaitable[str]]:
     async def log() -> str:
-        from harness.procs import tail  # noqa: PLC0415 - process helpers only when starting one
+        from powerpeg.harness.procs import tail  # noqa: PLC0415 - process helpers only when starting one
 
         return str(tail(ctx.backend.ctx.log_path(name)))
 

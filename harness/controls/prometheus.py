@@ -25,7 +25,7 @@ import aiohttp
 import yaml
 from pydantic import Field, model_validator
 
-from harness.experiment.durations import Duration, format_duration
+from powerpeg.harness.experiment.durations import Duration, format_duration
 
 from .base import Control, ControlContext, ControlError, Params as BaseParams
 from .placement import ALERTMANAGER_BINARIES, PLACEMENTS, PROMETHEUS_BINARIES, Wiring

@@ -10,7 +10,7 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from harness.topology import Topology
+from powerpeg.harness.topology import Topology
 
 # inside the compose project network (compose/docker-compose.yml)
 INSIDE_ADMIN, INSIDE_FIX, INSIDE_DROPCOPY = 8080, 9878, 9879

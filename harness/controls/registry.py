@@ -3,9 +3,9 @@ module must not be what makes a kind exist. A firm's own come from ``powerpeg.co
 entry points (harness/plugins.py, docs/plugins.md)."""
 from __future__ import annotations
 
-from harness.controls.base import Control, Params
-from harness.controls.prometheus import Prometheus
-from harness.plugins import CONTROLS_GROUP, Registry, check_class
+from powerpeg.harness.controls.base import Control, Params
+from powerpeg.harness.controls.prometheus import Prometheus
+from powerpeg.harness.plugins import CONTROLS_GROUP, Registry, check_class
 
 BUILTIN: dict[str, type[Control]] = {cls.kind: cls for cls in (Prometheus,)}
 CONTROLS: Registry[type[Control]] = Registry(CONTROLS_GROUP, BUILTIN, check_class(Control, Params))

@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from harness.resources import find_experiment, unknown_name_hint
+from powerpeg.harness.resources import find_experiment, unknown_name_hint
 
 from .durations import format_duration, parse_duration
 from .model import MAX_STEPS, Experiment, Market, Step, FleetShape

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema,
                       field_validator, model_validator)
 
-from harness.topology import proxy_names
+from powerpeg.harness.topology import proxy_names
 
 from .durations import (PATTERN as DURATION_PATTERN, Duration, at_most, format_duration, human, parse_duration,
                         within)
@@ -59,7 +59,7 @@ PLACEMENT_PATTERN = (r"^(node\.(id|hostname|role|platform\.os|platform\.arch|lab
 
 class FleetShape(Strict):
     """The experiment file's `topology:` section: the fleet it asks for (the running
-    fleet's endpoints are :class:`harness.topology.Topology`)."""
+    fleet's endpoints are :class:`powerpeg.harness.topology.Topology`)."""
 
     routers: int = Field(8, ge=1, le=64, description="routers router-1..router-N")
     version: Version = Field("v2", description="starting version of every router")
@@ -201,7 +201,7 @@ class Probe(Strict):
     @classmethod
     def _known_probe(cls, value: str) -> str:
         # the registry holds the plugins' probes too, so a Literal cannot list them
-        from harness.probes import PROBES  # noqa: PLC0415 - probes import this module
+        from powerpeg.harness.probes import PROBES  # noqa: PLC0415 - probes import this module
 
         if value not in PROBES:
             raise ValueError(f"unknown probe {value!r}; known: {', '.join(sorted(PROBES))}")

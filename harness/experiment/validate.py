@@ -17,8 +17,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from harness.controls.base import Control
-from harness.faults.base import Fault
+from powerpeg.harness.controls.base import Control
+from powerpeg.harness.faults.base import Fault
 
 from .durations import format_duration
 from .loader import Loc, explain, parse_loc
@@ -28,13 +28,13 @@ Checked = list[tuple[Loc, str]]
 
 
 def registry() -> Mapping[str, type[Fault]]:
-    from harness.faults.registry import FAULTS  # noqa: PLC0415 - fault modules import the model package
+    from powerpeg.harness.faults.registry import FAULTS  # noqa: PLC0415 - fault modules import the model package
 
     return FAULTS
 
 
 def control_registry() -> Mapping[str, type[Control]]:
-    from harness.controls.registry import CONTROLS  # noqa: PLC0415 - control modules import the model package
+    from powerpeg.harness.controls.registry import CONTROLS  # noqa: PLC0415 - control modules import the model package
 
     return CONTROLS
 
@@ -212,7 +212,7 @@ def json_schema(faults: Mapping[str, type[Fault]] | None = None) -> dict[str, An
 
 def _probe_kinds(defs: dict[str, Any]) -> None:
     """``steady_state.probes[].probe``: the registered probe kinds, plugins' included."""
-    from harness.probes import PROBES  # noqa: PLC0415 - probes import the model package
+    from powerpeg.harness.probes import PROBES  # noqa: PLC0415 - probes import the model package
 
     probe = defs.get("Probe")
     if probe is not None:

@@ -7,9 +7,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from harness.experiment.durations import Duration
-from harness.faults import common
-from harness.faults.base import Fault, FaultContext, FaultError, Params as BaseParams
+from powerpeg.harness.experiment.durations import Duration
+from powerpeg.harness.faults import common
+from powerpeg.harness.faults.base import Fault, FaultContext, FaultError, Params as BaseParams
 
 # the sink's own bound on delay_ms (docs/targets.md, alerts)
 MAX_DELAY_S = 3600.0

@@ -20,8 +20,8 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 import aiohttp
 from pydantic import BaseModel, ConfigDict
 
-from harness.topology import Topology
-from harness.experiment.model import FleetShape
+from powerpeg.harness.topology import Topology
+from powerpeg.harness.experiment.model import FleetShape
 
 
 class FaultError(Exception):
@@ -38,13 +38,13 @@ class Params(BaseModel):
 
         Returns ``(path inside args, message)`` pairs, e.g.
         ``("miss[0]", "no router 'router-9' in a fleet of 8")``.
-        ``topology`` is the experiment's :class:`harness.experiment.model.FleetShape`.
+        ``topology`` is the experiment's :class:`powerpeg.harness.experiment.model.FleetShape`.
         """
         return []
 
 
 class LoadControl(Protocol):
-    """The running load's knobs (implemented by harness.load)."""
+    """The running load's knobs (implemented by powerpeg.harness.load)."""
 
     def rlp_share(self) -> float: ...
 
@@ -57,7 +57,7 @@ class LoadControl(Protocol):
 class FaultContext:
     """Everything a fault may act through; passed explicitly by the runner."""
 
-    backend: Any  # harness.backends.base.Backend
+    backend: Any  # powerpeg.harness.backends.base.Backend
     topology: Topology
     http: aiohttp.ClientSession  # sends the fleet's bearer token
     log: Any

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 import aiohttp
 from pydantic import StringConstraints
 
-from harness.faults.base import FaultContext, FaultError
-from harness.experiment.model import FleetShape
+from powerpeg.harness.faults.base import FaultContext, FaultError
+from powerpeg.harness.experiment.model import FleetShape
 
 RouterId = Annotated[str, StringConstraints(pattern=r"^router-[1-9][0-9]*$")]
 Component = Annotated[str, StringConstraints(min_length=1, max_length=64)]

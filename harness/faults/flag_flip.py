@@ -9,9 +9,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, StrictBool, model_validator
 
-from harness.faults import common
-from harness.faults.base import Fault, FaultContext, FaultError, Params as BaseParams
-from harness.experiment.model import FleetShape
+from powerpeg.harness.faults import common
+from powerpeg.harness.faults.base import Fault, FaultContext, FaultError, Params as BaseParams
+from powerpeg.harness.experiment.model import FleetShape
 
 
 class Params(BaseParams):

@@ -2,7 +2,7 @@
 
 Links are toxiproxy proxies named as in ``powerpeg status --json``
 (``router-N->exchange``, ``exchange->monitor``, ``->alerts``). The API is
-spoken through :mod:`harness.toxi` over the context's aiohttp session:
+spoken through :mod:`powerpeg.harness.toxi` over the context's aiohttp session:
 toxiproxy-python keeps its server address in class attributes and blocks
 the event loop.
 """
@@ -12,9 +12,9 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, StrictBool, StrictInt, ValidationInfo, field_validator, model_validator
 
-from harness import toxi
-from harness.faults.base import Fault, FaultContext, FaultError, Params as BaseParams
-from harness.experiment.model import FleetShape
+from powerpeg.harness import toxi
+from powerpeg.harness.faults.base import Fault, FaultContext, FaultError, Params as BaseParams
+from powerpeg.harness.experiment.model import FleetShape
 
 ToxicKind = Literal["latency", "jitter", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer", "limit_data"]
 

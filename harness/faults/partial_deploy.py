@@ -19,9 +19,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from harness.experiment.model import Experiment, FleetShape, Version
-from harness.faults import common
-from harness.faults.base import Fault, FaultContext, FaultError, Params as BaseParams
+from powerpeg.harness.experiment.model import Experiment, FleetShape, Version
+from powerpeg.harness.faults import common
+from powerpeg.harness.faults.base import Fault, FaultContext, FaultError, Params as BaseParams
 
 MODES = ("per-router", "rolling")
 

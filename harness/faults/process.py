@@ -6,9 +6,9 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from harness.faults import common
-from harness.faults.base import Fault, FaultContext, FaultError, Params as BaseParams
-from harness.experiment.model import FleetShape
+from powerpeg.harness.faults import common
+from powerpeg.harness.faults.base import Fault, FaultContext, FaultError, Params as BaseParams
+from powerpeg.harness.experiment.model import FleetShape
 
 NOT_RUNNING = "not running"  # what backend.health() reports for a dead process
 

@@ -4,14 +4,14 @@ distributions' ``powerpeg.faults`` entry points (harness/plugins.py,
 docs/plugins.md); a broken one is a PluginError naming it."""
 from __future__ import annotations
 
-from harness.faults.alert_blackout import AlertBlackout
-from harness.faults.base import Fault, Params
-from harness.faults.flag_flip import FlagFlip
-from harness.faults.network import Network
-from harness.faults.partial_deploy import PartialDeploy
-from harness.faults.process import Kill, Pause, Restart
-from harness.faults.rollback_deploy import RollbackDeploy
-from harness.plugins import FAULTS_GROUP, Registry, check_class
+from powerpeg.harness.faults.alert_blackout import AlertBlackout
+from powerpeg.harness.faults.base import Fault, Params
+from powerpeg.harness.faults.flag_flip import FlagFlip
+from powerpeg.harness.faults.network import Network
+from powerpeg.harness.faults.partial_deploy import PartialDeploy
+from powerpeg.harness.faults.process import Kill, Pause, Restart
+from powerpeg.harness.faults.rollback_deploy import RollbackDeploy
+from powerpeg.harness.plugins import FAULTS_GROUP, Registry, check_class
 
 BUILTIN: dict[str, type[Fault]] = {
     cls.kind: cls

@@ -14,10 +14,10 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from harness.experiment.model import FleetShape, Version
-from harness.faults import common
-from harness.faults.base import Fault, FaultContext, FaultError, Params as BaseParams
-from harness.faults.partial_deploy import deploy_recording, restore_versions
+from powerpeg.harness.experiment.model import FleetShape, Version
+from powerpeg.harness.faults import common
+from powerpeg.harness.faults.base import Fault, FaultContext, FaultError, Params as BaseParams
+from powerpeg.harness.faults.partial_deploy import deploy_recording, restore_versions
 
 
 class Params(BaseParams):

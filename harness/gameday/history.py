@@ -12,8 +12,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from harness.context import powerpeg_home
-from harness.report import RunRecord
+from powerpeg.harness.context import powerpeg_home
+from powerpeg.harness.report import RunRecord
 
 FILE_NAME = "gameday-history.jsonl"
 

@@ -6,10 +6,10 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from harness.report import RunRecord
-from harness.report.html import BADGE, CSS
-from harness.report.svg import timeline
-from harness.ui.attribution import attribution
+from powerpeg.harness.report import RunRecord
+from powerpeg.harness.report.html import BADGE, CSS
+from powerpeg.harness.report.svg import timeline
+from powerpeg.harness.ui.attribution import attribution
 
 from .suite import Suite
 

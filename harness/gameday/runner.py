@@ -16,12 +16,12 @@ from pathlib import Path
 
 from structlog.typing import FilteringBoundLogger
 
-from harness.backends import BACKENDS
-from harness.experiment.loader import ExperimentError
-from harness.measure import Metrics
-from harness.report import RunRecord, RunStatus, write_all
-from harness.report.summary import render as render_summary
-from harness.run_cmd import run_experiment
+from powerpeg.harness.backends import BACKENDS
+from powerpeg.harness.experiment.loader import ExperimentError
+from powerpeg.harness.measure import Metrics
+from powerpeg.harness.report import RunRecord, RunStatus, write_all
+from powerpeg.harness.report.summary import render as render_summary
+from powerpeg.harness.run_cmd import run_experiment
 
 from . import history, index
 from .index import SuiteRun, detection, kill

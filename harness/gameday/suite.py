@@ -16,8 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness.experiment.loader import ExperimentError, Issue, Loc, _Issues, _parse_yaml, check_data, parse_loc
-from harness.experiment.model import Experiment
+from powerpeg.harness.experiment.loader import ExperimentError, Issue, Loc, _Issues, _parse_yaml, check_data, parse_loc
+from powerpeg.harness.experiment.model import Experiment
 
 
 class SuiteEntry(BaseModel):

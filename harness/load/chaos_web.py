@@ -18,7 +18,7 @@ logs the browser in (a Flask-Login session). A ``POST /chaos/...`` of a
 logged-in browser is forwarded with the token, which this process holds (it
 is in the load's config file, mode 0600), and the operator's name; any other
 request is forwarded with its own Authorization header (see
-:mod:`harness.ui.websession`).
+:mod:`powerpeg.harness.ui.websession`).
 """
 from __future__ import annotations
 
@@ -32,11 +32,11 @@ from typing import Any
 
 from locust import events
 
-from harness.load.config import CONFIG_ENV, LoadConfig
-from harness.resources import chaos_page
-from harness.ui.tab import status_rows
-from harness.ui.websession import (OPERATOR_HEADER, forwarded_credentials, header_value, operator_name,
-                                   same_origin)
+from powerpeg.harness.load.config import CONFIG_ENV, LoadConfig
+from powerpeg.harness.resources import chaos_page
+from powerpeg.harness.ui.tab import status_rows
+from powerpeg.harness.ui.websession import (OPERATOR_HEADER, forwarded_credentials, header_value, operator_name,
+                                            same_origin)
 
 API_ENV = "POWERPEG_CHAOS_API"
 PAGE = chaos_page()  # harness/resources.py: the one place that knows where bundled files are

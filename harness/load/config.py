@@ -13,8 +13,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.experiment.model import Load, LoadMix
-from harness.topology import Topology
+from powerpeg.harness.experiment.model import Load, LoadMix
+from powerpeg.harness.topology import Topology
 
 CONFIG_ENV = "POWERPEG_LOAD_CONFIG"
 # Locust's own stop bound: the run's duration plus this margin, so a load

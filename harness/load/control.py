@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.experiment.model import LoadMix
+from powerpeg.harness.experiment.model import LoadMix
 
 # how stale a Locust process's view of the file may be
 POLL_INTERVAL_S = 0.1
@@ -87,7 +87,7 @@ def read_open(path: Path) -> tuple[bool, int | None]:
 
 
 class LoadControl:
-    """The harness side (satisfies ``harness.faults.base.LoadControl``)."""
+    """The harness side (satisfies ``powerpeg.harness.faults.base.LoadControl``)."""
 
     def __init__(self, path: Path, mix: LoadMix, open_at_ns: int | None) -> None:
         self.path = Path(path)

@@ -1,7 +1,7 @@
 """The brokers: Locust users sending parent orders to the router fleet.
 
 Runs only inside Locust processes (``python -m locust -f <this file>``),
-started by :mod:`harness.load.runner`; the harness process never imports it
+started by :mod:`powerpeg.harness.load.runner`; the harness process never imports it
 (gevent and asyncio do not share a process). Everything comes from the JSON
 file named by ``POWERPEG_LOAD_CONFIG``. Every 202 is appended to this
 process's parents log; any other answer is a Locust failure carrying the
@@ -23,13 +23,13 @@ from locust.exception import StopUser
 from locust.runners import Runner, WorkerRunner
 from locust.user.wait_time import constant_pacing
 
-from harness.load.config import CONFIG_ENV, LoadConfig
-from harness.load.control import ControlPoller
-from harness.load.orders import Broker, user_number
+from powerpeg.harness.load.config import CONFIG_ENV, LoadConfig
+from powerpeg.harness.load.control import ControlPoller
+from powerpeg.harness.load.orders import Broker, user_number
 
 if os.environ.get("POWERPEG_CHAOS_API"):
     # `powerpeg ui`: the Chaos tab and the /chaos/* control API on Locust's web app
-    import harness.load.chaos_web  # noqa: F401 - imported for its Locust init listener (the Chaos tab)
+    import powerpeg.harness.load.chaos_web  # noqa: F401 - imported for its Locust init listener (the Chaos tab)
 
 
 class LoadSession:

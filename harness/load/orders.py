@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from harness.experiment.model import LoadMix
+from powerpeg.harness.experiment.model import LoadMix
 
 from .config import LoadConfig, RouterTarget, SymbolRef
 

@@ -20,10 +20,10 @@ from typing import Any
 
 import aiohttp
 
-from harness import procs
-from harness.context import RUN_ID_ENV, TOKEN_ENV
-from harness.experiment.model import Load
-from harness.topology import Topology
+from powerpeg.harness import procs
+from powerpeg.harness.context import RUN_ID_ENV, TOKEN_ENV
+from powerpeg.harness.experiment.model import Load
+from powerpeg.harness.topology import Topology
 
 from .config import CONFIG_ENV, LoadConfig, SymbolRef, router_targets
 from .control import LoadControl

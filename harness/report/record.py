@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, TypeVar
 
-from harness.measure import Metrics, Series
-from harness.measurement import Measurement
-from harness.outages import Outage
-from harness.verdict import AssertionResult
+from powerpeg.harness.measure import Metrics, Series
+from powerpeg.harness.measurement import Measurement
+from powerpeg.harness.outages import Outage
+from powerpeg.harness.verdict import AssertionResult
 
 
 

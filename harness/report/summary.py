@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.measurement import Lag, Measurement, secs
+from powerpeg.harness.measurement import Lag, Measurement, secs
 
 from .record import RunRecord
 

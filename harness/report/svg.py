@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from html import escape
 
-from harness.measure import Mark, Series
+from powerpeg.harness.measure import Mark, Series
 
 WIDTH, LEFT, RIGHT = 960, 78, 24
 PANEL_H, GAP, BOTTOM = 150, 34, 34

@@ -23,17 +23,17 @@ from typing import Any
 
 import aiohttp
 
-from harness import measure
-from harness.backends.base import FleetError
-from harness.events import RunEvent
-from harness.measurement import Readings, judge
-from harness.outages import PARTS, from_events
-from harness.report import RunRecord, SourceRecord
-from harness.report.record import LoadFigures, ProbeRecord, RunStatus, from_dict
-from harness.run.state import LiveRun, Run
-from harness.verdict import evaluate, outcome
-from targets.exchange.journal import read_journal
-from targets.exchange.records import JournalRecord
+from powerpeg.harness import measure
+from powerpeg.harness.backends.base import FleetError
+from powerpeg.harness.events import RunEvent
+from powerpeg.harness.measurement import Readings, judge
+from powerpeg.harness.outages import PARTS, from_events
+from powerpeg.harness.report import RunRecord, SourceRecord
+from powerpeg.harness.report.record import LoadFigures, ProbeRecord, RunStatus, from_dict
+from powerpeg.harness.run.state import LiveRun, Run
+from powerpeg.harness.verdict import evaluate, outcome
+from powerpeg.targets.exchange.journal import read_journal
+from powerpeg.targets.exchange.records import JournalRecord
 
 LOG_LINES = 200_000  # per component, when the backend keeps the logs (containers)
 JOURNAL_FLUSH_S = 0.1  # the exchange's journal flush interval

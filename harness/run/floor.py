@@ -18,12 +18,12 @@ from typing import Any
 
 import aiohttp
 
-from harness.events import RunEvent
-from harness.measurement import (
+from powerpeg.harness.events import RunEvent
+from powerpeg.harness.measurement import (
     ComponentLag, CpuSaturation, KillDecision, Lag, MeasurementError, Readings, busy_summary, dropcopy_reading,
     loop_reading,
 )
-from harness.run.state import LiveRun
+from powerpeg.harness.run.state import LiveRun
 
 READ_TIMEOUT_S = 2.0  # per read: a frozen part must not hold the end of the run for long
 CPU_INTERVAL_S = 0.25

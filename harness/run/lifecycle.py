@@ -20,23 +20,23 @@ import traceback
 
 import aiohttp
 
-from harness import measure
-from harness.backends.base import FleetSpec
-from harness.controls import pipeline
-from harness.controls.base import ControlError
-from harness.controls.external import ExternalControlsRun, unsupported_controls
-from harness.events import RunEvent
-from harness.faults.base import FaultError
-from harness.load.config import LoadConfig, SymbolRef, router_targets
-from harness.load.runner import LoadRunner
-from harness.report import RunRecord
-from harness.measurement import Readings
-from harness.run import evidence, floor
-from harness.run.method import Method, ScheduledMethod
-from harness.run.safety import Safety, failing_now
-from harness.run.steady import steady
-from harness.run.state import LiveRun, Run, schedule
-from harness.run.timeline import Timeline, wait_until
+from powerpeg.harness import measure
+from powerpeg.harness.backends.base import FleetSpec
+from powerpeg.harness.controls import pipeline
+from powerpeg.harness.controls.base import ControlError
+from powerpeg.harness.controls.external import ExternalControlsRun, unsupported_controls
+from powerpeg.harness.events import RunEvent
+from powerpeg.harness.faults.base import FaultError
+from powerpeg.harness.load.config import LoadConfig, SymbolRef, router_targets
+from powerpeg.harness.load.runner import LoadRunner
+from powerpeg.harness.report import RunRecord
+from powerpeg.harness.measurement import Readings
+from powerpeg.harness.run import evidence, floor
+from powerpeg.harness.run.method import Method, ScheduledMethod
+from powerpeg.harness.run.safety import Safety, failing_now
+from powerpeg.harness.run.steady import steady
+from powerpeg.harness.run.state import LiveRun, Run, schedule
+from powerpeg.harness.run.timeline import Timeline, wait_until
 
 WARMUP_S = 1.5  # load runs this long before the method's time zero
 

@@ -7,7 +7,7 @@ Two methods exist:
 - :class:`ScheduledMethod`: the experiment file's timeline, each step
   injected at its time, the run ending at ``duration`` (``powerpeg run``,
   game days, the pytest plugin);
-- :class:`harness.ui.operator.OperatorMethod`: a person in the loop on the
+- :class:`powerpeg.harness.ui.operator.OperatorMethod`: a person in the loop on the
   Chaos tab (``powerpeg ui``), steps injected when Inject is pressed.
 """
 from __future__ import annotations
@@ -18,12 +18,12 @@ from typing import Protocol
 
 import aiohttp
 
-from harness.events import RunEvent
-from harness.experiment.model import Experiment
-from harness.run.safety import Safety
-from harness.run.state import LiveRun, ScheduledFault
-from harness.run.steady import steady
-from harness.run.timeline import Timeline
+from powerpeg.harness.events import RunEvent
+from powerpeg.harness.experiment.model import Experiment
+from powerpeg.harness.run.safety import Safety
+from powerpeg.harness.run.state import LiveRun, ScheduledFault
+from powerpeg.harness.run.steady import steady
+from powerpeg.harness.run.timeline import Timeline
 
 LOAD_GRACE_S = 5.0  # the load outlives the method by this much, then stops by itself
 

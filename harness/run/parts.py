@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from harness.events import EventLog, RunEvent
-from harness.outages import MEANING, PARTS, PASSIVE_MONITOR
+from powerpeg.harness.events import EventLog, RunEvent
+from powerpeg.harness.outages import MEANING, PARTS, PASSIVE_MONITOR
 
 DOWN_AFTER = 2  # failed reads in a row that make a part down (when the backend cannot say it exited)
 
@@ -33,7 +33,7 @@ class _Part:
 
 
 class Parts:
-    """Up/down state of :data:`harness.outages.PARTS`, fed by reads that succeed or fail.
+    """Up/down state of :data:`powerpeg.harness.outages.PARTS`, fed by reads that succeed or fail.
 
     ``fault_on(part)``: the fault that has it down on purpose ("kill monitor"), or None;
     ``probe(part)``: the backend's word on its process — None when running (or it cannot tell),

@@ -6,7 +6,7 @@ Every tick reads the exchange journal and the firm's positions (the stop
 conditions' view); every :data:`SIDE_EVERY` ticks the alert sink and the
 monitor's ``/health`` are read too, each on its own and in the background, so
 a dead or frozen one costs its own reading and never the stop conditions'.
-Each part's failed and good reads go to :class:`harness.run.parts.Parts`,
+Each part's failed and good reads go to :class:`powerpeg.harness.run.parts.Parts`,
 which writes their down/up transitions as run events.
 
 When the exchange itself is down with no fault meaning it: if its process
@@ -24,9 +24,9 @@ from typing import Any
 
 import aiohttp
 
-from harness.events import ABORT_KILLER, RunEvent
-from harness.report import AbortRecord
-from harness.run.state import LiveRun
+from powerpeg.harness.events import ABORT_KILLER, RunEvent
+from powerpeg.harness.report import AbortRecord
+from powerpeg.harness.run.state import LiveRun
 
 WATCH_INTERVAL_S = 0.1
 SIDE_EVERY = 5  # watch ticks between two reads of the alert sink and of the monitor's health

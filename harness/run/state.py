@@ -17,20 +17,20 @@ from typing import Any
 
 import aiohttp
 
-from harness.backends.base import Backend
-from harness.controls.external import ExternalControlsRun
-from harness.events import EventLog, RunEvent
-from harness.experiment.model import Experiment, Step
-from harness.faults.base import Fault, FaultContext, FaultError
-from harness.faults.registry import FAULTS
-from harness.load.control import LoadControl
-from harness.load.runner import LoadRunner
-from harness import probes
-from harness.report import AbortRecord, FaultRecord, SourceRecord
-from harness.report.record import RunStatus
-from harness.run.parts import Parts
-from harness.topology import Topology
-from harness.watch import Watch
+from powerpeg.harness.backends.base import Backend
+from powerpeg.harness.controls.external import ExternalControlsRun
+from powerpeg.harness.events import EventLog, RunEvent
+from powerpeg.harness.experiment.model import Experiment, Step
+from powerpeg.harness.faults.base import Fault, FaultContext, FaultError
+from powerpeg.harness.faults.registry import FAULTS
+from powerpeg.harness.load.control import LoadControl
+from powerpeg.harness.load.runner import LoadRunner
+from powerpeg.harness import probes
+from powerpeg.harness.report import AbortRecord, FaultRecord, SourceRecord
+from powerpeg.harness.report.record import RunStatus
+from powerpeg.harness.run.parts import Parts
+from powerpeg.harness.topology import Topology
+from powerpeg.harness.watch import Watch
 
 
 @dataclass

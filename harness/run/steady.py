@@ -1,9 +1,9 @@
 """Steady-state probes at a phase of the run (before, during, after the method)."""
 from __future__ import annotations
 
-from harness import probes
-from harness.events import RunEvent
-from harness.run.state import LiveRun, Run
+from powerpeg.harness import probes
+from powerpeg.harness.events import RunEvent
+from powerpeg.harness.run.state import LiveRun, Run
 
 
 async def steady(live: LiveRun, phase: str) -> bool:

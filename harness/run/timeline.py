@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from harness.events import RunEvent
-from harness.run.state import LiveRun
+from powerpeg.harness.events import RunEvent
+from powerpeg.harness.run.state import LiveRun
 
 HELD_WARNING_S = 0.1  # an open held longer than this is reported as a warning
 

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from harness.ui.websession import OPERATOR_HEADER, name_from_header
+from powerpeg.harness.ui.websession import OPERATOR_HEADER, name_from_header
 
 
 class Controller(Protocol):

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from harness import measure
-from harness.events import RunEvent
+from powerpeg.harness import measure
+from powerpeg.harness.events import RunEvent
 
 OPERATOR = "operator"
 

@@ -18,18 +18,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.backends import BACKENDS, make_backend
-from harness.context import RunContext
-from harness.events import EventLog
-from harness.experiment.loader import ExperimentError, load
-from harness.plan import fleet_spec
-from harness.report import write_all
-from harness.report.summary import render
-from harness.run_cmd import needs_toxiproxy
-from harness.run import Progress, Run, Runner, exit_code
-from harness.ui.api import make_app, serve
-from harness.ui.attribution import attribution
-from harness.ui.operator import ActionError, OperatorMethod
+from powerpeg.harness.backends import BACKENDS, make_backend
+from powerpeg.harness.context import RunContext
+from powerpeg.harness.events import EventLog
+from powerpeg.harness.experiment.loader import ExperimentError, load
+from powerpeg.harness.plan import fleet_spec
+from powerpeg.harness.report import write_all
+from powerpeg.harness.report.summary import render
+from powerpeg.harness.run_cmd import needs_toxiproxy
+from powerpeg.harness.run import Progress, Run, Runner, exit_code
+from powerpeg.harness.ui.api import make_app, serve
+from powerpeg.harness.ui.attribution import attribution
+from powerpeg.harness.ui.operator import ActionError, OperatorMethod
 
 DEFAULT_FILE = Path("experiments/knight-2012-controls.yaml")
 DEFAULT_PORT = 8089

@@ -1,6 +1,6 @@
 """The game day's method: a person in the loop instead of the file's timeline.
 
-The runner (:class:`harness.run.Runner`) stands the fleet up, starts the
+The runner (:class:`powerpeg.harness.run.Runner`) stands the fleet up, starts the
 load, watches the stop conditions, rolls back, collects and judges, exactly
 as for `powerpeg run`; this strategy is the middle of the run. The method's
 faults wait for an Inject button, alerts for an Ack, the kill switch for a
@@ -19,16 +19,16 @@ import asyncio
 import time
 from typing import Any
 
-from harness import measure
-from harness.events import RunEvent
-from harness.experiment.model import Experiment
-from harness.faults.base import FaultError
-from harness.run.method import LOAD_GRACE_S, LoadPlan
-from harness.run.safety import Safety, status_of
-from harness.run.state import LiveRun, ScheduledFault
-from harness.run.timeline import Timeline
-from harness.ui.alert_groups import group as group_alerts
-from harness.ui.attribution import OPERATOR, attribution
+from powerpeg.harness import measure
+from powerpeg.harness.events import RunEvent
+from powerpeg.harness.experiment.model import Experiment
+from powerpeg.harness.faults.base import FaultError
+from powerpeg.harness.run.method import LOAD_GRACE_S, LoadPlan
+from powerpeg.harness.run.safety import Safety, status_of
+from powerpeg.harness.run.state import LiveRun, ScheduledFault
+from powerpeg.harness.run.timeline import Timeline
+from powerpeg.harness.ui.alert_groups import group as group_alerts
+from powerpeg.harness.ui.attribution import OPERATOR, attribution
 
 API_ENV = "POWERPEG_CHAOS_API"
 LIVE_METRICS_EVERY = 20  # watch ticks (100 ms) between two live measurements (TTD/TTK)

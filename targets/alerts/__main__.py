@@ -1,4 +1,4 @@
-"""``python -m targets.alerts``: the alert sink (pager, phone, mailbox, chat) (``service.main``)."""
+"""``python -m powerpeg.targets.alerts``: the alert sink (pager, phone, mailbox, chat) (``service.main``)."""
 from __future__ import annotations
 
 from .service import main

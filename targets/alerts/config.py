@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from targets.common.service import ConfigError, base_parser, parse_config
+from powerpeg.targets.common.service import ConfigError, base_parser, parse_config
 
 from .core import CHANNELS
 

@@ -10,9 +10,10 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ConfigDict, Field
 
-from targets.common.edge import StrictBody, bad_request_middleware, json_error, parse_json, query_int, token_middleware
+from powerpeg.targets.common.edge import (StrictBody, bad_request_middleware, json_error, parse_json, query_int,
+                                          token_middleware)
 
-from targets.common import alertmanager as am
+from powerpeg.targets.common import alertmanager as am
 from . import pagerduty as pd
 from .config import Routes
 from .core import AlertSink, BadField, UnknownAlert, UnknownChannel

@@ -22,8 +22,8 @@ import pydantic
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from targets.common.alertmanager import Timestamp
-from targets.common.edge import BadJson, load_json
+from powerpeg.targets.common.alertmanager import Timestamp
+from powerpeg.targets.common.edge import BadJson, load_json
 
 MAX_KEY = 255  # PagerDuty's bound on dedup_key
 

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from targets.common import alertmanager as am
+from powerpeg.targets.common import alertmanager as am
 from . import pagerduty as pd
 from .config import Routes, key_hint
 from .core import Alert, AlertSink, BadField

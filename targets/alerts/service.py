@@ -1,14 +1,14 @@
 """The alert sink as a service: the core (``core.AlertSink``) behind its HTTP
 API; ``start()`` binds the port, ``stop()`` releases it.
 
-``main`` is what ``python -m targets.alerts`` runs.
+``main`` is what ``python -m powerpeg.targets.alerts`` runs.
 """
 from __future__ import annotations
 
 import os
 from typing import Any
 
-from targets.common.service import AdminSite, serve_main
+from powerpeg.targets.common.service import AdminSite, serve_main
 
 from .config import AlertsConfig, parse
 from .core import AlertSink

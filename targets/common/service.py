@@ -3,7 +3,7 @@ site, the service lifecycle, signal handling and uvloop. The HTTP edge (the
 bearer token, strict bodies and query parameters, the 400 naming the field)
 is ``edge.py``.
 
-Each service is started as ``python -m targets.<name> --ready-file F ...``,
+Each service is started as ``python -m powerpeg.targets.<name> --ready-file F ...``,
 binds port 0 (or the port asked for) on 127.0.0.1, and writes the addresses
 it really bound to the ready file as JSON once it serves. The launcher waits
 for that file and then for ``/health``.
@@ -52,7 +52,7 @@ class ConfigError(ValueError):
 
 
 def base_parser(component: str, description: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=f"python -m targets.{component}", description=description)
+    parser = argparse.ArgumentParser(prog=f"python -m powerpeg.targets.{component}", description=description)
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--admin-port", type=int, default=0, help="HTTP admin port (0 = any free port)")
     parser.add_argument("--instance", default=component, help="instance name used in logs")

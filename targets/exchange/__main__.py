@@ -1,4 +1,4 @@
-"""``python -m targets.exchange``: flags → config → serve until SIGTERM (``service.main``)."""
+"""``python -m powerpeg.targets.exchange``: flags → config → serve until SIGTERM (``service.main``)."""
 from __future__ import annotations
 
 from .service import main

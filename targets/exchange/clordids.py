@@ -31,7 +31,7 @@ import sys
 from bisect import bisect_left
 from typing import Any
 
-from targets.fix.codec import SPEEDUPS
+from powerpeg.targets.fix.codec import SPEEDUPS
 
 PARTITIONS = 4096  # a power of two: the partition is hash & (PARTITIONS - 1)
 _MASK = PARTITIONS - 1
@@ -40,7 +40,7 @@ _c_add: Any = None
 _c_contains: Any = None
 if SPEEDUPS:
     try:
-        _speedups = importlib.import_module("targets.fix._speedups")  # by name: no stub for the C module
+        _speedups = importlib.import_module("powerpeg.targets.fix._speedups")  # by name: no stub for the C module
     except ImportError:  # pragma: no cover - where no compiler was available
         pass
     else:  # an extension built before these existed has neither: the Python code then

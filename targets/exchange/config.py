@@ -1,4 +1,4 @@
-"""Flags of ``python -m targets.exchange`` and the typed config they become."""
+"""Flags of ``python -m powerpeg.targets.exchange`` and the typed config they become."""
 from __future__ import annotations
 
 import argparse
@@ -8,8 +8,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from targets.common.service import ConfigError, base_parser, parse_config
-from targets.fix.credentials import CREDENTIALS_ENV, Credentials, CredentialsError
+from powerpeg.targets.common.service import ConfigError, base_parser, parse_config
+from powerpeg.targets.fix.credentials import CREDENTIALS_ENV, Credentials, CredentialsError
 
 from .journal import SEGMENT_BYTES
 from .symbols import MIN_SYMBOLS

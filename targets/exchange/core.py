@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
-from targets.fix.codec import utc_timestamp
+from powerpeg.targets.fix.codec import utc_timestamp
 
 from .book import BUY, IOC, MARKET, Book, Order
 from .clordids import ClOrdIds

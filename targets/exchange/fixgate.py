@@ -1,6 +1,6 @@
 """The FIX doors of the exchange: order entry and drop copy.
 
-Each is a :class:`targets.fix.session.SessionApp`. The session layer has
+Each is a :class:`powerpeg.targets.fix.session.SessionApp`. The session layer has
 already checked framing, CheckSum, MsgSeqNum, CompIDs and the presence of
 the required tags; here the values are checked (a bad one gets a session
 Reject 373=5 naming the tag) and turned into engine calls. Every FIX 4.4
@@ -14,10 +14,10 @@ import asyncio
 import time
 from typing import Any
 
-from targets.fix.codec import FIX44_APP_TYPES, FixMessage, MsgType, Tag, utc_timestamp
-from targets.fix.credentials import Credentials
-from targets.fix.session import REJECT_REQUIRED_TAG_MISSING, REJECT_VALUE_INCORRECT, FixSession
-from targets.fix.store import StoredSender
+from powerpeg.targets.fix.codec import FIX44_APP_TYPES, FixMessage, MsgType, Tag, utc_timestamp
+from powerpeg.targets.fix.credentials import Credentials
+from powerpeg.targets.fix.session import REJECT_REQUIRED_TAG_MISSING, REJECT_VALUE_INCORRECT, FixSession
+from powerpeg.targets.fix.store import StoredSender
 
 from .book import BUY, DAY, IOC, LIMIT, MARKET, SELL
 from .core import ER, EXEC_ORDER_STATUS, MM_FIRM, Engine, Refusal

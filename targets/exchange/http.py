@@ -19,11 +19,11 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from targets.common.alertmanager import Notification
-from targets.common.edge import (
+from powerpeg.targets.common.alertmanager import Notification
+from powerpeg.targets.common.edge import (
     BadRequest, StrictBody, bad_request_middleware, json_error, parse_json, query_flag, query_int, token_middleware,
 )
-from targets.fix.store import StoredSender
+from powerpeg.targets.fix.store import StoredSender
 
 from .clock import MarketClock
 from .config import ExchangeConfig

@@ -3,7 +3,7 @@
 The journal (``journal.py``) is the ground truth the harness measures from,
 so these are its contract (docs/targets.md, "Journal"), written by the
 engine (``core.py``, built in ``reports.py``) and read back by
-``harness.measure`` and ``harness.watch``. Every record has the same eleven
+``powerpeg.harness.measure`` and ``powerpeg.harness.watch``. Every record has the same eleven
 leading fields, in this order: ``ts_ns``, ``kind``, ``session``, ``firm``,
 ``cl_ord_id``, ``order_id``, ``symbol``, ``side``, ``qty``, ``price``,
 ``status`` (null where they do not apply); a kind adds its own after them.

@@ -2,7 +2,7 @@
 
 Wiring only: the engine (``core``) with its journal, market makers and
 clock, the two FIX doors (``fixgate``) on their listeners, and the admin
-API (``http``). ``main`` is what ``python -m targets.exchange`` runs; tests
+API (``http``). ``main`` is what ``python -m powerpeg.targets.exchange`` runs; tests
 and benchmarks build an :class:`ExchangeService` in-process (port 0
 everywhere).
 """
@@ -12,10 +12,10 @@ import asyncio
 import os
 from typing import Any
 
-from targets.common.service import AdminSite, serve_main
-from targets.fix.codec import FRAMER
-from targets.fix.session import FixSession
-from targets.fix.store import FileStores, MemoryStores, SessionStores
+from powerpeg.targets.common.service import AdminSite, serve_main
+from powerpeg.targets.fix.codec import FRAMER
+from powerpeg.targets.fix.session import FixSession
+from powerpeg.targets.fix.store import FileStores, MemoryStores, SessionStores
 
 from .clock import MarketClock
 from .config import ExchangeConfig, parse

@@ -30,7 +30,7 @@ _c_frame_messages: Any = None
 _c_frame_body: Any = None
 if SPEEDUPS:
     try:
-        _speedups = importlib.import_module("targets.fix._speedups")  # by name: no stub for the C module
+        _speedups = importlib.import_module("powerpeg.targets.fix._speedups")  # by name: no stub for the C module
     except ImportError:  # pragma: no cover - exercised where no compiler was available
         pass
     else:

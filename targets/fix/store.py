@@ -66,7 +66,7 @@ SEGMENT_MESSAGES = 32_768  # messages per file-store segment (and one flush's mo
 
 
 class MessageStore(Protocol):
-    """What a :class:`targets.fix.session.FixSession` keeps in a store."""
+    """What a :class:`powerpeg.targets.fix.session.FixSession` keeps in a store."""
 
     next_out: int  # the MsgSeqNum of the next message we send
     next_in: int  # the MsgSeqNum we expect next from the peer

@@ -1,4 +1,4 @@
-"""``python -m targets.monitor``: the risk monitor on the exchange drop copy (``service.main``)."""
+"""``python -m powerpeg.targets.monitor``: the risk monitor on the exchange drop copy (``service.main``)."""
 from __future__ import annotations
 
 from .service import main

@@ -22,7 +22,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from targets.fix.codec import FixMessage, Tag
+from powerpeg.targets.fix.codec import FixMessage, Tag
 
 WINDOW_NS = 1_000_000_000
 

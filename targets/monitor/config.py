@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from targets.common.service import ConfigError, base_parser, parse_config
-from targets.fix.credentials import PASSWORD_ENV, CredentialsError, read_password
+from powerpeg.targets.common.service import ConfigError, base_parser, parse_config
+from powerpeg.targets.fix.credentials import PASSWORD_ENV, CredentialsError, read_password
 
 from .limits import Limits
 

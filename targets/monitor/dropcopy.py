@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 
-from targets.fix.codec import FixMessage, MsgType, Tag
-from targets.fix.credentials import logon_fields
-from targets.fix.session import FixSession, LogonFailed, connect
-from targets.fix.store import MemoryStore
+from powerpeg.targets.fix.codec import FixMessage, MsgType, Tag
+from powerpeg.targets.fix.credentials import logon_fields
+from powerpeg.targets.fix.session import FixSession, LogonFailed, connect
+from powerpeg.targets.fix.store import MemoryStore
 
 from .book import BadExecution, Execution
 from .core import Monitor

@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from pydantic import ConfigDict, Field
 
-from targets.common.edge import StrictBody, bad_request_middleware, json_error, parse_json, token_middleware
+from powerpeg.targets.common.edge import StrictBody, bad_request_middleware, json_error, parse_json, token_middleware
 
 from .book import Parent
 from .core import Monitor

@@ -2,7 +2,7 @@
 the drop-copy session and the periodic checks; ``start()`` brings them up,
 ``stop()`` takes them down.
 
-``main`` is what ``python -m targets.monitor`` runs.
+``main`` is what ``python -m powerpeg.targets.monitor`` runs.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import asyncio
 import os
 from typing import Any
 
-from targets.common.service import AdminSite, serve_main
+from powerpeg.targets.common.service import AdminSite, serve_main
 
 from .actions import Actions
 from .checks import heartbeat_loop, kill_path_loop, version_loop

@@ -1,4 +1,4 @@
-"""``python -m targets.router``: one router fleet member (``service.main``)."""
+"""``python -m powerpeg.targets.router``: one router fleet member (``service.main``)."""
 from __future__ import annotations
 
 import sys

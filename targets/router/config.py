@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from targets.common.service import ConfigError, base_parser, parse_config
-from targets.fix.credentials import PASSWORD_ENV, CredentialsError, read_password
+from powerpeg.targets.common.service import ConfigError, base_parser, parse_config
+from powerpeg.targets.fix.credentials import PASSWORD_ENV, CredentialsError, read_password
 
 VERSIONS = ("v1", "v2")
 SEVERITIES = ("email", "page", "off")

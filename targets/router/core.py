@@ -2,8 +2,8 @@
 checks, halt / resume, flags. Everything else (HTTP, FIX, notifications)
 talks to one :class:`Router` passed explicitly; the strategies and the FIX
 gateway see it only through the Protocols of ``ports.py`` (it is their
-:class:`~targets.router.ports.OrderPort` and
-:class:`~targets.router.ports.GatewayOwner`)."""
+:class:`~powerpeg.targets.router.ports.OrderPort` and
+:class:`~powerpeg.targets.router.ports.GatewayOwner`)."""
 from __future__ import annotations
 
 import time

@@ -28,10 +28,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from targets.fix.codec import FixMessage, MsgType, Tag, utc_timestamp
-from targets.fix.credentials import logon_fields
-from targets.fix.session import FixSession, LogonFailed, connect
-from targets.fix.store import MemoryStore
+from powerpeg.targets.fix.codec import FixMessage, MsgType, Tag, utc_timestamp
+from powerpeg.targets.fix.credentials import logon_fields
+from powerpeg.targets.fix.session import FixSession, LogonFailed, connect
+from powerpeg.targets.fix.store import MemoryStore
 
 from .config import RouterConfig
 from .market import Prices

@@ -11,7 +11,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from pydantic import Field
 
-from targets.common.edge import StrictBody, bad_request_middleware, json_error, parse_json, read_json, token_middleware
+from powerpeg.targets.common.edge import (StrictBody, bad_request_middleware, json_error, parse_json, read_json,
+                                          token_middleware)
 
 from .checks import EntryRejection
 from .core import FlagError, OrderEntry, Router

@@ -22,7 +22,7 @@ class OrderPort(Protocol):
     """What a strategy may do: send children, end a parent, cancel its working children.
 
     A strategy reads the parent's own state (``state``, ``working``,
-    ``filled_qty``, ...) on the :class:`~targets.router.parents.Parent` it
+    ``filled_qty``, ...) on the :class:`~powerpeg.targets.router.parents.Parent` it
     is handed; every child it sends passes the pre-trade checks first.
     """
 

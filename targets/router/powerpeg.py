@@ -35,8 +35,8 @@ class PowerPeg:
     their number; pacing per parent keeps that shape here (more runaway
     parents, more damage) instead of one parent saturating the CPU.
 
-    A :class:`~targets.router.ports.Strategy`, acting through an
-    :class:`~targets.router.ports.OrderPort` (the router's core).
+    A :class:`~powerpeg.targets.router.ports.Strategy`, acting through an
+    :class:`~powerpeg.targets.router.ports.OrderPort` (the router's core).
     """
 
     __slots__ = ("port", "child_qty", "working", "interval_s", "_next_due", "_waking")

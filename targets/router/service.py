@@ -2,7 +2,7 @@
 gateway and its HTTP port; ``start()`` brings them up, ``stop()`` takes them
 down.
 
-``main`` is what ``python -m targets.router`` runs; tests run a
+``main`` is what ``python -m powerpeg.targets.router`` runs; tests run a
 :class:`RouterService` in-process.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import structlog
 
-from targets.common.service import AdminSite, serve_main
+from powerpeg.targets.common.service import AdminSite, serve_main
 
 from . import config
 from .config import RouterConfig

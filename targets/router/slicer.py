@@ -5,8 +5,8 @@ Before every child it asks the cumulative-quantity function
 (:func:`parents.open_qty`) how much may still go out, so the parent
 completes exactly at its quantity.
 
-A :class:`~targets.router.ports.Strategy`; it acts through an
-:class:`~targets.router.ports.OrderPort` (the router's core).
+A :class:`~powerpeg.targets.router.ports.Strategy`; it acts through an
+:class:`~powerpeg.targets.router.ports.OrderPort` (the router's core).
 """
 from __future__ import annotations
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from harness.backends.compose import docker as dk
-from harness.backends.compose.env import TARGETS_IMAGE, TOXIPROXY_IMAGE, router_image
+from powerpeg.harness.backends.compose import docker as dk
+from powerpeg.harness.backends.compose.env import TARGETS_IMAGE, TOXIPROXY_IMAGE, router_image
 
 REQUIRED = os.environ.get("POWERPEG_REQUIRE_DOCKER") == "1"
 IMAGES = [TARGETS_IMAGE, router_image("v1"), router_image("v2"), TOXIPROXY_IMAGE]

@@ -5,8 +5,8 @@ import json
 
 import yaml
 
-from harness.backends.base import FleetSpec
-from harness.backends.compose.env import COMPOSE_FILE, ComposePlan, HostPorts, project_name
+from powerpeg.harness.backends.base import FleetSpec
+from powerpeg.harness.backends.compose.env import COMPOSE_FILE, ComposePlan, HostPorts, project_name
 
 SERVICES = {"exchange", "monitor", "alerts", "toxiproxy", "locust-master", "locust-worker",
             *(f"router-{i}" for i in range(1, 9))}
@@ -100,7 +100,7 @@ def test_the_load_profile_gets_every_variable_it_reads_and_routers_by_service_na
 
     import structlog
 
-    from harness.backends.compose.load import ComposeLoadRunner
+    from powerpeg.harness.backends.compose.load import ComposeLoadRunner
     from tests.unit.harness.load.test_config import build
 
     services = _file()["services"]

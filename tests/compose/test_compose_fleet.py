@@ -7,11 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.backends.compose import docker as dk
-from harness.backends.base import FleetSpec
-from harness.backends.compose import ComposeBackend
-from harness.backends.compose.env import router_image
-from harness.context import RunContext
+from powerpeg.harness.backends.compose import docker as dk
+from powerpeg.harness.backends.base import FleetSpec
+from powerpeg.harness.backends.compose import ComposeBackend
+from powerpeg.harness.backends.compose.env import router_image
+from powerpeg.harness.context import RunContext
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,7 +61,8 @@ def test_missing_image_is_reported_by_name(engine) -> None:
 def test_missing_engine_exits_3_saying_so(tmp_path) -> None:
     """`powerpeg up --backend compose` with no engine: exit 3 and "Docker engine not available"."""
     env = {**os.environ, "POWERPEG_HOME": str(tmp_path), "DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"}
-    proc = subprocess.run([sys.executable, "-m", "harness.cli", "up", "--backend", "compose", "--routers", "1"],
+    proc = subprocess.run([sys.executable, "-m", "powerpeg.harness.cli", "up", "--backend", "compose", "--routers",
+                           "1"],
                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert (3, True) == (proc.returncode, "Docker engine not available" in proc.stderr), proc.stderr
 
@@ -70,7 +71,7 @@ def test_restarted_toxiproxy_container_gets_its_proxies_back(engine, tmp_path) -
     """A restart of the toxiproxy container (it keeps no state) recreates the same proxies."""
     import aiohttp
 
-    from harness import toxi
+    from powerpeg.harness import toxi
 
     async def names(api: str) -> list[str]:
         async with aiohttp.ClientSession() as session:

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from harness.backends.compose import docker as dk
+from powerpeg.harness.backends.compose import docker as dk
 from tests.e2e.runs import powerpeg
 from tests.e2e.test_gameday import STEADY as LOCAL_STEADY
 from tests.e2e.test_ui import request, routers_halted, start_gameday

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from harness import procs
-from harness.backends.compose import docker as dk
-from harness.backends.compose.env import PROMETHEUS_IMAGE
+from powerpeg.harness import procs
+from powerpeg.harness.backends.compose import docker as dk
+from powerpeg.harness.backends.compose.env import PROMETHEUS_IMAGE
 from tests.compose.conftest import _unavailable
 from tests.e2e.runs import EXPERIMENTS, run
 

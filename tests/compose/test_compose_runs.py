@@ -7,8 +7,8 @@ import signal
 import subprocess
 import sys
 
-from harness.backends.compose import docker as dk
-from harness import procs
+from powerpeg.harness.backends.compose import docker as dk
+from powerpeg.harness import procs
 from tests.e2e.runs import EXPERIMENTS, ROOT, env, powerpeg, run, wait_for_event
 
 
@@ -36,7 +36,8 @@ def test_exchange_disconnect_passes_through_the_toxiproxy_container(engine, tmp_
 def test_cleanup_after_a_sigkilled_run_removes_its_containers(engine, tmp_path) -> None:
     """SIGKILL `powerpeg run` mid-method; `powerpeg cleanup` leaves no container, network or volume."""
     home, out = tmp_path / "home", tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(EXPERIMENTS / "exchange-latency.yaml"),
+    proc = subprocess.Popen([sys.executable, "-m", "powerpeg.harness.cli", "run",
+                             str(EXPERIMENTS / "exchange-latency.yaml"),
                              "--backend", "compose", "--out", str(out), "--quiet"], env=env(home), cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -74,7 +75,8 @@ def test_a_dead_exchange_journal_is_copied_out_of_its_container(engine, tmp_path
     """The exchange container killed mid-run (no fault means it): the run is inconclusive (exit 4), names the
     exchange as down, and its journal still reaches the report, copied out of the stopped container."""
     home, out = tmp_path / "home", tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(ROOT / "tests" / "fixtures" / "dead-parts"
+    proc = subprocess.Popen([sys.executable, "-m", "powerpeg.harness.cli", "run",
+                             str(ROOT / "tests" / "fixtures" / "dead-parts"
                              / "steady.yaml"), "--backend", "compose", "--out", str(out)],
                             env=env(home), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

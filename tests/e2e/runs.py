@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness import procs
+from powerpeg.harness import procs
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = ROOT / "experiments"
@@ -42,7 +42,7 @@ def env(home: Path) -> dict[str, str]:
 
 
 def powerpeg(*args: str, home: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], env=env(home), cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "powerpeg.harness.cli", *args], env=env(home), cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -52,7 +52,7 @@ def run(file: Path, out: Path, home: Path, *extra: str) -> Result:
 
 
 def start(file: Path, out: Path, home: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(file), "--out", str(out)],
+    return subprocess.Popen([sys.executable, "-m", "powerpeg.harness.cli", "run", str(file), "--out", str(out)],
                             env=env(home), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 

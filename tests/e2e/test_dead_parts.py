@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from harness.measure import Evidence, compute
-from harness.state import FleetState
+from powerpeg.harness.measure import Evidence, compute
+from powerpeg.harness.state import FleetState
 from tests.e2e.runs import ROOT, Result, alive, start, wait_for_event
 
 FIXTURES = ROOT / "tests" / "fixtures" / "dead-parts"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.measure import Evidence, compute
+from powerpeg.harness.measure import Evidence, compute
 from tests.e2e.runs import EXPERIMENTS, Result, alive, run
 
 

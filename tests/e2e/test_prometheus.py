@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import procs
+from powerpeg.harness import procs
 from tests.e2e.runs import EXPERIMENTS, Result, alive, powerpeg, run, start, wait_for_event
 
 MISSING = [b for b in ("prometheus", "prometheus-alertmanager") if shutil.which(b) is None]

@@ -129,10 +129,10 @@ FAKE_RUN = '''
 import json
 from pathlib import Path
 
-import harness.run_cmd
-from harness.measure import Metrics
-from harness.report import RunRecord
-from harness.verdict import AssertionResult
+import powerpeg.harness.run_cmd
+from powerpeg.harness.measure import Metrics
+from powerpeg.harness.report import RunRecord
+from powerpeg.harness.verdict import AssertionResult
 
 
 async def fake_run_experiment(exp, *, out, backend_name="local", quiet=False, **_kw):
@@ -144,7 +144,7 @@ async def fake_run_experiment(exp, *, out, backend_name="local", quiet=False, **
                      metrics=metrics, assertions=[AssertionResult("ttk_max", 0.1, 0.5, False, "ttk 0.500s > 0.100s")])
 
 
-harness.run_cmd.run_experiment = fake_run_experiment
+powerpeg.harness.run_cmd.run_experiment = fake_run_experiment
 '''
 
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from harness import procs
-from harness.load.runner import free_port
+from powerpeg.harness import procs
+from powerpeg.harness.load.runner import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -67,7 +67,7 @@ class GameDay:
 
     def topology(self) -> dict[str, Any]:
         env = {**os.environ, "POWERPEG_HOME": str(self.home)}
-        out = subprocess.run([sys.executable, "-m", "harness.cli", "status", "--json"], env=env, check=True,
+        out = subprocess.run([sys.executable, "-m", "powerpeg.harness.cli", "status", "--json"], env=env, check=True,
                              capture_output=True, text=True, timeout=30).stdout
         return json.loads(out)
 
@@ -103,7 +103,7 @@ def start_gameday(tmp: Path, *extra: str) -> GameDay:
     exp.write_text(EXPERIMENT)
     port = free_port()
     env = {**os.environ, "POWERPEG_HOME": str(tmp / "home"), "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "ui", str(exp), "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "powerpeg.harness.cli", "ui", str(exp), "--port", str(port),
                              "--out", str(tmp / "out"), "--max-duration", "180", *extra],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     gd = GameDay(proc, port, tmp / "home", tmp / "out")

@@ -4,7 +4,7 @@
 with FleetSpec keyword arguments to change it). ``fleet_factory``: several
 fleets with special set-ups, e.g.
 ``fleet_factory(routers=2, versions={"router-2": "v1"}, monitor_args=["--auto-kill"])``.
-Both yield/return a :class:`harness.topology.Topology` (``token``,
+Both yield/return a :class:`powerpeg.harness.topology.Topology` (``token``,
 ``exchange.fix``/``.dropcopy``/``.admin``, ``routers[i].orders``/``.admin``/
 ``.version``, ``monitor.admin``, ``alerts.admin``, ``state_dir``,
 ``journal``) and tear their fleets down at the end of the module, checking
@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 
-from harness.backends.base import FleetSpec
-from harness.backends.local import LocalBackend
-from harness.context import RunContext
-from harness.state import FleetState
-from harness.topology import Topology
+from powerpeg.harness.backends.base import FleetSpec
+from powerpeg.harness.backends.local import LocalBackend
+from powerpeg.harness.context import RunContext
+from powerpeg.harness.state import FleetState
+from powerpeg.harness.topology import Topology
 
 
 # CompIDs the tests' own FIX clients log on as (the exchange admits only the fleet's and these)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from targets.fix.codec import FixMessage, FixParser, encode
+from powerpeg.targets.fix.codec import FixMessage, FixParser, encode
 
 COMP = "EXCHANGE"
 WAIT_S = 30.0  # a hang guard, not a measurement

@@ -13,9 +13,9 @@ from typing import Any
 
 import aiohttp
 
-from harness.topology import Topology
-from targets.fix.codec import FixMessage, MsgType, Tag
-from targets.fix.session import connect
+from powerpeg.harness.topology import Topology
+from powerpeg.targets.fix.codec import FixMessage, MsgType, Tag
+from powerpeg.targets.fix.session import connect
 
 
 class Http:

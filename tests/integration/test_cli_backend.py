@@ -80,7 +80,7 @@ def test_demo_runs_a_burst_and_tears_down(tmp_path):
     """`powerpeg demo --burst` stands up, trades, reports per router, tears down, exit 0."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("POWERPEG_")}
     env["POWERPEG_HOME"] = str(tmp_path)
-    result = subprocess.run([sys.executable, "-m", "harness.cli", "demo", "--burst", "--routers", "2",
+    result = subprocess.run([sys.executable, "-m", "powerpeg.harness.cli", "demo", "--burst", "--routers", "2",
                              "--parents", "6"], env=env, capture_output=True, text=True, timeout=90)
     assert (0, True, True, []) == (result.returncode, "per router:" in result.stdout,
                                    "firm KNIGHT" in result.stdout, list((tmp_path / "runs").iterdir())), result.stderr

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.procs import run_processes
-from harness.state import FleetState
+from powerpeg.harness.procs import run_processes
+from powerpeg.harness.state import FleetState
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +23,8 @@ STATUS_KEYS = {"backend", "token", "exchange", "routers", "monitor", "alerts", "
 def powerpeg(home: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("POWERPEG_")}
     env["POWERPEG_HOME"] = str(home)
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "powerpeg.harness.cli", *args], env=env, capture_output=True,
+                          text=True,
                           timeout=timeout)
 
 
@@ -32,7 +33,7 @@ def start_powerpeg(home: Path, *args: str, sigint_ignored: bool = False) -> subp
     env = {k: v for k, v in os.environ.items() if not k.startswith("POWERPEG_")}
     env["POWERPEG_HOME"] = str(home)
     sigint = signal.SIG_IGN if sigint_ignored else signal.SIG_DFL
-    return subprocess.Popen([sys.executable, "-m", "harness.cli", *args], env=env, stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "powerpeg.harness.cli", *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, sigint))
 
 

@@ -1,6 +1,6 @@
 """A real exchange process against the reference model, over FIX on TCP.
 
-``python -m targets.exchange --no-liquidity`` (only these orders trade)
+``python -m powerpeg.targets.exchange --no-liquidity`` (only these orders trade)
 gets seeded streams of orders, cancels, cancel/replaces, mass cancels and
 unsupported messages from three order-entry sessions (two of one firm);
 a drop-copy session listens to that firm. Every message each session and
@@ -25,7 +25,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from targets.exchange.journal import read_records
+from powerpeg.targets.exchange.journal import read_records
 from tests.integration.fixclient import WAIT_S, Client
 from tests.unit.targets.exchange.refmodel import Model, Stream, first_difference, journal_view, received
 
@@ -38,7 +38,7 @@ async def start_exchange(tmp_path: Path) -> tuple[asyncio.subprocess.Process, di
     ready = tmp_path / "ready.json"
     log = (tmp_path / "exchange.log").open("wb")
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "targets.exchange", "--ready-file", str(ready), "--journal",
+        sys.executable, "-m", "powerpeg.targets.exchange", "--ready-file", str(ready), "--journal",
         str(tmp_path / "journal.ndjson"), "--no-liquidity", env={**os.environ, "POWERPEG_TOKEN": TOKEN},
         stdout=asyncio.subprocess.DEVNULL, stderr=log)
     log.close()

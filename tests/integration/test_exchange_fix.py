@@ -12,11 +12,11 @@ import aiohttp
 import pytest
 import structlog
 
-from targets.exchange.config import ExchangeConfig
-from targets.exchange.journal import read_records
-from targets.exchange.service import ExchangeService
-from targets.fix.codec import FixMessage, FixParser, encode
-from targets.fix.credentials import Credentials
+from powerpeg.targets.exchange.config import ExchangeConfig
+from powerpeg.targets.exchange.journal import read_records
+from powerpeg.targets.exchange.service import ExchangeService
+from powerpeg.targets.fix.codec import FixMessage, FixParser, encode
+from powerpeg.targets.fix.credentials import Credentials
 
 TOKEN = "test-token"
 COMP = "EXCHANGE"
@@ -376,10 +376,10 @@ async def test_clock_reschedule_needs_preopen(exchange: ExchangeService) -> None
 
 
 async def start_exchange_process(tmp_path: Path, *flags: str) -> tuple[asyncio.subprocess.Process, dict]:
-    """``python -m targets.exchange`` without liquidity, and its ready file once written."""
+    """``python -m powerpeg.targets.exchange`` without liquidity, and its ready file once written."""
     ready, journal = tmp_path / "ready.json", tmp_path / "journal.ndjson"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "targets.exchange", "--ready-file", str(ready), "--journal", str(journal),
+        sys.executable, "-m", "powerpeg.targets.exchange", "--ready-file", str(ready), "--journal", str(journal),
         "--no-liquidity", *flags, env={**os.environ, "POWERPEG_TOKEN": TOKEN},
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     for _ in range(200):
@@ -395,7 +395,7 @@ async def start_exchange_process(tmp_path: Path, *flags: str) -> tuple[asyncio.s
 
 
 async def test_subprocess_serves_opens_on_request_and_exits_cleanly(tmp_path: Path) -> None:
-    """python -m targets.exchange: ready file, pre-open order, POST /clock opens, SIGTERM → exit 0."""
+    """python -m powerpeg.targets.exchange: ready file, pre-open order, POST /clock opens, SIGTERM → exit 0."""
     journal = tmp_path / "journal.ndjson"
     proc, info = await start_exchange_process(tmp_path, "--open-in", "3600")
     try:

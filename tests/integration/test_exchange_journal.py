@@ -9,9 +9,9 @@ import aiohttp
 import pytest
 import structlog
 
-from targets.exchange.config import ExchangeConfig
-from targets.exchange.journal import copy_journal, read_records, segments
-from targets.exchange.service import ExchangeService
+from powerpeg.targets.exchange.config import ExchangeConfig
+from powerpeg.targets.exchange.journal import copy_journal, read_records, segments
+from powerpeg.targets.exchange.service import ExchangeService
 
 TOKEN = "token"
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import structlog
 
-from targets.exchange.config import ExchangeConfig
-from targets.exchange.journal import read_records
-from targets.exchange.service import ExchangeService
-from targets.fix.codec import FixMessage
+from powerpeg.targets.exchange.config import ExchangeConfig
+from powerpeg.targets.exchange.journal import read_records
+from powerpeg.targets.exchange.service import ExchangeService
+from powerpeg.targets.fix.codec import FixMessage
 from tests.integration.fixclient import Client
 
 TT = "20240101-00:00:00.000"

@@ -6,9 +6,9 @@ import aiohttp
 import pytest
 import structlog
 
-from harness.faults.alert_blackout import AlertBlackout
-from harness.faults.base import FaultContext, FaultError
-from harness.faults.flag_flip import FlagFlip
+from powerpeg.harness.faults.alert_blackout import AlertBlackout
+from powerpeg.harness.faults.base import FaultContext, FaultError
+from powerpeg.harness.faults.flag_flip import FlagFlip
 from tests.integration.fleetkit import Http
 
 DEFAULT_CHANNEL = {"enabled": True, "downgrade_to": None, "delay_ms": 0}

@@ -6,9 +6,9 @@ import aiohttp
 import pytest
 import structlog
 
-from harness.faults.base import FaultContext
-from harness.faults.partial_deploy import PartialDeploy
-from harness.faults.rollback_deploy import RollbackDeploy
+from powerpeg.harness.faults.base import FaultContext
+from powerpeg.harness.faults.partial_deploy import PartialDeploy
+from powerpeg.harness.faults.rollback_deploy import RollbackDeploy
 from tests.integration.fleetkit import Http
 
 

@@ -8,8 +8,8 @@ import aiohttp
 import pytest
 import structlog
 
-from harness.faults.base import FaultContext, FaultError
-from harness.faults.network import Network
+from powerpeg.harness.faults.base import FaultContext, FaultError
+from powerpeg.harness.faults.network import Network
 from tests.integration.fleetkit import Http, eventually
 
 LINK = "router-1->exchange"

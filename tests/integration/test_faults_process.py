@@ -10,9 +10,9 @@ import aiohttp
 import pytest
 import structlog
 
-from harness.faults.base import FaultContext, FaultError
-from harness.faults.process import Kill, Pause, Restart
-from harness.state import FleetState
+from powerpeg.harness.faults.base import FaultContext, FaultError
+from powerpeg.harness.faults.process import Kill, Pause, Restart
+from powerpeg.harness.state import FleetState
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ import asyncio
 
 import pytest
 
-from targets.fix.codec import MsgType, Tag
-from targets.fix.session import connect
+from powerpeg.targets.fix.codec import MsgType, Tag
+from powerpeg.targets.fix.session import connect
 from tests.integration.fleetkit import DropCopy, Http, assert_conserved, eventually, executed_for_parent, journal
 
 

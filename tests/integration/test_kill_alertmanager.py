@@ -10,9 +10,9 @@ import aiohttp
 import pytest
 import structlog
 
-from targets.exchange.config import ExchangeConfig
-from targets.exchange.journal import read_records
-from targets.exchange.service import ExchangeService
+from powerpeg.targets.exchange.config import ExchangeConfig
+from powerpeg.targets.exchange.journal import read_records
+from powerpeg.targets.exchange.service import ExchangeService
 from tests.integration.fixclient import Client
 from tests.unit.targets.alerts.payloads import am_alert, notification
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import structlog
 
-from harness.experiment.model import Load, LoadMix
-from harness.load import LoadRunner, config_for_fleet
-from harness.load.runner import locust_processes
-from harness.topology import Topology
+from powerpeg.harness.experiment.model import Load, LoadMix
+from powerpeg.harness.load import LoadRunner, config_for_fleet
+from powerpeg.harness.load.runner import locust_processes
+from powerpeg.harness.topology import Topology
 from tests.integration.fleetkit import Http
 
 pytestmark = pytest.mark.timeout(90)

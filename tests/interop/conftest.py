@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from harness.backends.local.toxiproxy import find_binary
+from powerpeg.harness.backends.local.toxiproxy import find_binary
 
 TOKEN = "interop-token"
 COMP = "EXCHANGE"
@@ -74,10 +74,10 @@ class Exchange:
 
 
 def start_exchange(tmp_path: Path, *flags: str) -> Exchange:
-    """``python -m targets.exchange`` without market makers, open at once."""
+    """``python -m powerpeg.targets.exchange`` without market makers, open at once."""
     ready, journal, store = tmp_path / "ready.json", tmp_path / "journal.jsonl", tmp_path / "fixstore"
     ready.unlink(missing_ok=True)
-    proc = subprocess.Popen([sys.executable, "-m", "targets.exchange", "--ready-file", str(ready),
+    proc = subprocess.Popen([sys.executable, "-m", "powerpeg.targets.exchange", "--ready-file", str(ready),
                              "--journal", str(journal), "--store", str(store), "--no-liquidity", "--open-in", "0",
                              *flags],
                             env={**os.environ, "POWERPEG_TOKEN": TOKEN},

@@ -12,8 +12,8 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from harness.faults import common
-from harness.faults.base import Fault, FaultContext, Params as BaseParams
+from powerpeg.harness.faults import common
+from powerpeg.harness.faults.base import Fault, FaultContext, Params as BaseParams
 
 
 class Params(BaseParams):

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.cli import build_parser, main
-from harness.experiment.loader import load
-from harness.gameday.suite import load_suite
-from harness.resources import experiments_dir
+from powerpeg.harness.cli import build_parser, main
+from powerpeg.harness.experiment.loader import load
+from powerpeg.harness.gameday.suite import load_suite
+from powerpeg.harness.resources import experiments_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITTEN = [".github/workflows/powerpeg.yml", "README.md", "experiments/exchange-latency.yaml",
@@ -117,7 +117,7 @@ def test_init_into_a_file_is_an_error(tmp_path, capsys) -> None:
 def test_the_controls_experiment_runs_as_written(suite, tmp_path) -> None:
     """`powerpeg run experiments/knight-2012-controls.yaml` from the new suite's directory: exit 0."""
     env = {**os.environ, "POWERPEG_HOME": str(tmp_path / "home"), "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", "experiments/knight-2012-controls.yaml",
+    proc = subprocess.run([sys.executable, "-m", "powerpeg.harness.cli", "run", "experiments/knight-2012-controls.yaml",
                            "--out", str(tmp_path / "out"), "--quiet"], cwd=suite, env=env, capture_output=True,
                           text=True, timeout=280)
     assert 0 == proc.returncode, proc.stdout + proc.stderr

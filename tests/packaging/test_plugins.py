@@ -10,12 +10,12 @@ import sys
 
 import pytest
 
-from harness.controls.base import Control, Params as ControlParams
-from harness.faults.base import Fault, Params
-from harness.faults.registry import BUILTIN as BUILTIN_FAULTS
-from harness.plugins import (CONTROLS_GROUP, FAULTS_GROUP, PROBES_GROUP, PluginError, check_class,
-                             check_coroutine_function, load_group)
-from harness.probes import BUILTIN as BUILTIN_PROBES
+from powerpeg.harness.controls.base import Control, Params as ControlParams
+from powerpeg.harness.faults.base import Fault, Params
+from powerpeg.harness.faults.registry import BUILTIN as BUILTIN_FAULTS
+from powerpeg.harness.plugins import (CONTROLS_GROUP, FAULTS_GROUP, PROBES_GROUP, PluginError, check_class,
+                                      check_coroutine_function, load_group)
+from powerpeg.harness.probes import BUILTIN as BUILTIN_PROBES
 from tests.packaging.plugin_files import EXPERIMENT, write_installed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -59,7 +59,8 @@ def test_a_plugin_that_fails_to_import_is_named_with_its_distribution(site) -> N
 
 def test_a_plugin_that_is_not_a_fault_class_is_refused(site) -> None:
     write_installed(site, modules={"faults": "HaltRouters = 42\n"})
-    with pytest.raises(PluginError, match=r"'acme_halt' .* is 42, not a subclass of harness.faults.base.Fault"):
+    with pytest.raises(PluginError,
+                       match=r"'acme_halt' .* is 42, not a subclass of powerpeg.harness.faults.base.Fault"):
         faults()
 
 
@@ -77,7 +78,7 @@ def test_a_plugin_cannot_replace_a_bundled_kind(site) -> None:
 
 
 def test_a_plugin_fault_without_inject_is_refused(site) -> None:
-    module = ("from harness.faults.base import Fault, Params\n"
+    module = ("from powerpeg.harness.faults.base import Fault, Params\n"
               "class HaltRouters(Fault):\n    kind = 'acme_halt'\n    Params = Params\n"
               "    async def revert(self, ctx): pass\n")
     write_installed(site, modules={"faults": module})
@@ -93,13 +94,13 @@ def test_a_plugin_probe_that_is_not_async_is_refused(site) -> None:
 
 def test_a_plugin_control_must_be_a_control_class(site) -> None:
     write_installed(site, entry_points="[powerpeg.controls]\nacme_halt = acme_chaos.faults:HaltRouters\n")
-    with pytest.raises(PluginError, match="not a subclass of harness.controls.base.Control"):
+    with pytest.raises(PluginError, match="not a subclass of powerpeg.harness.controls.base.Control"):
         load_group(CONTROLS_GROUP, {}, check_class(Control, ControlParams))
 
 
 def cli(*args: str, site, cwd) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), ROOT])}
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], env=env, cwd=cwd, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "powerpeg.harness.cli", *args], env=env, cwd=cwd, capture_output=True,
                           text=True, timeout=120)
 
 

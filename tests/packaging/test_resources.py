@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from harness import resources
-from harness.cli import main
-from harness.experiment.loader import ExperimentError, load
+from powerpeg.harness import resources
+from powerpeg.harness.cli import main
+from powerpeg.harness.experiment.loader import ExperimentError, load
 
 
 def test_every_bundled_experiment_has_a_one_line_description() -> None:
@@ -55,7 +55,7 @@ def test_the_bundled_suite_is_found_by_name() -> None:
 
 def test_the_compose_file_is_where_the_backends_read_it() -> None:
     """The compose and swarm backends take their file from the one module that locates bundled files."""
-    from harness.backends.compose.env import COMPOSE_FILE
+    from powerpeg.harness.backends.compose.env import COMPOSE_FILE
 
     assert (resources.compose_file(), True) == (COMPOSE_FILE, COMPOSE_FILE.is_file())
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from harness.backends.compose import docker as dk
-from harness.backends.swarm import engine as sw
+from powerpeg.harness.backends.compose import docker as dk
+from powerpeg.harness.backends.swarm import engine as sw
 from tests.compose.conftest import IMAGES, _unavailable
 
 

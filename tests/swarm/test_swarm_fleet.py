@@ -14,9 +14,9 @@ import sys
 
 import pytest
 
-from harness.backends.compose.env import LABEL_RUN
-from harness.backends.swarm import engine as sw
-from harness import procs
+from powerpeg.harness.backends.compose.env import LABEL_RUN
+from powerpeg.harness.backends.swarm import engine as sw
+from powerpeg.harness import procs
 from tests.e2e.runs import EXPERIMENTS, ROOT, env, powerpeg, run, wait_for_event
 
 
@@ -61,7 +61,8 @@ def test_cleanup_after_a_sigkilled_run_removes_everything(engine, membership, tm
     """SIGKILL `powerpeg run --backend swarm` mid-method; `powerpeg cleanup` leaves no service, container,
     network, volume or secret of the run, and the swarm membership as it was found."""
     home, out = tmp_path / "home", tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(EXPERIMENTS / "router-crash.yaml"),
+    proc = subprocess.Popen([sys.executable, "-m", "powerpeg.harness.cli", "run",
+                             str(EXPERIMENTS / "router-crash.yaml"),
                              "--backend", "swarm", "--out", str(out), "--quiet"], env=env(home), cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -97,7 +98,8 @@ def test_sigterm_mid_run_leaves_nothing(engine, membership, tmp_path) -> None:
     """SIGTERM `powerpeg run --backend swarm` mid-method: it rolls back and tears down by itself; no service,
     container, network, volume or secret of the run left, swarm membership as found."""
     home, out = tmp_path / "home", tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(EXPERIMENTS / "router-crash.yaml"),
+    proc = subprocess.Popen([sys.executable, "-m", "powerpeg.harness.cli", "run",
+                             str(EXPERIMENTS / "router-crash.yaml"),
                              "--backend", "swarm", "--out", str(out), "--quiet"], env=env(home), cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:

@@ -8,6 +8,6 @@ containers by label), load.py (Locust in containers, the `load` profile).
 """
 from __future__ import annotations
 
-from harness.backends.compose.backend import ComposeBackend, cleanup
+from powerpeg.harness.backends.compose.backend import ComposeBackend, cleanup
 
 __all__ = ["ComposeBackend", "cleanup"]

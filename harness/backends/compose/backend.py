@@ -24,21 +24,21 @@ from typing import Any
 
 import aiohttp
 
-from harness import procs, toxi
-from harness.backends.base import ContainerBackend, FleetError, FleetSpec, NoFleet, probe_topology
-from harness.backends.compose import docker as dk
-from harness.backends.compose.env import (
+from powerpeg.harness import procs, toxi
+from powerpeg.harness.backends.base import ContainerBackend, FleetError, FleetSpec, NoFleet, probe_topology
+from powerpeg.harness.backends.compose import docker as dk
+from powerpeg.harness.backends.compose.env import (
     COMPOSE_FILE,
     ComposePlan,
     HostPorts,
     check_spec,
     router_image,
 )
-from harness.backends.compose.load import ComposeLoadRunner
-from harness.load.config import LoadConfig
-from harness.load.runner import LoadRunner
-from harness.state import FleetState
-from harness.topology import Topology
+from powerpeg.harness.backends.compose.load import ComposeLoadRunner
+from powerpeg.harness.load.config import LoadConfig
+from powerpeg.harness.load.runner import LoadRunner
+from powerpeg.harness.state import FleetState
+from powerpeg.harness.topology import Topology
 
 # the exchange's --journal in compose/docker-compose.yml (on the run's `journal` volume)
 JOURNAL_IN_CONTAINER = "/var/lib/powerpeg/journal.jsonl"

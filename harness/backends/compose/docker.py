@@ -16,9 +16,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from harness.backends.command import run_command
-from harness.backends.base import FleetError
-from harness.backends.compose.env import LABEL_HOME, LABEL_RUN
+from powerpeg.harness.backends.command import run_command
+from powerpeg.harness.backends.base import FleetError
+from powerpeg.harness.backends.compose.env import LABEL_HOME, LABEL_RUN
 
 COMPOSE_TIMEOUT_S = 120.0
 MISSING_ENGINE = "Docker engine not available"

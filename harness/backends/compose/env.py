@@ -15,9 +15,9 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
-from harness.backends.base import FleetSpec
-from harness.resources import compose_file
-from harness.topology import (
+from powerpeg.harness.backends.base import FleetSpec
+from powerpeg.harness.resources import compose_file
+from powerpeg.harness.topology import (
     ALERTS_PROXY,
     DROPCOPY_PROXY,
     ExchangeEndpoints,

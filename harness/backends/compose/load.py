@@ -1,7 +1,7 @@
 """Locust in containers: the compose file's ``load`` profile, for
 ``powerpeg run --backend compose --load-workers N``.
 
-The same contract as :class:`harness.load.runner.LoadRunner` (``start``,
+The same contract as :class:`powerpeg.harness.load.runner.LoadRunner` (``start``,
 ``control``, ``stats``, ``parents``, ``stop``) and the same files in the run's
 load directory; only where Locust runs differs: a master and N worker
 containers on the project network (``compose up --scale locust-worker=N``),
@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.backends.compose import docker as dk
-from harness.load.config import LoadConfig, RouterTarget
-from harness.load.runner import STOP_GRACE_S, LoadError, LoadRunner
+from powerpeg.harness.backends.compose import docker as dk
+from powerpeg.harness.load.config import LoadConfig, RouterTarget
+from powerpeg.harness.load.runner import STOP_GRACE_S, LoadError, LoadRunner
 
 MASTER, WORKER = "locust-master", "locust-worker"
 SERVICE_LABEL = "com.docker.compose.service"

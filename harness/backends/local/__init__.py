@@ -7,7 +7,7 @@ process), teardown.py (stopping a run's processes; `cleanup` after a crash).
 """
 from __future__ import annotations
 
-from harness.backends.local.backend import LocalBackend
-from harness.backends.local.teardown import cleanup
+from powerpeg.harness.backends.local.backend import LocalBackend
+from powerpeg.harness.backends.local.teardown import cleanup
 
 __all__ = ["LocalBackend", "cleanup"]

@@ -19,14 +19,14 @@ from typing import Any
 
 import aiohttp
 
-from harness import procs, toxi
-from harness.backends.base import Backend, FleetError, FleetSpec, NoFleet, active_context, probe_topology
-from harness.backends.local import processes, toxiproxy
-from harness.backends.local.processes import HOST
-from harness.backends.local.teardown import STOP_GRACE_S, stop_processes
-from harness.context import RunContext
-from harness.state import FleetState, ProcessRecord
-from harness.topology import (
+from powerpeg.harness import procs, toxi
+from powerpeg.harness.backends.base import Backend, FleetError, FleetSpec, NoFleet, active_context, probe_topology
+from powerpeg.harness.backends.local import processes, toxiproxy
+from powerpeg.harness.backends.local.processes import HOST
+from powerpeg.harness.backends.local.teardown import STOP_GRACE_S, stop_processes
+from powerpeg.harness.context import RunContext
+from powerpeg.harness.state import FleetState, ProcessRecord
+from powerpeg.harness.topology import (
     ALERTS_PROXY,
     DROPCOPY_PROXY,
     ExchangeEndpoints,
@@ -42,7 +42,7 @@ from harness.topology import (
     proxy_upstreams,
     router_proxy,
 )
-from targets.exchange.journal import copy_journal
+from powerpeg.targets.exchange.journal import copy_journal
 
 KILL_WAIT_S = 5.0  # how long a SIGKILLed process may take to be gone
 
@@ -113,7 +113,7 @@ class _Starter:
         self.forks: processes.ForkServer | None = None
 
     def command(self, kind: str) -> list[str]:
-        return list(self.spec.commands.get(kind) or [sys.executable, "-m", f"targets.{kind}"])
+        return list(self.spec.commands.get(kind) or [sys.executable, "-m", f"powerpeg.targets.{kind}"])
 
     def spawn(self, component: str, argv: list[str]) -> subprocess.Popen:
         proc = procs.spawn(argv, env=self.ctx.child_env(), log_path=self.ctx.log_path(component))
@@ -137,7 +137,7 @@ class _Starter:
         if kind in self.spec.commands or self.forks is None:
             self.spawn(component, self.command(kind) + args)
             return
-        module = f"targets.{kind}"
+        module = f"powerpeg.targets.{kind}"
         proc = await self.forks.spawn(module, args, log_path=self.ctx.log_path(component),
                                       exit_file=self.ctx.ready_dir / f"{component}.exit")
         # recorded as the equivalent command line, which is what a restart runs

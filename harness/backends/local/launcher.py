@@ -31,9 +31,10 @@ from typing import TextIO
 
 PRELOAD = (
     "asyncio", "json", "ssl", "uvloop", "aiohttp", "aiohttp.web", "pydantic", "structlog", "prometheus_client",
-    "targets.common.service", "targets.common.log", "targets.fix.session",
+    "powerpeg.targets.common.service", "powerpeg.targets.common.log", "powerpeg.targets.fix.session",
 )
-SERVICE_PACKAGES = ("targets.alerts", "targets.exchange", "targets.monitor", "targets.router")
+SERVICE_PACKAGES = ("powerpeg.targets.alerts", "powerpeg.targets.exchange", "powerpeg.targets.monitor",
+                    "powerpeg.targets.router")
 
 
 def preload() -> None:

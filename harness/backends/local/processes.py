@@ -3,7 +3,7 @@ reserved before a service binds them, and the client of the fork server
 (launcher.py) that starts the Python services.
 
 What every harness process shares (spawning, identity, stopping) is
-:mod:`harness.procs`.
+:mod:`powerpeg.harness.procs`.
 """
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ from typing import Any
 
 import aiohttp
 
-from harness.procs import ProcIdentity, Started, StartError, exit_reason, tail
+from powerpeg.harness.procs import ProcIdentity, Started, StartError, exit_reason, tail
 
 HOST = "127.0.0.1"
 LAUNCHER = Path(__file__).with_name("launcher.py")
-# Run by path, not `-m harness.backends.local.launcher`: -m would first import
+# Run by path, not `-m powerpeg.harness.backends.local.launcher`: -m would first import
 # the packages above it (the backends, the experiment model, the load runner),
 # a tenth of a second more per `up` and modules every forked service inherits.
 LAUNCH = f"import runpy; runpy.run_path({str(LAUNCHER)!r}, run_name='__main__')"

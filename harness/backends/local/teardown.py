@@ -10,11 +10,11 @@ from typing import Any
 
 import aiohttp
 
-from harness import procs, toxi
-from harness.backends.base import remove_run
-from harness.backends.local.processes import HOST
-from harness.context import RunContext
-from harness.state import FleetState, ProcessRecord
+from powerpeg.harness import procs, toxi
+from powerpeg.harness.backends.base import remove_run
+from powerpeg.harness.backends.local.processes import HOST
+from powerpeg.harness.context import RunContext
+from powerpeg.harness.state import FleetState, ProcessRecord
 
 STOP_GRACE_S = 5.0
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import aiohttp
 
-from harness.procs import Started, StartError, tail
-from harness.toxi import ToxiproxyClient, ToxiproxyError
+from powerpeg.harness.procs import Started, StartError, tail
+from powerpeg.harness.toxi import ToxiproxyClient, ToxiproxyError
 
 BINARY = "toxiproxy-server"
 

@@ -8,6 +8,6 @@ See docs/swarm.md.
 """
 from __future__ import annotations
 
-from harness.backends.swarm.backend import SwarmBackend, cleanup
+from powerpeg.harness.backends.swarm.backend import SwarmBackend, cleanup
 
 __all__ = ["SwarmBackend", "cleanup"]

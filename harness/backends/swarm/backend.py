@@ -23,18 +23,20 @@ from typing import Any
 
 import aiohttp
 
-from harness import procs
-from harness.backends.base import ContainerBackend, FleetError, FleetSpec, NoFleet, check_version, probe_topology
-from harness.backends.compose import docker as dk
-from harness.backends.compose.backend import JOURNAL_IN_CONTAINER, create_proxies, restore_proxies
-from harness.backends.compose.env import (LABEL_HOME, LABEL_RUN, TOXIPROXY_IMAGE, ComposePlan, HostPorts, check_spec,
-                                          router_image)
-from harness.backends.swarm import engine as sw
-from harness.backends.swarm.slots import Slots
-from harness.backends.swarm.stack import ROUTERS_SERVICE, StackPlan, router_slot, stack_name
-from harness.context import RunContext
-from harness.state import FleetState
-from harness.topology import Topology
+from powerpeg.harness import procs
+from powerpeg.harness.backends.base import (ContainerBackend, FleetError, FleetSpec, NoFleet, check_version,
+                                            probe_topology)
+from powerpeg.harness.backends.compose import docker as dk
+from powerpeg.harness.backends.compose.backend import JOURNAL_IN_CONTAINER, create_proxies, restore_proxies
+from powerpeg.harness.backends.compose.env import (LABEL_HOME, LABEL_RUN, TOXIPROXY_IMAGE, ComposePlan, HostPorts,
+                                                   check_spec,
+                                                   router_image)
+from powerpeg.harness.backends.swarm import engine as sw
+from powerpeg.harness.backends.swarm.slots import Slots
+from powerpeg.harness.backends.swarm.stack import ROUTERS_SERVICE, StackPlan, router_slot, stack_name
+from powerpeg.harness.context import RunContext
+from powerpeg.harness.state import FleetState
+from powerpeg.harness.topology import Topology
 
 HEALTH_TIMEOUT_S = 60.0  # a task is scheduled, created and started before it can answer
 ROLLBACK_TIMEOUT_S = 60.0  # `docker service rollback` of the routers service, every task at once
@@ -454,7 +456,7 @@ class SwarmBackend(ContainerBackend):
             await asyncio.sleep(0.2)
 
     def _slot_listens(self) -> list[tuple[str, str]]:
-        from harness.backends.swarm.stack import slot_proxy, slot_proxy_port  # noqa: PLC0415 - replicated only
+        from powerpeg.harness.backends.swarm.stack import slot_proxy, slot_proxy_port  # noqa: PLC0415 - replicated only
 
         return [(slot_proxy(r.id), f"0.0.0.0:{slot_proxy_port(r.id)}") for r in self.topology().routers]
 

@@ -13,11 +13,11 @@ import shutil
 import time
 from typing import Any
 
-from harness.backends.command import run_command
-from harness.backends.base import FleetError
-from harness.backends.compose.docker import DockerUnavailable, docker_client, remove_each
-from harness.backends.compose.env import LABEL_RUN
-from harness.backends.swarm.stack import LABEL_GWBRIDGE
+from powerpeg.harness.backends.command import run_command
+from powerpeg.harness.backends.base import FleetError
+from powerpeg.harness.backends.compose.docker import DockerUnavailable, docker_client, remove_each
+from powerpeg.harness.backends.compose.env import LABEL_RUN
+from powerpeg.harness.backends.swarm.stack import LABEL_GWBRIDGE
 
 GWBRIDGE = "docker_gwbridge"
 LOOPBACK_OPTION = "com.docker.network.bridge.host_binding_ipv4"

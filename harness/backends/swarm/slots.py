@@ -16,10 +16,10 @@ from urllib.parse import quote
 
 import aiohttp
 
-from harness.backends.base import FleetError
-from harness.backends.compose import docker as dk
-from harness.backends.compose.env import ADMIN_PORT
-from harness.backends.swarm.stack import slot_proxy
+from powerpeg.harness.backends.base import FleetError
+from powerpeg.harness.backends.compose import docker as dk
+from powerpeg.harness.backends.compose.env import ADMIN_PORT
+from powerpeg.harness.backends.swarm.stack import slot_proxy
 
 POLL_S = 0.1  # a rollout is watched at this rate: a new task must be caught before it passes its gate
 STALL_S = 60.0  # a rollout with no task changing state for this long has failed
@@ -158,7 +158,7 @@ class Slots:
         counts the failure (max_failure_ratio 0), pauses the update (failure_action: pause) and,
         start-first, keeps that slot's old task: every slot it had not reached stays on the old image.
         """
-        from harness.backends.swarm.engine import docker_cli  # noqa: PLC0415 - engine imports stack, not us
+        from powerpeg.harness.backends.swarm.engine import docker_cli  # noqa: PLC0415 - engine imports stack, not us
 
         before = {t.id for t in await asyncio.to_thread(self.tasks)}
         await docker_cli("service", "update", "--detach", "--no-resolve-image", "--image", image, self.service)
@@ -221,7 +221,7 @@ class Slots:
 
     async def rollback(self, session: aiohttp.ClientSession, timeout: float) -> dict[str, Any]:
         """`docker service rollback`: the service's previous spec on every task (Swarm's own undo)."""
-        from harness.backends.swarm.engine import docker_cli  # noqa: PLC0415 - engine imports stack, not us
+        from powerpeg.harness.backends.swarm.engine import docker_cli  # noqa: PLC0415 - engine imports stack, not us
 
         started = time.monotonic()
         await docker_cli("service", "rollback", "--detach", self.service)

@@ -56,8 +56,8 @@ from typing import Any
 
 import yaml
 
-from harness.backends.compose.env import (ADMIN_PORT, COMPOSE_FILE, LABEL_HOME, LABEL_RUN, ComposePlan,
-                                          router_image)
+from powerpeg.harness.backends.compose.env import (ADMIN_PORT, COMPOSE_FILE, LABEL_HOME, LABEL_RUN, ComposePlan,
+                                                   router_image)
 
 ROUTERS_SERVICE = "routers"  # the replicated router service (FleetSpec.replicated_routers)
 SLOT_PROXY_BASE = 20200  # router-N's admin/orders proxy listens on 20200 + N in the toxiproxy service

@@ -1,7 +1,7 @@
 """measure.compute on synthetic journals whose answers are worked out by hand."""
 from __future__ import annotations
 
-from harness.measure import Evidence, Metrics, compute, lost_orders
+from powerpeg.harness.measure import Evidence, Metrics, compute, lost_orders
 
 T0 = 1_700_000_000 * 10**9
 FIRM = "KNIGHT"
@@ -13,7 +13,7 @@ def at(seconds: float) -> int:
 
 
 class Tape:
-    """Builds a journal in exchange order, the way targets.exchange writes it."""
+    """Builds a journal in exchange order, the way powerpeg.targets.exchange writes it."""
 
     def __init__(self) -> None:
         self.records: list[dict] = []

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from harness.measure import Metrics
-from harness.measurement import (
+from powerpeg.harness.measure import Metrics
+from powerpeg.harness.measurement import (
     SIGNIFICANT_SHARE, ComponentLag, CpuSaturation, KillDecision, Lag, MeasurementError, Readings, busy_summary,
     dropcopy_reading, judge, kill_transit, loop_reading,
 )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.experiment.model import Assertions
-from harness.measure import Evidence, Metrics
-from harness.verdict import NO_KILL, AssertionResult, evaluate
+from powerpeg.harness.experiment.model import Assertions
+from powerpeg.harness.measure import Evidence, Metrics
+from powerpeg.harness.verdict import NO_KILL, AssertionResult, evaluate
 
 S = 1_000_000_000
 T0 = 1_700_000_000 * S

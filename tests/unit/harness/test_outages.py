@@ -1,7 +1,7 @@
 """harness/outages.py: the parts that went down, from the run's event log, and how they read."""
 from __future__ import annotations
 
-from harness.outages import Outage, findings, from_events
+from powerpeg.harness.outages import Outage, findings, from_events
 
 T0 = 1_700_000_000 * 10**9
 S = 10**9

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from harness.context import RunContext, check_run_id
-from harness.procs import ProcIdentity, is_ours, read_run_id, read_start_time
-from harness.state import FleetState, ProcessRecord, clear_current, read_current, write_current
-from harness.topology import (
+from powerpeg.harness.context import RunContext, check_run_id
+from powerpeg.harness.procs import ProcIdentity, is_ours, read_run_id, read_start_time
+from powerpeg.harness.state import FleetState, ProcessRecord, clear_current, read_current, write_current
+from powerpeg.harness.topology import (
     ExchangeEndpoints,
     ProxyInfo,
     RouterEndpoints,

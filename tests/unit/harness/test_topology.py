@@ -1,9 +1,9 @@
 """What a fleet shows outside tools: the FIX logons an outside engine needs."""
 from __future__ import annotations
 
-from harness.topology import Topology, fix_credentials, fix_password, fleet_comp_ids
-from targets.fix.credentials import Credentials
-from targets.fix.codec import FixMessage
+from powerpeg.harness.topology import Topology, fix_credentials, fix_password, fleet_comp_ids
+from powerpeg.targets.fix.credentials import Credentials
+from powerpeg.targets.fix.codec import FixMessage
 
 from tests.unit.harness.test_state import make_topology
 

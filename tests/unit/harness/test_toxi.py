@@ -10,8 +10,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from harness import toxi
-from harness.backends.local.toxiproxy import discover_api_port, find_binary, listening_ports, server_argv, wait_api
+from powerpeg.harness import toxi
+from powerpeg.harness.backends.local.toxiproxy import (discover_api_port, find_binary, listening_ports, server_argv,
+                                                       wait_api)
 
 
 def test_listening_ports_finds_a_socket_this_process_listens_on():

@@ -1,10 +1,10 @@
 """verdict.evaluate: each assertion set in the experiment, checked against the metrics."""
 from __future__ import annotations
 
-from harness.experiment.model import Assertions
-from harness.measure import Evidence, Metrics
-from harness.outages import Outage
-from harness.verdict import (
+from powerpeg.harness.experiment.model import Assertions
+from powerpeg.harness.measure import Evidence, Metrics
+from powerpeg.harness.outages import Outage
+from powerpeg.harness.verdict import (
     CONTROL_NOT_RUNNING,
     EXCHANGE_DOWN,
     MARKET_NEVER_OPENED,

@@ -24,7 +24,7 @@ def third_party_imports() -> set[str]:
                 continue
             for name in names:
                 top = name.split(".")[0]
-                if top not in sys.stdlib_module_names and top != "targets":
+                if top not in sys.stdlib_module_names and top != "powerpeg":
                     found.add(DISTRIBUTIONS.get(top, top))
     return found
 

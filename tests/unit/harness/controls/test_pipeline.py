@@ -1,9 +1,9 @@
 """Where the detection time went: stages from a bundled control's own account, the metrics and the sink."""
 from __future__ import annotations
 
-from harness.controls.pipeline import stages
-from harness.controls.timestamps import rfc3339_ns
-from harness.measure import Metrics
+from powerpeg.harness.controls.pipeline import stages
+from powerpeg.harness.controls.timestamps import rfc3339_ns
+from powerpeg.harness.measure import Metrics
 
 S = 1_000_000_000
 V = 1_000 * S  # the first violation

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import yaml
 
-from harness.backends.base import FleetSpec
-from harness.backends.compose import docker as dk
-from harness.backends.compose.backend import ComposeRecord
-from harness.backends.compose.env import CONTROL_FILES, PROMETHEUS_IMAGE, ComposePlan, HostPorts
-from harness.controls.external import unsupported_controls
-from harness.controls.placement import (ALERTMANAGER_PORT_IN_NETWORK, CONFIG_IN_CONTAINER, DAEMONS, PLACEMENTS,
-                                        PROMETHEUS_PORT_IN_NETWORK, ComposeContainers, Wiring, compose_env)
-from harness.controls.prometheus import Prometheus, PrometheusParams, alertmanager_config, prometheus_config
-from harness.experiment.model import Experiment
-from harness.topology import Topology
+from powerpeg.harness.backends.base import FleetSpec
+from powerpeg.harness.backends.compose import docker as dk
+from powerpeg.harness.backends.compose.backend import ComposeRecord
+from powerpeg.harness.backends.compose.env import CONTROL_FILES, PROMETHEUS_IMAGE, ComposePlan, HostPorts
+from powerpeg.harness.controls.external import unsupported_controls
+from powerpeg.harness.controls.placement import (ALERTMANAGER_PORT_IN_NETWORK, CONFIG_IN_CONTAINER, DAEMONS, PLACEMENTS,
+                                                 PROMETHEUS_PORT_IN_NETWORK, ComposeContainers, Wiring, compose_env)
+from powerpeg.harness.controls.prometheus import Prometheus, PrometheusParams, alertmanager_config, prometheus_config
+from powerpeg.harness.experiment.model import Experiment
+from powerpeg.harness.topology import Topology
 
 OVERRIDE = CONTROL_FILES["prometheus"]
 

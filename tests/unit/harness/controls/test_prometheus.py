@@ -11,10 +11,10 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from harness.controls.placement import Wiring
-from harness.controls.prometheus import (KILL_RECEIVER, PAGE_RECEIVER, alertmanager_config, prom_duration,
-                                         prometheus_config, rules, write_yaml)
-from harness.controls.prometheus import PrometheusParams as Params
+from powerpeg.harness.controls.placement import Wiring
+from powerpeg.harness.controls.prometheus import (KILL_RECEIVER, PAGE_RECEIVER, alertmanager_config, prom_duration,
+                                                  prometheus_config, rules, write_yaml)
+from powerpeg.harness.controls.prometheus import PrometheusParams as Params
 from tests.unit.harness.test_state import make_topology
 
 

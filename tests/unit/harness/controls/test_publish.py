@@ -4,8 +4,8 @@ from __future__ import annotations
 import dataclasses
 import shlex
 
-from harness.controls.publish import env_lines, env_pairs
-from harness.topology import DROPCOPY_PROXY, ALERTS_PROXY, ProxyInfo, ToxiproxyEndpoints, pagerduty_routing_key
+from powerpeg.harness.controls.publish import env_lines, env_pairs
+from powerpeg.harness.topology import DROPCOPY_PROXY, ALERTS_PROXY, ProxyInfo, ToxiproxyEndpoints, pagerduty_routing_key
 from tests.unit.harness.test_state import make_topology
 
 

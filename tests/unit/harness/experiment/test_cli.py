@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
-from harness.experiment import validate
-from harness.faults.registry import FAULTS
+from powerpeg.harness.cli import main
+from powerpeg.harness.experiment import validate
+from powerpeg.harness.faults.registry import FAULTS
 
 ROOT = Path(__file__).parents[4]
 BROKEN = Path("tests/fixtures/broken")
@@ -137,7 +137,7 @@ def test_schema_names_the_assert_section_by_its_alias(capsys: pytest.CaptureFixt
 
 def test_console_script_validates_in_a_subprocess() -> None:
     """The real command line: broken file → exit 2 with its error on stdout."""
-    proc = subprocess.run([sys.executable, "-m", "harness.cli", "validate",
+    proc = subprocess.run([sys.executable, "-m", "powerpeg.harness.cli", "validate",
                            str(BROKEN / "router-not-in-topology.yaml")],
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert (2, f"{BROKEN}/{BROKEN_CASES['router-not-in-topology']}\n") == (proc.returncode, proc.stdout)

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.controls.external import unsupported_controls
-from harness.experiment.loader import ExperimentError, load
-from harness.experiment.model import Controls, Experiment
-from harness.experiment.validate import check_controls, json_schema
-from harness.plan import fleet_spec
+from powerpeg.harness.controls.external import unsupported_controls
+from powerpeg.harness.experiment.loader import ExperimentError, load
+from powerpeg.harness.experiment.model import Controls, Experiment
+from powerpeg.harness.experiment.validate import check_controls, json_schema
+from powerpeg.harness.plan import fleet_spec
 
 HEAD = "name: ext\nduration: 10s\n"
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.experiment.loader import MAX_FILE_BYTES, MAX_ISSUES, ExperimentError, Issue, load
-from harness.experiment.validate import json_schema
+from powerpeg.harness.experiment.loader import MAX_FILE_BYTES, MAX_ISSUES, ExperimentError, Issue, load
+from powerpeg.harness.experiment.validate import json_schema
 
 ROOT = Path(__file__).parents[4]
 HOSTILE = Path("tests/fixtures/hostile")
@@ -45,7 +45,7 @@ def _limits() -> None:
 
 def powerpeg(*args: str) -> subprocess.CompletedProcess[str]:
     """`powerpeg ARGS` from the repository root under the memory and CPU limits."""
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=ROOT, preexec_fn=_limits,
+    return subprocess.run([sys.executable, "-m", "powerpeg.harness.cli", *args], cwd=ROOT, preexec_fn=_limits,
                           capture_output=True, text=True, timeout=4 * CPU_LIMIT_S, check=False)
 
 

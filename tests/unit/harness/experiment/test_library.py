@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.experiment import validate
-from harness.experiment.loader import ExperimentError, load
+from powerpeg.harness.experiment import validate
+from powerpeg.harness.experiment.loader import ExperimentError, load
 
 EXPERIMENTS = Path(__file__).parents[4] / "experiments"
 BUNDLED = sorted(EXPERIMENTS.glob("*.yaml"))

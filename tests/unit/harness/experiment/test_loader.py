@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.experiment.loader import ExperimentError, Issue, format_loc, load, load_many, parse_loc
+from powerpeg.harness.experiment.loader import ExperimentError, Issue, format_loc, load, load_many, parse_loc
 
 BROKEN = Path(__file__).parents[4] / "tests" / "fixtures" / "broken"
 

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.experiment.loader import ExperimentError, load
-from harness.experiment.model import Market, Step, FleetShape
-from harness.experiment.validate import check, json_schema, toxiproxy_found, venv_bin
-from harness.faults.registry import FAULTS
+from powerpeg.harness.experiment.loader import ExperimentError, load
+from powerpeg.harness.experiment.model import Market, Step, FleetShape
+from powerpeg.harness.experiment.validate import check, json_schema, toxiproxy_found, venv_bin
+from powerpeg.harness.faults.registry import FAULTS
 
 BROKEN = Path(__file__).parents[4] / "tests" / "fixtures" / "broken"
 EXPERIMENTS = Path(__file__).parents[4] / "experiments"

@@ -7,17 +7,17 @@ import time
 import pytest
 import structlog
 
-from harness.experiment.model import LoadMix
-from harness.load.control import LoadControl
+from powerpeg.harness.experiment.model import LoadMix
+from powerpeg.harness.load.control import LoadControl
 
-from harness.faults import registry
-from harness.faults.alert_blackout import AlertBlackout
-from harness.faults.base import FaultContext, FaultError
-from harness.faults.flag_flip import FlagFlip
-from harness.faults.network import Network
-from harness.faults.partial_deploy import PartialDeploy
-from harness.faults.process import Kill
-from harness.faults.rollback_deploy import RollbackDeploy
+from powerpeg.harness.faults import registry
+from powerpeg.harness.faults.alert_blackout import AlertBlackout
+from powerpeg.harness.faults.base import FaultContext, FaultError
+from powerpeg.harness.faults.flag_flip import FlagFlip
+from powerpeg.harness.faults.network import Network
+from powerpeg.harness.faults.partial_deploy import PartialDeploy
+from powerpeg.harness.faults.process import Kill
+from powerpeg.harness.faults.rollback_deploy import RollbackDeploy
 
 ARGS = {
     "partial_deploy": {"version": "v2"},

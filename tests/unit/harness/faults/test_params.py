@@ -4,14 +4,14 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from harness.experiment.model import FleetShape
-from harness.faults import registry
-from harness.faults.alert_blackout import AlertBlackout
-from harness.faults.flag_flip import FlagFlip
-from harness.faults.network import Network
-from harness.faults.partial_deploy import PartialDeploy
-from harness.faults.process import Kill, Pause, Restart
-from harness.faults.rollback_deploy import RollbackDeploy
+from powerpeg.harness.experiment.model import FleetShape
+from powerpeg.harness.faults import registry
+from powerpeg.harness.faults.alert_blackout import AlertBlackout
+from powerpeg.harness.faults.flag_flip import FlagFlip
+from powerpeg.harness.faults.network import Network
+from powerpeg.harness.faults.partial_deploy import PartialDeploy
+from powerpeg.harness.faults.process import Kill, Pause, Restart
+from powerpeg.harness.faults.rollback_deploy import RollbackDeploy
 
 FLEET = FleetShape(routers=8)
 

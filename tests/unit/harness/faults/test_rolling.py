@@ -5,14 +5,14 @@ import pytest
 import structlog
 from pydantic import ValidationError
 
-from harness.backends.base import FleetError, FleetSpec
-from harness.backends.local import LocalBackend
-from harness.context import RunContext
-from harness.experiment.model import Experiment, FleetShape
-from harness.faults import common
-from harness.faults.base import FaultContext, FaultError
-from harness.faults.partial_deploy import PartialDeploy, replicated_routers, rollout_summary
-from harness.plan import fleet_spec
+from powerpeg.harness.backends.base import FleetError, FleetSpec
+from powerpeg.harness.backends.local import LocalBackend
+from powerpeg.harness.context import RunContext
+from powerpeg.harness.experiment.model import Experiment, FleetShape
+from powerpeg.harness.faults import common
+from powerpeg.harness.faults.base import FaultContext, FaultError
+from powerpeg.harness.faults.partial_deploy import PartialDeploy, replicated_routers, rollout_summary
+from powerpeg.harness.plan import fleet_spec
 
 ROLLOUT = {"update_state": "paused", "tasks": {
     "router-1": {"version": "v2", "updated": True}, "router-2": {"version": "v1", "updated": False},
@@ -166,7 +166,7 @@ def test_rollout_summary_names_the_stragglers_in_router_order() -> None:
 
 async def test_a_revert_reading_a_router_mid_deploy_waits_for_it(monkeypatch) -> None:
     """A router that does not answer (another step's deploy restarting it) is read again until it does."""
-    from harness.faults.partial_deploy import settled_versions
+    from powerpeg.harness.faults.partial_deploy import settled_versions
 
     answers: list = [FaultError("GET /health: ClientConnectorError"), {"router-1": "v1"}]
 
@@ -182,7 +182,7 @@ async def test_a_revert_reading_a_router_mid_deploy_waits_for_it(monkeypatch) ->
 
 async def test_a_router_that_never_answers_still_fails_the_revert(monkeypatch) -> None:
     """Bounded: past the deploy timeout the read's own error is raised."""
-    from harness.faults.partial_deploy import settled_versions
+    from powerpeg.harness.faults.partial_deploy import settled_versions
 
     async def router_versions(_ctx, _ids):
         raise FaultError("GET /health: ClientConnectorError")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.gameday import history
-from harness.gameday.history import HistoryEntry
+from powerpeg.harness.gameday import history
+from powerpeg.harness.gameday.history import HistoryEntry
 
 
 def _entry(experiment: str, date: str, ttd: float | None, excess: int = 0) -> HistoryEntry:

@@ -1,12 +1,12 @@
 """The game day's index.html: one row per run, its picture, its link, who detected."""
 from __future__ import annotations
 
-from harness.gameday.index import SuiteRun, detection, kill, render
-from harness.gameday.suite import Suite, SuiteEntry
-from harness.measure import Metrics
-from harness.outages import Outage
-from harness.report import RunRecord
-from harness.verdict import AssertionResult
+from powerpeg.harness.gameday.index import SuiteRun, detection, kill, render
+from powerpeg.harness.gameday.suite import Suite, SuiteEntry
+from powerpeg.harness.measure import Metrics
+from powerpeg.harness.outages import Outage
+from powerpeg.harness.report import RunRecord
+from powerpeg.harness.verdict import AssertionResult
 
 SUITE = Suite(title="Nightly <resilience>", participants=["ann"], experiments=[SuiteEntry(path="x.yaml")])
 

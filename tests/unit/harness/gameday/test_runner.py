@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.gameday.index import SuiteRun
-from harness.gameday.runner import read_events, summary_table
-from harness.measure import Metrics
-from harness.report import RunRecord
+from powerpeg.harness.gameday.index import SuiteRun
+from powerpeg.harness.gameday.runner import read_events, summary_table
+from powerpeg.harness.measure import Metrics
+from powerpeg.harness.report import RunRecord
 
 
 def _run(name: str, kill_at: int | None, events: list[dict]) -> SuiteRun:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.experiment.loader import ExperimentError
-from harness.gameday.suite import load_suite, merge
+from powerpeg.harness.experiment.loader import ExperimentError
+from powerpeg.harness.gameday.suite import load_suite, merge
 
 EXPERIMENT = """\
 name: tiny

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import structlog
 
-from harness.experiment.model import Load, LoadMix
-from harness.load.config import RUN_TIME_MARGIN_S, LoadConfig, RouterTarget, SymbolRef
-from harness.load.runner import LOCUSTFILE, LoadRunner
+from powerpeg.harness.experiment.model import Load, LoadMix
+from powerpeg.harness.load.config import RUN_TIME_MARGIN_S, LoadConfig, RouterTarget, SymbolRef
+from powerpeg.harness.load.runner import LOCUSTFILE, LoadRunner
 
 ROUTERS = [RouterTarget(id="router-1", orders="http://127.0.0.1:9001/orders"),
            RouterTarget(id="router-2", orders="http://127.0.0.1:9002/orders")]
@@ -132,8 +132,8 @@ async def test_no_users_starts_no_process(tmp_path):
 
 
 def test_the_harness_side_never_imports_locust():
-    """Importing harness.load loads no Locust (gevent must stay out of the asyncio process)."""
-    code = ("import sys, harness.load, harness.load.runner; "
+    """Importing powerpeg.harness.load loads no Locust (gevent must stay out of the asyncio process)."""
+    code = ("import sys, powerpeg.harness.load, powerpeg.harness.load.runner; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('locust', 'gevent')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "[]" == out.strip()

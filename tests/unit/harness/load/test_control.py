@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from harness.experiment.model import LoadMix
-from harness.load.control import ControlPoller, LoadControl, scheduled_rlp_share
+from powerpeg.harness.experiment.model import LoadMix
+from powerpeg.harness.load.control import ControlPoller, LoadControl, scheduled_rlp_share
 
 MIX = LoadMix(rlp_share_before_open=0.1, rlp_share_after_open=0.6)
 OPEN_NS = 5_000

@@ -4,9 +4,9 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from harness.experiment.model import Load, LoadMix
-from harness.load.config import LoadConfig, RouterTarget, SymbolRef
-from harness.load.orders import Broker, user_number
+from powerpeg.harness.experiment.model import Load, LoadMix
+from powerpeg.harness.load.config import LoadConfig, RouterTarget, SymbolRef
+from powerpeg.harness.load.orders import Broker, user_number
 
 ROUTERS = [RouterTarget(id=f"router-{i}", orders=f"http://127.0.0.1:{9000 + i}/orders") for i in (1, 2, 3)]
 UNIVERSE = [SymbolRef(symbol=s, ref_price=p) for s, p in

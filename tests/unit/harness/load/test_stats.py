@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from harness.load.stats import LoadStats, StatsError, read_parents
+from powerpeg.harness.load.stats import LoadStats, StatsError, read_parents
 
 HEADER = ("Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,"
           "Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,"

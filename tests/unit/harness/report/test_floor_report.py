@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.gameday.history import HistoryEntry, trend_table
-from harness.gameday.index import SuiteRun
-from harness.gameday.index import render as render_index
-from harness.gameday.suite import Suite, SuiteEntry
-from harness.measure import Metrics
-from harness.measurement import ComponentLag, CpuSaturation, KillDecision, Lag, Measurement, Readings, judge
-from harness.report import RunRecord, RunStatus, write_all
-from harness.report.html import render as render_html
-from harness.report.summary import render
+from powerpeg.harness.gameday.history import HistoryEntry, trend_table
+from powerpeg.harness.gameday.index import SuiteRun
+from powerpeg.harness.gameday.index import render as render_index
+from powerpeg.harness.gameday.suite import Suite, SuiteEntry
+from powerpeg.harness.measure import Metrics
+from powerpeg.harness.measurement import ComponentLag, CpuSaturation, KillDecision, Lag, Measurement, Readings, judge
+from powerpeg.harness.report import RunRecord, RunStatus, write_all
+from powerpeg.harness.report.html import render as render_html
+from powerpeg.harness.report.summary import render
 
 T = 1_700_000_000 * 10**9
 WARNING = "TTD 0.39 s includes 0.32 s of drop-copy backlog"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from harness.controls.pipeline import stages
-from harness.measure import Metrics
-from harness.report import RunRecord, RunStatus
-from harness.report.html import pipeline_section, render
+from powerpeg.harness.controls.pipeline import stages
+from powerpeg.harness.measure import Metrics
+from powerpeg.harness.report import RunRecord, RunStatus
+from powerpeg.harness.report.html import pipeline_section, render
 
 S = 1_000_000_000
 V = 1_000 * S  # the first violation

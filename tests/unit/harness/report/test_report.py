@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.measure import Mark, Metrics, Series
-from harness.outages import Outage
-from harness.report import RunRecord, RunStatus, SourceRecord, iso_utc, write_all
-from harness.report.html import render as render_html
-from harness.report.summary import render, side_by_side
-from harness.verdict import CONTROL_NOT_RUNNING, NOTHING_TO_MEASURE, AssertionResult
+from powerpeg.harness.measure import Mark, Metrics, Series
+from powerpeg.harness.outages import Outage
+from powerpeg.harness.report import RunRecord, RunStatus, SourceRecord, iso_utc, write_all
+from powerpeg.harness.report.html import render as render_html
+from powerpeg.harness.report.summary import render, side_by_side
+from powerpeg.harness.verdict import CONTROL_NOT_RUNNING, NOTHING_TO_MEASURE, AssertionResult
 
 T0 = 1_700_000_000 * 10**9
 S = 10**9

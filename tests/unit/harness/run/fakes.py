@@ -10,11 +10,11 @@ from typing import Any
 
 from aiohttp import web
 
-from harness.backends.base import FleetError
-from harness.events import EventLog
-from harness.experiment.model import Experiment
-from harness.run.state import LiveRun, Progress, Run, schedule
-from harness.topology import ExchangeEndpoints, ServiceEndpoints, Topology
+from powerpeg.harness.backends.base import FleetError
+from powerpeg.harness.events import EventLog
+from powerpeg.harness.experiment.model import Experiment
+from powerpeg.harness.run.state import LiveRun, Progress, Run, schedule
+from powerpeg.harness.topology import ExchangeEndpoints, ServiceEndpoints, Topology
 
 FIRM = "KNIGHT"
 MARKS = {"AAA": 10.0, "BBB": 20.0}

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import measure
-from harness.events import RunEvent
-from harness.report import RunStatus
-from harness.run.evidence import collect, record
-from harness.verdict import MARKET_NEVER_OPENED
+from powerpeg.harness import measure
+from powerpeg.harness.events import RunEvent
+from powerpeg.harness.report import RunStatus
+from powerpeg.harness.run.evidence import collect, record
+from powerpeg.harness.verdict import MARKET_NEVER_OPENED
 from tests.unit.harness.run.fakes import FIRM, JOURNAL, MARKS, Fleet, experiment
 
 

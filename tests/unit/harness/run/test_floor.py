@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from harness.events import RunEvent
-from harness.measurement import CpuSaturation
-from harness.run.evidence import collect
-from harness.run import floor as floor_module
-from harness.run.floor import CpuSampler, _busy_counters, host_of, read
-from harness.run.lifecycle import Runner
+from powerpeg.harness.events import RunEvent
+from powerpeg.harness.measurement import CpuSaturation
+from powerpeg.harness.run.evidence import collect
+from powerpeg.harness.run import floor as floor_module
+from powerpeg.harness.run.floor import CpuSampler, _busy_counters, host_of, read
+from powerpeg.harness.run.lifecycle import Runner
 from tests.unit.harness.run.fakes import FIRM, Fleet
 
 CPU = CpuSaturation(samples=4, interval_s=0.25, busy_p50=0.5, busy_max=0.7, saturated_share=0.0, cores=2)

@@ -1,8 +1,8 @@
 """harness/run/method.py: how long the scheduled method asks the load to run."""
 from __future__ import annotations
 
-from harness.experiment.model import Experiment
-from harness.run.method import LOAD_GRACE_S, ScheduledMethod
+from powerpeg.harness.experiment.model import Experiment
+from powerpeg.harness.run.method import LOAD_GRACE_S, ScheduledMethod
 
 
 def _exp(at: str) -> Experiment:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.events import EventLog
-from harness.outages import PASSIVE_MONITOR
-from harness.run.parts import DOWN_AFTER, Parts
+from powerpeg.harness.events import EventLog
+from powerpeg.harness.outages import PASSIVE_MONITOR
+from powerpeg.harness.run.parts import DOWN_AFTER, Parts
 
 
 class Probe:

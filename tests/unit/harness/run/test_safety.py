@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.run import safety as safety_module
-from harness.run.safety import Safety
+from powerpeg.harness.run import safety as safety_module
+from powerpeg.harness.run.safety import Safety
 from tests.unit.harness.run.fakes import Fleet
 
 

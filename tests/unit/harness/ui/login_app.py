@@ -41,7 +41,7 @@ def app(web_login: bool) -> tuple[Any, FakeApi]:
     from locust import User, constant, task
     from locust.env import Environment
 
-    from harness.load import chaos_web
+    from powerpeg.harness.load import chaos_web
 
     class Idle(User):
         wait_time = constant(1)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.ui.alert_groups import group, kind_of
-from harness.ui.tab import status_rows
+from powerpeg.harness.ui.alert_groups import group, kind_of
+from powerpeg.harness.ui.tab import status_rows
 
 
 def alert(i: int, *, source: str = "router-8", channel: str = "email", text: str | None = None,

@@ -6,9 +6,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from harness.ui.api import make_app
-from harness.ui.operator import ActionError
-from harness.ui.websession import OPERATOR_HEADER, header_value
+from powerpeg.harness.ui.api import make_app
+from powerpeg.harness.ui.operator import ActionError
+from powerpeg.harness.ui.websession import OPERATOR_HEADER, header_value
 
 TOKEN = "s3cret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from harness.cli import build_parser
-from harness.experiment.loader import load
-from harness.ui.api import serve
-from harness.ui.command import DEFAULT_FILE, cmd_ui_async
+from powerpeg.harness.cli import build_parser
+from powerpeg.harness.experiment.loader import load
+from powerpeg.harness.ui.api import serve
+from powerpeg.harness.ui.command import DEFAULT_FILE, cmd_ui_async
 
 ROOT = Path(__file__).parents[4]
 

@@ -1,7 +1,7 @@
 """The web login of `powerpeg ui`: Locust's login page (operator name + the fleet's admin token) and
 how a logged-in session stands in for the token on the Chaos tab's POSTs.
 
-The first tests are the pure rules (`harness.ui.websession`); the others drive Locust's real
+The first tests are the pure rules (`powerpeg.harness.ui.websession`); the others drive Locust's real
 web app (Flask's test client, `--web-login` and without) in a subprocess, because importing
 Locust monkey-patches the whole process for gevent. The control API there is a fake answering
 as the real one does (200 with the token, else 401) and recording what it was sent.
@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 import structlog
 
-from harness.experiment.model import Load
-from harness.load.config import LoadConfig, RouterTarget, SymbolRef
-from harness.load.runner import LoadRunner
-from harness.ui.websession import (forwarded_credentials, header_value, name_from_header, operator_name,
-                                   same_origin)
+from powerpeg.harness.experiment.model import Load
+from powerpeg.harness.load.config import LoadConfig, RouterTarget, SymbolRef
+from powerpeg.harness.load.runner import LoadRunner
+from powerpeg.harness.ui.websession import (forwarded_credentials, header_value, name_from_header, operator_name,
+                                            same_origin)
 from tests.unit.harness.ui.login_app import TOKEN  # the module imports Locust only when run
 
 ROOT = Path(__file__).parents[4]

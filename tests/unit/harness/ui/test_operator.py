@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.run.safety import Safety
-from harness.ui.operator import ActionError, OperatorMethod
-from harness.ui.tab import status_rows
+from powerpeg.harness.run.safety import Safety
+from powerpeg.harness.ui.operator import ActionError, OperatorMethod
+from powerpeg.harness.ui.tab import status_rows
 from tests.unit.harness.run.fakes import FIRM, Fleet
 
 METHOD = [{"fault": "kill", "at": "1s", "args": {"target": "router-1"}}]

@@ -5,15 +5,15 @@ from pathlib import Path
 
 import structlog
 
-from harness import measure
-from harness.experiment.model import Step
-from harness.faults.registry import FAULTS
-from harness.load.config import LoadConfig, RouterTarget, SymbolRef
-from harness.experiment.model import Load
-from harness.load.runner import LoadRunner
-from harness.run import ScheduledFault
-from harness.ui.operator import attribution, fault_view
-from harness.ui.tab import status_rows
+from powerpeg.harness import measure
+from powerpeg.harness.experiment.model import Step
+from powerpeg.harness.faults.registry import FAULTS
+from powerpeg.harness.load.config import LoadConfig, RouterTarget, SymbolRef
+from powerpeg.harness.experiment.model import Load
+from powerpeg.harness.load.runner import LoadRunner
+from powerpeg.harness.run import ScheduledFault
+from powerpeg.harness.ui.operator import attribution, fault_view
+from powerpeg.harness.ui.tab import status_rows
 
 
 def scheduled(**times: int | str | None) -> ScheduledFault:

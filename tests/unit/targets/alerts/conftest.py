@@ -7,9 +7,9 @@ import pytest
 import structlog
 from aiohttp.test_utils import TestClient, TestServer
 
-from targets.alerts.config import build_routes
-from targets.alerts.core import AlertSink
-from targets.alerts.http import SINK_KEY, build_app
+from powerpeg.targets.alerts.config import build_routes
+from powerpeg.targets.alerts.core import AlertSink
+from powerpeg.targets.alerts.http import SINK_KEY, build_app
 
 from .payloads import ROUTING_KEY
 

@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from targets.common.alertmanager import rfc3339_ns
+from powerpeg.targets.common.alertmanager import rfc3339_ns
 
 from .conftest import AUTH
 from .payloads import GROUP_KEY, am_alert, notification

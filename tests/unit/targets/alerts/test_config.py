@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from targets.alerts.config import build_routes, parse
-from targets.common.service import ConfigError
+from powerpeg.targets.alerts.config import build_routes, parse
+from powerpeg.targets.common.service import ConfigError
 
 from .payloads import ROUTING_KEY
 
@@ -51,7 +51,7 @@ def test_bad_route_is_a_config_error_naming_it(flag, says) -> None:
 
 
 def test_bad_route_flag_exits_2(capsys) -> None:
-    """python -m targets.alerts with a bad --route is a usage error, exit 2."""
+    """python -m powerpeg.targets.alerts with a bad --route is a usage error, exit 2."""
     with pytest.raises(SystemExit) as info:
         parse(["--route", "alertmanager:x=sms"])
     assert (2, True) == (info.value.code, "--route alertmanager:x=sms" in capsys.readouterr().err)

@@ -5,7 +5,7 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from targets.alerts.core import AlertSink, BadField, UnknownAlert
+from powerpeg.targets.alerts.core import AlertSink, BadField, UnknownAlert
 
 
 def _sink() -> AlertSink:

@@ -5,11 +5,11 @@ import pytest
 import structlog
 from aiohttp.test_utils import TestClient, TestServer
 
-from targets.alerts.http import build_app
+from powerpeg.targets.alerts.http import build_app
 from tests.fixtures.hostile_http import (
     DEEP_ARRAY, DEEP_OBJECT, NON_ASCII_AUTH, NOT_JSON_NUMBERS, UNICODE_DIGITS, post_with_auth, raw_request,
 )
-from targets.alerts.core import AlertSink
+from powerpeg.targets.alerts.core import AlertSink
 
 TOKEN = "secret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

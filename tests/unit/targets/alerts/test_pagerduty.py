@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from harness.measure import Evidence, compute
-from harness.ui.attribution import attribution
+from powerpeg.harness.measure import Evidence, compute
+from powerpeg.harness.ui.attribution import attribution
 
 from .conftest import AUTH
 from .payloads import ROUTING_KEY, pd_event

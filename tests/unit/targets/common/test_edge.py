@@ -5,7 +5,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from targets.common.edge import (
+from powerpeg.targets.common.edge import (
     MAX_JSON_DEPTH, BadJson, StrictBody, bad_request_middleware, load_json, parse_json, query_flag, query_int,
     too_deep, token_middleware,
 )

@@ -10,8 +10,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from targets.common.looplag import BOUNDS, GROWTH, IDENTITY, LagHistogram, LoopLag
-from targets.common.service import AdminSite
+from powerpeg.targets.common.looplag import BOUNDS, GROWTH, IDENTITY, LagHistogram, LoopLag
+from powerpeg.targets.common.service import AdminSite
 
 
 def test_an_empty_histogram_has_no_quantiles() -> None:

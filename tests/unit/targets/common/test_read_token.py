@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from targets.common.service import read_token
+from powerpeg.targets.common.service import read_token
 
 
 def test_environment_token_is_used_when_set(monkeypatch, tmp_path) -> None:

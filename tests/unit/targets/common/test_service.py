@@ -5,7 +5,7 @@ import asyncio
 
 from aiohttp import web
 
-from targets.common.service import IDLE_TIMEOUT_S, AdminSite
+from powerpeg.targets.common.service import IDLE_TIMEOUT_S, AdminSite
 
 
 async def _health(_request: web.Request) -> web.Response:

@@ -1,8 +1,8 @@
 """The engine beyond new orders: per-fill reports of a sweep, cancel/replace and mass cancel."""
 from __future__ import annotations
 
-from targets.exchange.book import BUY, MARKET, SELL
-from targets.exchange.core import SessionState
+from powerpeg.targets.exchange.book import BUY, MARKET, SELL
+from powerpeg.targets.exchange.core import SessionState
 
 from .venue import Venue
 

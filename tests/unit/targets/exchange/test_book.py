@@ -1,7 +1,7 @@
 """The order book: price-time priority, partial fills, cancels, market and IOC."""
 from __future__ import annotations
 
-from targets.exchange.book import BUY, IOC, LIMIT, MARKET, SELL, Book, Order
+from powerpeg.targets.exchange.book import BUY, IOC, LIMIT, MARKET, SELL, Book, Order
 
 _seq = iter(range(1, 1_000_000))
 
@@ -202,7 +202,7 @@ def test_pull_of_the_only_order_removes_the_level() -> None:
 def test_cancelled_orders_behind_a_resting_one_do_not_pile_up() -> None:
     """A level kept alive by one resting order does not keep every order cancelled at it since
     (a market maker requoting there all day): the queue stays short, and priority is kept."""
-    from targets.exchange.book import COMPACT_MIN_DEAD
+    from powerpeg.targets.exchange.book import COMPACT_MIN_DEAD
 
     book = Book("XYZ")
     first = rest(book, order(BUY, 100, 1000, name="first"))

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from targets.exchange.clock import OPEN, PRE_OPEN, MarketClock
+from powerpeg.targets.exchange.clock import OPEN, PRE_OPEN, MarketClock
 
 
 async def test_opens_at_the_scheduled_time() -> None:

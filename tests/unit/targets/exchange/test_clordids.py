@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from targets.exchange.clordids import CLORDIDS, PARTITIONS, ClOrdIds, _py_add, _py_contains
+from powerpeg.targets.exchange.clordids import CLORDIDS, PARTITIONS, ClOrdIds, _py_add, _py_contains
 from tests.unit.targets.fix.speedups import require
 
 
@@ -41,8 +41,8 @@ def test_an_entry_costs_about_nine_bytes(speedups: bool) -> None:
 
 def test_the_c_speedups_and_the_python_code_keep_the_same_set() -> None:
     """Where the C speedups are built, they keep byte for byte what the Python reference keeps."""
-    c = require("targets.fix._speedups")  # a skip saying why where there is no compiler (a failure in CI)
-    assert hasattr(c, "clordid_add"), "targets.fix._speedups predates clordid_add: rebuild it (make setup)"
+    c = require("powerpeg.targets.fix._speedups")  # a skip saying why where there is no compiler (a failure in CI)
+    assert hasattr(c, "clordid_add"), "powerpeg.targets.fix._speedups predates clordid_add: rebuild it (make setup)"
     fast: list[bytearray | None] = [None] * PARTITIONS
     slow: list[bytearray | None] = [None] * PARTITIONS
     keys = [f"c{n % 3000}" for n in range(5000)]
@@ -54,7 +54,7 @@ def test_the_c_speedups_and_the_python_code_keep_the_same_set() -> None:
 
 def test_the_set_uses_the_c_speedups_where_they_are_on() -> None:
     """ClOrdIds() takes the C path unless POWERPEG_SPEEDUPS=0 or no extension was built."""
-    from targets.fix.codec import SPEEDUPS
-    c = require("targets.fix._speedups")
+    from powerpeg.targets.fix.codec import SPEEDUPS
+    c = require("powerpeg.targets.fix._speedups")
     expected = "c" if SPEEDUPS and hasattr(c, "clordid_add") else "python"
     assert expected == CLORDIDS

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from targets.common.service import ConfigError
-from targets.exchange.config import INTAKE_BUDGET, build_parser, from_args
-from targets.exchange.journal import SEGMENT_BYTES
+from powerpeg.targets.common.service import ConfigError
+from powerpeg.targets.exchange.config import INTAKE_BUDGET, build_parser, from_args
+from powerpeg.targets.exchange.journal import SEGMENT_BYTES
 
 
 def config(*argv: str):

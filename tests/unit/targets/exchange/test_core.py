@@ -4,7 +4,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 
-from targets.exchange.book import BUY, DAY, IOC, LIMIT, MARKET, SELL
+from powerpeg.targets.exchange.book import BUY, DAY, IOC, LIMIT, MARKET, SELL
 
 from .venue import Recorder, Venue
 
@@ -141,7 +141,7 @@ def test_clordids_survive_a_reconnect(venue: Venue) -> None:
 def test_past_the_clordid_memory_new_orders_are_refused(venue: Venue, monkeypatch) -> None:
     """Bounded memory: past CLORDID_MEMORY ClOrdIDs in a session's day, its new orders are refused
     (a forgotten ClOrdID could be reused), saying so."""
-    from targets.exchange import core
+    from powerpeg.targets.exchange import core
     monkeypatch.setattr(core, "CLORDID_MEMORY", 3)
     st = venue.login("R1")
     for n in range(4):
@@ -312,7 +312,7 @@ def test_kill_record_names_who_pulled_the_switch(venue: Venue) -> None:
 def test_a_session_remembers_a_bounded_number_of_orders(venue: Venue, monkeypatch) -> None:
     """Done orders are forgotten past ORDER_MEMORY (oldest first), while a working order is always
     found and a forgotten order's ClOrdID is still refused."""
-    from targets.exchange import core
+    from powerpeg.targets.exchange import core
     monkeypatch.setattr(core, "ORDER_MEMORY", 50)
     st = venue.login("R1")
     venue.order(st, "working", BUY, 100, 900)
@@ -328,7 +328,7 @@ def test_a_session_remembers_a_bounded_number_of_orders(venue: Venue, monkeypatc
 def test_market_maker_orders_keep_no_clordids_or_memory(venue: Venue) -> None:
     """The exchange's own market makers (session MM) number their orders themselves: neither their
     ClOrdIDs nor their done orders are kept."""
-    from targets.exchange.core import MM_FIRM
+    from powerpeg.targets.exchange.core import MM_FIRM
     mm = venue.engine.session(MM_FIRM, cod=False)
     for n in range(100):
         venue.engine.new_order(mm, f"MM-{n}", MM_FIRM, "AAA", SELL, 100, 1000 + n, LIMIT, DAY)

@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 import structlog
 
-from targets.exchange.book import BUY, Book
-from targets.exchange.config import ExchangeConfig
-from targets.exchange.core import Engine
-from targets.exchange.fixgate import ORDER_ENTRY_TYPES
-from targets.exchange.journal import read_records
-from targets.exchange.service import ExchangeService
-from targets.fix.codec import FixParser, encode
+from powerpeg.targets.exchange.book import BUY, Book
+from powerpeg.targets.exchange.config import ExchangeConfig
+from powerpeg.targets.exchange.core import Engine
+from powerpeg.targets.exchange.fixgate import ORDER_ENTRY_TYPES
+from powerpeg.targets.exchange.journal import read_records
+from powerpeg.targets.exchange.service import ExchangeService
+from powerpeg.targets.fix.codec import FixParser, encode
 
 from .refmodel import Model, Stream, first_difference, journal_view, received
 
@@ -141,7 +141,7 @@ class LifoBook(Book):
 
 
 def plant_lifo_priority(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("targets.exchange.core.Book", LifoBook)
+    monkeypatch.setattr("powerpeg.targets.exchange.core.Book", LifoBook)
 
 
 def plant_decrease_loses_priority(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -175,7 +175,7 @@ def plant_sweep_totals(monkeypatch: pytest.MonkeyPatch) -> None:
         taker.notional -= qty * px
         fill(self, taker, maker, qty, px)
 
-    monkeypatch.setattr("targets.exchange.core.Book", SweepTotalsBook)
+    monkeypatch.setattr("powerpeg.targets.exchange.core.Book", SweepTotalsBook)
     monkeypatch.setattr(Engine, "_fill", fill_counted_already)
 
 

@@ -8,9 +8,9 @@ import pytest
 import structlog
 from aiohttp.test_utils import TestClient, TestServer
 
-from targets.exchange.config import ExchangeConfig
-from targets.exchange.http import build_app
-from targets.exchange.service import ExchangeService
+from powerpeg.targets.exchange.config import ExchangeConfig
+from powerpeg.targets.exchange.http import build_app
+from powerpeg.targets.exchange.service import ExchangeService
 from tests.fixtures.hostile_http import (
     DEEP_ARRAY, DEEP_OBJECT, NON_ASCII_AUTH, NOT_JSON_NUMBERS, UNICODE_DIGITS, post_with_auth, raw_request,
 )

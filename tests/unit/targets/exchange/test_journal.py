@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from targets.exchange.journal import Journal, copy_journal, locate, read_journal, read_records, segments
+from powerpeg.targets.exchange.journal import Journal, copy_journal, locate, read_journal, read_records, segments
 
 
 def test_records_wait_for_a_flush(tmp_path: Path) -> None:
@@ -135,11 +135,11 @@ def test_copy_journal_concatenates_the_segments(tmp_path: Path) -> None:
 
 def test_a_journal_rotated_every_few_records_gives_the_same_metrics(tmp_path: Path) -> None:
     """A runaway parent and a kill, journaled twice by the same engine run: once in one file, once in
-    a segment every three records; harness.measure finds the same metrics in both."""
-    from harness.measure import Evidence, compute
-    from targets.exchange.book import BUY, DAY, LIMIT, MARKET, SELL
-    from targets.exchange.core import Engine
-    from targets.exchange.symbols import Symbol
+    a segment every three records; powerpeg.harness.measure finds the same metrics in both."""
+    from powerpeg.harness.measure import Evidence, compute
+    from powerpeg.targets.exchange.book import BUY, DAY, LIMIT, MARKET, SELL
+    from powerpeg.targets.exchange.core import Engine
+    from powerpeg.targets.exchange.symbols import Symbol
 
     def run(journal: Journal) -> list:
         clock = iter(range(10**18, 10**18 + 10**12, 10**6))  # the same timestamps in both runs

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from targets.exchange.book import BUY, DAY, LIMIT, MARKET, SELL
-from targets.exchange.core import MM_FIRM, Engine
-from targets.exchange.journal import Journal
-from targets.exchange.liquidity import LEVELS, Liquidity
-from targets.exchange.symbols import Symbol
+from powerpeg.targets.exchange.book import BUY, DAY, LIMIT, MARKET, SELL
+from powerpeg.targets.exchange.core import MM_FIRM, Engine
+from powerpeg.targets.exchange.journal import Journal
+from powerpeg.targets.exchange.liquidity import LEVELS, Liquidity
+from powerpeg.targets.exchange.symbols import Symbol
 
 
 @pytest.fixture
@@ -106,7 +106,7 @@ async def test_tick_only_requotes_symbols_that_moved(market, monkeypatch: pytest
     _, liquidity = market
     for q in liquidity.quoters.values():
         q.base = (q.anchor + 0.5) * q.step  # middle of the grid cell
-    monkeypatch.setattr("targets.exchange.liquidity.VOL_PER_TICK", 0.0)
+    monkeypatch.setattr("powerpeg.targets.exchange.liquidity.VOL_PER_TICK", 0.0)
     assert 0 == liquidity.tick()
 
 

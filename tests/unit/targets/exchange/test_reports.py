@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from targets.exchange.reports import fmt_px, parse_cents
+from powerpeg.targets.exchange.reports import fmt_px, parse_cents
 
 
 @pytest.mark.parametrize(("text", "cents"),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from targets.exchange.book import BUY, SELL
-from targets.exchange.http import EngineCollector
+from powerpeg.targets.exchange.book import BUY, SELL
+from powerpeg.targets.exchange.http import EngineCollector
 
 from .venue import Recorder, Venue
 

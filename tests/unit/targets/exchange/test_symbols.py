@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from targets.exchange.symbols import MIN_SYMBOLS, universe
+from powerpeg.targets.exchange.symbols import MIN_SYMBOLS, universe
 
 
 def test_universe_has_the_asked_number_of_distinct_symbols() -> None:

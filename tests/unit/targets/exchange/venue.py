@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from targets.exchange.book import DAY, LIMIT
-from targets.exchange.core import Engine, SessionState
-from targets.exchange.journal import Journal, read_records
-from targets.exchange.symbols import Symbol
+from powerpeg.targets.exchange.book import DAY, LIMIT
+from powerpeg.targets.exchange.core import Engine, SessionState
+from powerpeg.targets.exchange.journal import Journal, read_records
+from powerpeg.targets.exchange.symbols import Symbol
 
 
 class Recorder:

@@ -1,7 +1,8 @@
 """The FIX 4.4 codec: framing, checksum, parsing and encoding."""
 import pytest
 
-from targets.fix.codec import BadChecksum, FixError, FixParser, Garbled, MsgType, Tag, checksum, encode, parse_body
+from powerpeg.targets.fix.codec import (BadChecksum, FixError, FixParser, Garbled, MsgType, Tag, checksum, encode,
+                                        parse_body)
 from tests.unit.targets.fix.speedups import require
 
 
@@ -151,12 +152,12 @@ def test_a_field_without_equals_is_malformed_even_when_another_value_has_one(bod
 @pytest.mark.parametrize("c", [True, False], ids=["c-framer", "python-framer"])
 def test_messages_with_a_limit_leave_the_rest_buffered(c: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """messages(limit=3) yields three and keeps the rest for the next call, byte for byte, with either framer."""
-    from targets.fix import codec
+    from powerpeg.targets.fix import codec
     if c:  # the built extension, also where POWERPEG_SPEEDUPS=0 left it off
-        frame = require("targets.fix._speedups").frame_messages
+        frame = require("powerpeg.targets.fix._speedups").frame_messages
         monkeypatch.setattr(codec, "_c_frame_messages", frame)
         monkeypatch.setattr(codec, "_C_LIMIT", codec._c_takes_a_limit())
-        assert codec._C_LIMIT, "targets.fix._speedups predates max_count: rebuild it (make setup)"
+        assert codec._C_LIMIT, "powerpeg.targets.fix._speedups predates max_count: rebuild it (make setup)"
     else:
         monkeypatch.setattr(codec, "_c_frame_messages", None)
     parser = FixParser()

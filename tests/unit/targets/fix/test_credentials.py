@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from targets.fix.codec import FixMessage
-from targets.fix.credentials import (
+from powerpeg.targets.fix.codec import FixMessage
+from powerpeg.targets.fix.credentials import (
     CREDENTIALS_ENV, PASSWORD_ENV, Credentials, CredentialsError, logon_fields, read_password,
 )
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from targets.fix.codec import FixMessage, FixParser, MsgType, Tag, encode
-from targets.fix.session import FixSession, connect
-from targets.fix.store import FileStores, MemoryStore, MemoryStores, SessionStores
+from powerpeg.targets.fix.codec import FixMessage, FixParser, MsgType, Tag, encode
+from powerpeg.targets.fix.session import FixSession, connect
+from powerpeg.targets.fix.store import FileStores, MemoryStore, MemoryStores, SessionStores
 
 OLD = "20260101-09:30:00.000"
 

@@ -1,8 +1,8 @@
 """The FIX session layer over real loopback TCP."""
 import asyncio
 
-from targets.fix.codec import FixMessage, FixParser, MsgType, Tag, checksum, encode
-from targets.fix.session import FixSession, ascii_text, connect
+from powerpeg.targets.fix.codec import FixMessage, FixParser, MsgType, Tag, checksum, encode
+from powerpeg.targets.fix.session import FixSession, ascii_text, connect
 
 
 class Recorder:

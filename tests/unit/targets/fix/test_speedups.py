@@ -17,8 +17,8 @@ from types import ModuleType
 
 import pytest
 
-from targets.fix import codec
-from targets.fix.codec import BadChecksum, FixParser, Garbled, checksum, encode
+from powerpeg.targets.fix import codec
+from powerpeg.targets.fix.codec import BadChecksum, FixParser, Garbled, checksum, encode
 from tests.unit.targets.fix.speedups import require
 
 _speedups: ModuleType
@@ -27,7 +27,7 @@ _speedups: ModuleType
 @pytest.fixture(autouse=True)
 def built() -> None:
     global _speedups  # noqa: PLW0603 - the module under test, once it is known to be built
-    _speedups = require("targets.fix._speedups")
+    _speedups = require("powerpeg.targets.fix._speedups")
 
 
 def frame(body: bytes) -> bytes:

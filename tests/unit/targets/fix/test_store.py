@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from targets.fix.codec import encode
-from targets.fix.store import FileStore, FileStores, MemoryStore
+from powerpeg.targets.fix.codec import encode
+from powerpeg.targets.fix.store import FileStore, FileStores, MemoryStore
 
 T = "20260101-09:30:00.000"
 
@@ -132,7 +132,7 @@ def test_a_second_process_cannot_use_the_same_directory(tmp_path: Path) -> None:
     import subprocess
     import sys
     stores = FileStores(tmp_path)
-    code = ("import sys; from targets.fix.store import FileStores, StoreLocked\n"
+    code = ("import sys; from powerpeg.targets.fix.store import FileStores, StoreLocked\n"
             "try:\n    FileStores(sys.argv[1])\nexcept StoreLocked:\n    sys.exit(3)\n")
     try:
         locked = subprocess.run([sys.executable, "-c", code, str(tmp_path)], timeout=30).returncode

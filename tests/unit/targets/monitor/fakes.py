@@ -15,12 +15,12 @@ import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from targets.fix.codec import FixMessage, MsgType, Tag
-from targets.monitor.actions import Actions
-from targets.monitor.book import Execution
-from targets.monitor.config import MonitorConfig
-from targets.monitor.core import Monitor
-from targets.monitor.limits import Limits
+from powerpeg.targets.fix.codec import FixMessage, MsgType, Tag
+from powerpeg.targets.monitor.actions import Actions
+from powerpeg.targets.monitor.book import Execution
+from powerpeg.targets.monitor.config import MonitorConfig
+from powerpeg.targets.monitor.core import Monitor
+from powerpeg.targets.monitor.limits import Limits
 
 TOKEN = "secret"
 _exec_ids = itertools.count(1)

@@ -1,8 +1,8 @@
 """The monitor's reaction to breaches: paging, re-page throttling, auto-kill."""
 import asyncio
 
-from targets.monitor.book import Parent
-from targets.monitor.limits import Limits
+from powerpeg.targets.monitor.book import Parent
+from powerpeg.targets.monitor.limits import Limits
 
 from tests.unit.targets.monitor.fakes import FakeNeighbours, fill
 

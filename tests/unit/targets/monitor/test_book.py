@@ -1,8 +1,8 @@
 """The monitor's book: positions, notional, rates, router activity, reconciliation."""
 import pytest
 
-from targets.fix.codec import FixMessage, MsgType, Tag
-from targets.monitor.book import BadExecution, Book, Execution, Parent, RollingCount
+from powerpeg.targets.fix.codec import FixMessage, MsgType, Tag
+from powerpeg.targets.monitor.book import BadExecution, Book, Execution, Parent, RollingCount
 
 from tests.unit.targets.monitor.fakes import er, fill
 
@@ -188,7 +188,7 @@ def test_applying_reports_sweeps_on_its_own() -> None:
 
 def test_unregistered_executions_are_capped_oldest_first(monkeypatch) -> None:
     """Beyond MAX_PENDING waiting parents the oldest is dropped and counted."""
-    monkeypatch.setattr("targets.monitor.book.MAX_PENDING", 3)
+    monkeypatch.setattr("powerpeg.targets.monitor.book.MAX_PENDING", 3)
     book = Book()
     for k in range(5):
         book.apply(fill(f"router-9-{k:06d}.1", 100), k)

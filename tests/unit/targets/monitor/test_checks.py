@@ -1,7 +1,7 @@
 """Fleet version drift and the alert-pipeline heartbeat."""
-from targets.monitor.book import Parent
-from targets.monitor.checks import heartbeat_once, poll_versions_once, probe_kill_path_once
-from targets.monitor.core import describe_versions
+from powerpeg.targets.monitor.book import Parent
+from powerpeg.targets.monitor.checks import heartbeat_once, poll_versions_once, probe_kill_path_once
+from powerpeg.targets.monitor.core import describe_versions
 
 from tests.unit.targets.monitor.fakes import FakeNeighbours, fill, make_monitor
 

@@ -1,11 +1,11 @@
 """The monitor on a drop-copy FIX session over real loopback TCP."""
 import asyncio
 
-from targets.fix.codec import MsgType, Tag
-from targets.fix.session import FixSession
-from targets.fix.store import MemoryStores
-from targets.monitor.book import Parent
-from targets.monitor.dropcopy import DropCopyClient
+from powerpeg.targets.fix.codec import MsgType, Tag
+from powerpeg.targets.fix.session import FixSession
+from powerpeg.targets.fix.store import MemoryStores
+from powerpeg.targets.monitor.book import Parent
+from powerpeg.targets.monitor.dropcopy import DropCopyClient
 
 from tests.unit.targets.monitor.fakes import FakeNeighbours, er_fields, make_monitor
 
@@ -166,7 +166,7 @@ async def test_other_firms_reports_are_ignored() -> None:
 async def test_every_report_s_drop_copy_lag_is_measured() -> None:
     """Each ER with a TransactTime(60) adds one lag sample (receipt minus TransactTime, >= 0 on one
     host); one without adds none; an unreadable one is counted and still applied."""
-    from targets.fix.codec import utc_timestamp
+    from powerpeg.targets.fix.codec import utc_timestamp
 
     fake_dc = FakeDropCopy()
     monitor = make_monitor(None)

@@ -2,7 +2,7 @@
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from targets.monitor.http import build_app
+from powerpeg.targets.monitor.http import build_app
 
 from tests.fixtures.hostile_http import (
     DEEP_ARRAY, DEEP_OBJECT, NON_ASCII_AUTH, NOT_JSON_NUMBERS, post_with_auth, raw_request,

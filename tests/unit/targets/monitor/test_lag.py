@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from targets.monitor.lag import BadTransactTime, LagHistogram, TransactClock
+from powerpeg.targets.monitor.lag import BadTransactTime, LagHistogram, TransactClock
 
 MS = 1_000_000
 EPOCH_2026 = calendar.timegm(time.strptime("20260102-03:04:05", "%Y%m%d-%H:%M:%S")) * 1_000_000_000

@@ -1,6 +1,6 @@
 """Each risk limit breaches on exactly the message that crosses it."""
-from targets.monitor.book import Book, Execution, Parent
-from targets.monitor.limits import Limits, check_unregistered, evaluate
+from powerpeg.targets.monitor.book import Book, Execution, Parent
+from powerpeg.targets.monitor.limits import Limits, check_unregistered, evaluate
 
 from tests.unit.targets.monitor.fakes import er, fill
 

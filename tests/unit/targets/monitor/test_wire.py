@@ -8,11 +8,11 @@ import pytest
 
 import structlog
 
-from targets.monitor.actions import Actions
-from targets.monitor.book import Parent
-from targets.monitor.config import MonitorConfig
-from targets.monitor.core import Monitor
-from targets.monitor.wire import Answer, WireError, _parse
+from powerpeg.targets.monitor.actions import Actions
+from powerpeg.targets.monitor.book import Parent
+from powerpeg.targets.monitor.config import MonitorConfig
+from powerpeg.targets.monitor.core import Monitor
+from powerpeg.targets.monitor.wire import Answer, WireError, _parse
 
 from tests.unit.targets.monitor.fakes import TOKEN, fill
 

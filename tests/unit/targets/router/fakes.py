@@ -18,11 +18,11 @@ import pytest
 import structlog
 from aiohttp import web
 
-from targets.fix.codec import FixMessage, MsgType, Tag
-from targets.fix.session import FixSession
-from targets.fix.store import MemoryStores
-from targets.router.config import RouterConfig
-from targets.router.service import RouterService
+from powerpeg.targets.fix.codec import FixMessage, MsgType, Tag
+from powerpeg.targets.fix.session import FixSession
+from powerpeg.targets.fix.store import MemoryStores
+from powerpeg.targets.router.config import RouterConfig
+from powerpeg.targets.router.service import RouterService
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

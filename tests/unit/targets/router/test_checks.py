@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from targets.fix.codec import Tag
-from targets.router.checks import (
+from powerpeg.targets.fix.codec import Tag
+from powerpeg.targets.router.checks import (
     ChildBlock, EntryRejection, MaxChildQty, MaxChildRate, MaxParentNotional, PriceCollar, RejectDuplicates,
     build_checks,
 )
-from targets.router.market import Prices
-from targets.router.parents import ORD_LIMIT, ORD_MARKET, TIF_DAY, TIF_IOC, Child, Parent
+from powerpeg.targets.router.market import Prices
+from powerpeg.targets.router.parents import ORD_LIMIT, ORD_MARKET, TIF_DAY, TIF_IOC, Child, Parent
 
 from tests.unit.targets.router.fakes import (  # noqa: F401 - fixtures
     exchange, http, launch, post_order, router_config, wait_until, world,

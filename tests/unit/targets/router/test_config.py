@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from targets.router.config import build_parser, from_args, ConfigError
+from powerpeg.targets.router.config import build_parser, from_args, ConfigError
 
 BASE = ["--exchange", "127.0.0.1:9000", "--exchange-admin", "http://127.0.0.1:9001/"]
 

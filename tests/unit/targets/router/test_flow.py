@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 
-from targets.fix.codec import Tag
+from powerpeg.targets.fix.codec import Tag
 
 from tests.unit.targets.router.fakes import (  # noqa: F401 - fixtures
     AUTH, exchange, get_json, http, launch, post_order, wait_until, world,
@@ -340,7 +340,7 @@ async def test_child_unknown_at_the_venue_is_sent_again(launch, exchange, http) 
 
 async def test_children_in_doubt_are_given_up_when_the_venue_never_answers(launch, exchange, http, monkeypatch) -> None:
     """A venue that ignores 35=H cannot freeze a parent: after the timeout the child counts as lost."""
-    monkeypatch.setattr("targets.router.gateway.STATUS_TIMEOUT_S", 0.3)
+    monkeypatch.setattr("powerpeg.targets.router.gateway.STATUS_TIMEOUT_S", 0.3)
     exchange.fill = lambda qty: 0
     exchange.answer_status = False
     exchange.cod = False  # the child still works at the venue: nothing settles it but an answer

@@ -1,8 +1,9 @@
 """Parent state and the cumulative-quantity function (pure)."""
 from __future__ import annotations
 
-from targets.router.market import Prices, parse_symbols
-from targets.router.parents import ORD_LIMIT, TIF_DAY, Child, Parent, add_child, end_child, open_qty, record_fill
+from powerpeg.targets.router.market import Prices, parse_symbols
+from powerpeg.targets.router.parents import (ORD_LIMIT, TIF_DAY, Child, Parent, add_child, end_child, open_qty,
+                                             record_fill)
 
 import pytest
 

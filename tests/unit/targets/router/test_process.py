@@ -1,4 +1,4 @@
-"""``python -m targets.router`` as a real process: ready file, health, SIGTERM."""
+"""``python -m powerpeg.targets.router`` as a real process: ready file, health, SIGTERM."""
 from __future__ import annotations
 
 import asyncio
@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from targets.router.service import StartupError, fetch_symbols
+from powerpeg.targets.router.service import StartupError, fetch_symbols
 
 from tests.unit.targets.router.fakes import TOKEN, exchange, get_json, http, wait_until, world  # noqa: F401 - fixtures
 
@@ -17,7 +17,7 @@ from tests.unit.targets.router.fakes import TOKEN, exchange, get_json, http, wai
 async def spawn(exchange, world, tmp_path, *extra: str) -> asyncio.subprocess.Process:
     env = {**os.environ, "POWERPEG_TOKEN": TOKEN, "POWERPEG_LOG_JSON": "1"}
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "targets.router", "--id", "router-7", "--version", "v1",
+        sys.executable, "-m", "powerpeg.targets.router", "--id", "router-7", "--version", "v1",
         "--exchange", f"127.0.0.1:{exchange.port}", "--exchange-admin", world.url,
         "--ready-file", str(tmp_path / "ready.json"), *extra,
         env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from harness.backends.base import FleetError
-from harness.backends.compose import docker as dk
-from harness.backends.compose.backend import JOURNAL_IN_CONTAINER, ComposeBackend
-from harness.context import RunContext
+from powerpeg.harness.backends.base import FleetError
+from powerpeg.harness.backends.compose import docker as dk
+from powerpeg.harness.backends.compose.backend import JOURNAL_IN_CONTAINER, ComposeBackend
+from powerpeg.harness.context import RunContext
 
 JOURNAL = b'{"kind": "accepted"}\n{"kind": "fill"}\n'
 

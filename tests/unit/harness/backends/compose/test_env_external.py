@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from harness.backends.base import FleetSpec
-from harness.backends.compose.env import ComposePlan, HostPorts
-from harness.topology import pagerduty_routing_key
+from powerpeg.harness.backends.base import FleetSpec
+from powerpeg.harness.backends.compose.env import ComposePlan, HostPorts
+from powerpeg.harness.topology import pagerduty_routing_key
 
 
 def plan(**spec: Any) -> ComposePlan:

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.backends.base import FleetError, FleetSpec
-from harness.backends.local import LocalBackend, cleanup
-from harness.context import RunContext
-from harness.procs import ProcIdentity, StartError
-from harness.state import FleetState, ProcessRecord, read_current
+from powerpeg.harness.backends.base import FleetError, FleetSpec
+from powerpeg.harness.backends.local import LocalBackend, cleanup
+from powerpeg.harness.context import RunContext
+from powerpeg.harness.procs import ProcIdentity, StartError
+from powerpeg.harness.state import FleetState, ProcessRecord, read_current
 
 FAKE_SERVICE = r'''
 import argparse, json, os, socket, sys, time

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from harness.backends.local.processes import ForkServer
-from harness.procs import ProcIdentity, read_run_id
+from powerpeg.harness.backends.local.processes import ForkServer
+from powerpeg.harness.procs import ProcIdentity, read_run_id
 
 FAKE_MODULE = '''
 import os, signal, sys, time

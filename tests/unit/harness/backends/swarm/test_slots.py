@@ -7,11 +7,11 @@ import asyncio
 import pytest
 import structlog
 
-from harness.backends.base import FleetError, FleetSpec
-from harness.backends.compose.env import ComposePlan, HostPorts
-from harness.backends.swarm import engine as sw_engine, slots as slots_module
-from harness.backends.swarm.slots import SlotTask, Slots, serving, slot_tasks
-from harness.backends.swarm.stack import ROUTERS_SERVICE, SLOT_PROXY_BASE, StackPlan
+from powerpeg.harness.backends.base import FleetError, FleetSpec
+from powerpeg.harness.backends.compose.env import ComposePlan, HostPorts
+from powerpeg.harness.backends.swarm import engine as sw_engine, slots as slots_module
+from powerpeg.harness.backends.swarm.slots import SlotTask, Slots, serving, slot_tasks
+from powerpeg.harness.backends.swarm.stack import ROUTERS_SERVICE, SLOT_PROXY_BASE, StackPlan
 
 
 def _plan(**spec) -> StackPlan:

@@ -1,9 +1,9 @@
 """The stack file the swarm backend deploys, from compose/docker-compose.yml (no engine)."""
 from __future__ import annotations
 
-from harness.backends.base import FleetSpec
-from harness.backends.compose.env import ComposePlan, HostPorts
-from harness.backends.swarm.stack import SECRET_KEY, TOKEN_FILE, StackPlan, secret_name, stack_name
+from powerpeg.harness.backends.base import FleetSpec
+from powerpeg.harness.backends.compose.env import ComposePlan, HostPorts
+from powerpeg.harness.backends.swarm.stack import SECRET_KEY, TOKEN_FILE, StackPlan, secret_name, stack_name
 
 
 def _plan() -> StackPlan:
