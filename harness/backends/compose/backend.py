@@ -246,19 +246,20 @@ class ComposeBackend(ContainerBackend):
 
     async def copy_journal(self, dest: Path) -> str:
         """Out of the exchange's container (running or not) with the Docker SDK's ``get_archive``,
-        as ``docker cp`` does: the file is on the run's volume, mounted in that container."""
+        as ``docker cp`` does: the files are on the run's volume, mounted in that container; every
+        segment of the journal, concatenated in order."""
 
         def copy() -> str:
             with dk.docker_client() as engine:
                 container = dk.service_container(engine, self.ctx.run_id, "exchange")
                 try:
-                    stream, _stat = container.get_archive(JOURNAL_IN_CONTAINER)
-                    dk.extract_one(stream, dest)
+                    segments = dk.copy_segments(container, JOURNAL_IN_CONTAINER, dest)
                 except Exception as exc:  # docker.errors.NotFound / APIError: say which file of which container
                     if isinstance(exc, FleetError):
                         raise
                     raise FleetError(f"copy {JOURNAL_IN_CONTAINER} out of {container.name}: {exc}") from None
-                return f"copied out of container {container.name} ({JOURNAL_IN_CONTAINER}, docker get_archive)"
+                return (f"copied out of container {container.name} ({JOURNAL_IN_CONTAINER}, {segments} "
+                        f"segment(s), docker get_archive)")
 
         return await asyncio.to_thread(copy)
 

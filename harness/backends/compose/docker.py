@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import tarfile
 from collections.abc import Iterable, Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from powerpeg.harness.backends.command import run_command
@@ -143,6 +143,36 @@ def extract_one(chunks: Iterable[bytes], dest: Path) -> None:
                 shutil.copyfileobj(source, out, 1 << 20)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def copy_segments(container: Any, first: str, dest: Path) -> int:
+    """The exchange journal's segments (``first``, then ``<stem>.1<suffix>``…: targets/exchange/journal.py)
+    out of ``container`` into the one file ``dest``, in order, until a segment is missing; how many.
+    A missing first segment is an error (the caller names it); a missing later one ends the series."""
+    import docker.errors  # noqa: PLC0415 - the local backend never needs the SDK
+
+    base = PurePosixPath(first)
+    dest.write_bytes(b"")
+    part = dest.with_name(dest.name + ".part")
+    index = 0
+    try:
+        while True:
+            name = first if index == 0 else str(base.with_name(f"{base.stem}.{index}{base.suffix}"))
+            try:
+                stream, _stat = container.get_archive(name)
+            except docker.errors.NotFound:
+                if index == 0:
+                    raise
+                return index
+            extract_one(stream, part)
+            with dest.open("ab") as out, part.open("rb") as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+            index += 1
+    except BaseException:
+        dest.unlink(missing_ok=True)  # no half journal that a reader could take for the whole
+        raise
+    finally:
+        part.unlink(missing_ok=True)
 
 
 def remove_labelled(filters: dict[str, list[str]]) -> list[str]:

@@ -341,11 +341,11 @@ class SwarmBackend(ContainerBackend):
                     raise FleetError(f"no container of {self._service('exchange')} on this engine")
                 container = tasks[0]
                 try:
-                    stream, _stat = container.get_archive(JOURNAL_IN_CONTAINER)
-                    dk.extract_one(stream, dest)
+                    segments = dk.copy_segments(container, JOURNAL_IN_CONTAINER, dest)
                 except docker.errors.APIError as exc:
                     raise FleetError(f"copy {JOURNAL_IN_CONTAINER} out of {container.name}: {exc}") from None
-                return f"copied out of task container {container.name} ({JOURNAL_IN_CONTAINER}, docker get_archive)"
+                return (f"copied out of task container {container.name} ({JOURNAL_IN_CONTAINER}, {segments} "
+                        f"segment(s), docker get_archive)")
 
         return await asyncio.to_thread(copy)
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import docker.errors
 import pytest
 
 from powerpeg.harness.backends.base import FleetError
@@ -34,7 +35,7 @@ class Container:
 
     def get_archive(self, path: str) -> tuple[Iterator[bytes], dict[str, Any]]:
         if path not in self.files:
-            raise RuntimeError(f"404 Client Error: Could not find the file {path} in container")
+            raise docker.errors.NotFound(f"404 Client Error: Could not find the file {path} in container")
         data = tar_of(Path(path).name, self.files[path])
         return iter([data[:700], data[700:]]), {"name": Path(path).name}
 
@@ -74,6 +75,18 @@ async def test_copy_journal_takes_it_out_of_the_stopped_exchange_container(engin
     assert (JOURNAL, True, ["compose-1"]) == (
         (tmp_path / "exchange-journal.jsonl").read_bytes(), "docker get_archive" in how and "pp-run-exchange-1" in how,
         [f["label"][0].split("=")[1] for f in engine.filters])
+
+
+async def test_copy_journal_concatenates_every_segment_in_order(engine: Engine, backend: ComposeBackend,
+                                                                tmp_path: Path) -> None:
+    """A journal rotated into segments (journal.jsonl, journal.1.jsonl, journal.2.jsonl): one file, in order,
+    up to the first missing segment (a stray journal.4.jsonl after the gap is not part of it)."""
+    parts = [b'{"kind":"open","ts_ns":1}\n', b'{"kind":"order","ts_ns":2}\n', b'{"kind":"fill","ts_ns":3}\n']
+    stem = JOURNAL_IN_CONTAINER.removesuffix(".jsonl")
+    engine.container.files = {JOURNAL_IN_CONTAINER: parts[0], f"{stem}.1.jsonl": parts[1],
+                              f"{stem}.2.jsonl": parts[2], f"{stem}.4.jsonl": b"stray\n"}
+    how = await backend.copy_journal(tmp_path / "exchange-journal.jsonl")
+    assert (b"".join(parts), True) == ((tmp_path / "exchange-journal.jsonl").read_bytes(), "3 segment(s)" in how)
 
 
 async def test_copy_journal_of_a_missing_file_is_a_fleet_error(engine: Engine, backend: ComposeBackend,
