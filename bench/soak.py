@@ -149,6 +149,9 @@ async def pump(http: aiohttp.ClientSession, broker: Broker, rate: float, count: 
         await asyncio.gather(*tasks)
 
 
+PROGRESS_EVERY = 10  # samples between progress lines (5 minutes at the default 30 s)
+
+
 async def sample_loop(backend: LocalBackend, samples: Samples, flow: Flow, every_s: float, t0: float,
                       stop: asyncio.Event) -> None:
     ctx = backend.ctx
@@ -162,6 +165,12 @@ async def sample_loop(backend: LocalBackend, samples: Samples, flow: Flow, every
             samples.rss_mib.setdefault(component, []).append(value if value is not None else float("nan"))
         samples.journal_bytes.append(sum(p.stat().st_size for p in segments(ctx.journal_path)))
         samples.store_bytes.append(tree_bytes(ctx.state_dir / "fixstore"))
+        if len(samples.t_min) % PROGRESS_EVERY == 1:  # a long run shows it is moving: RSS now, not a slope yet
+            rss = {c: v[-1] for c, v in samples.rss_mib.items()}
+            print(f"soak: +{samples.t_min[-1]:.1f} min, {flow.sent:,} parents sent, RSS MiB: exchange "
+                  f"{rss.get('exchange', float('nan')):.1f}, monitor {rss.get('monitor', float('nan')):.1f}, "
+                  f"routers max {max((v for c, v in rss.items() if c.startswith('router')), default=float('nan')):.1f}",
+                  flush=True)
         try:
             await asyncio.wait_for(stop.wait(), every_s)
             return
