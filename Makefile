@@ -61,11 +61,11 @@ integration: setup
 
 # Images of the compose backend, built offline (compose/build-images.sh): a
 # local base image when BASE_IMAGE cannot be pulled, a host wheelhouse, and
-# every image; unchanged inputs are not rebuilt. The script is found where powerpeg keeps
-# its compose files (harness/resources.py), as an installed powerpeg finds it.
+# every image; unchanged inputs are not rebuilt. `powerpeg images` (harness/images_cmd.py)
+# runs the script as an installed powerpeg runs it; from here, on this checkout's sources.
 BASE_IMAGE ?= python:3.11-slim
 images: setup
-	BASE_IMAGE=$(BASE_IMAGE) PY=$(BIN)/python bash "$$($(BIN)/powerpeg where compose)/build-images.sh"
+	BASE_IMAGE=$(BASE_IMAGE) $(BIN)/powerpeg images
 
 # ruff (style and the rules our noqa comments name) and mypy (types), as CI runs them
 lint: setup

@@ -4,7 +4,8 @@
 # wheel into a clean virtualenv outside the checkout without any index, and
 # from a directory that is not the checkout run what a new user runs first:
 # `powerpeg --version`, `powerpeg list`, `validate` of every bundled experiment
-# by name, and `powerpeg run knight-2012-controls` (exit 0).
+# by name, `powerpeg run knight-2012-controls` (exit 0), and, with a Docker
+# engine, `powerpeg images` (the compose images from the installed wheel).
 #
 # Offline: the build uses the dev venv's setuptools/wheel/build (--no-isolation);
 # the install takes the dependencies from a wheelhouse pinned to the dev venv's
@@ -71,4 +72,30 @@ names=$("$pp" list --json | "$work/venv/bin/python" -c 'import json, sys; print(
 step "validated every bundled experiment by name"
 "$pp" run knight-2012-controls --out "$work/report" --quiet
 step "powerpeg run knight-2012-controls: exit 0"
+
+# `powerpeg images` from the installed wheel: the package's own compose files and build script, and the
+# installed code itself as the images' project wheel. Tagged powerpeg-wheelcheck-*, so the powerpeg-*
+# images that `make images` builds and the compose tests use are never touched; kept, with their context
+# in build/wheel-check-images, so a run with nothing changed rebuilds nothing. Needs a Docker engine:
+# without one this is skipped, unless POWERPEG_REQUIRE_DOCKER=1 (CI) makes that a failure.
+if docker info >/dev/null 2>&1; then
+  # a firm's venv has pip (the dependencies' wheelhouse is built with it); this one was made without
+  "$work/venv/bin/python" -m ensurepip >/dev/null
+  PIP_NO_INDEX=1 PIP_FIND_LINKS="$house ${PIP_FIND_LINKS:-}" IMAGE_PREFIX=powerpeg-wheelcheck- \
+    "$pp" images --context "$root/build/wheel-check-images"
+  for image in targets:latest router:v1 router:v2 toxiproxy:latest locust:latest; do
+    docker image inspect "powerpeg-wheelcheck-$image" >/dev/null 2>&1 \
+      || { echo "wheel-check: powerpeg images built no powerpeg-wheelcheck-$image" >&2; exit 1; }
+  done
+  # the router image runs the installed code: the same router/core.py, byte for byte
+  digest='import hashlib, powerpeg.targets.router.core as m; print(hashlib.sha256(open(m.__file__, "rb").read()).hexdigest())'
+  inside=$(docker run --rm --entrypoint python powerpeg-wheelcheck-router:v1 -c "$digest")
+  [ "$inside" = "$("$work/venv/bin/python" -c "$digest")" ] \
+    || { echo "wheel-check: powerpeg-wheelcheck-router:v1 does not carry the installed powerpeg" >&2; exit 1; }
+  step "powerpeg images from the installed wheel: powerpeg-wheelcheck-* built and carry the installed code"
+elif [ "${POWERPEG_REQUIRE_DOCKER:-}" = 1 ]; then
+  echo "wheel-check: POWERPEG_REQUIRE_DOCKER=1 and no Docker engine answers (compose/ensure-docker.sh)" >&2; exit 1
+else
+  step "powerpeg images skipped: no Docker engine answers"
+fi
 echo "wheel-check: ok"

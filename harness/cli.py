@@ -107,6 +107,10 @@ def build_parser(parser_class: type[_Parser] = _Parser) -> argparse.ArgumentPars
     where_ = sub.add_parser("where", help="the directory of powerpeg's bundled files (e.g. the compose files and "
                                           "Dockerfiles: bash \"$(powerpeg where compose)/build-images.sh\")")
     where_.add_argument("kind", choices=KINDS)
+    from powerpeg.harness.images_cmd import add_arguments as add_images  # noqa: PLC0415 - keeps `powerpeg up` start-up light
+
+    add_images(sub.add_parser("images", help="build the compose backend's images (what `make images` runs), from "
+                                             "a checkout or an installed powerpeg"))
     from powerpeg.harness.init_cmd import add_arguments as add_init  # noqa: PLC0415 - keeps `powerpeg up` start-up light
 
     add_init(sub.add_parser("init", help="write a starter suite into DIR: the Knight pair, a network fault, a "
@@ -304,6 +308,12 @@ def cmd_where(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_images(args: argparse.Namespace) -> int:
+    from powerpeg.harness.images_cmd import cmd_images as images  # noqa: PLC0415 - keeps `powerpeg up` start-up light
+
+    return images(args, log=_logger())
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     from powerpeg.harness.init_cmd import cmd_init as init  # noqa: PLC0415 - keeps `powerpeg up` start-up light
 
@@ -352,6 +362,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "up": cmd_up, "status": cmd_status, "env": cmd_env, "down": cmd_down, "cleanup": cmd_cleanup, "demo": cmd_demo,
     "validate": cmd_validate, "schema": cmd_schema, "run": cmd_run, "gameday": cmd_gameday,
     "ui": cmd_ui, "list": cmd_list, "where": cmd_where, "init": cmd_init,
+    "images": cmd_images,
 }
 
 

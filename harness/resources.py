@@ -2,7 +2,7 @@
 files and Dockerfiles, the Chaos page; and powerpeg's version.
 
 The one place that knows. Every other module (the CLI, the compose and swarm
-backends, `make images`, `powerpeg init`) asks here, so they work the same from
+backends, `powerpeg images`, `powerpeg init`) asks here, so they work the same from
 a checkout and from an installed wheel:
 
 - installed: the wheel carries ``experiments/`` and ``compose/`` inside this
@@ -44,8 +44,9 @@ def version() -> str:
         return "0+unknown (not installed: pip install .)"
 
 
-def _checkout() -> Path | None:
-    """The repository this package sits in, when it does (it holds the pyproject.toml)."""
+def checkout() -> Path | None:
+    """The repository this package sits in, when it does (it holds the pyproject.toml); None when installed.
+    `powerpeg images` builds the project wheel from its sources there, else from the installed files."""
     root = PACKAGE_DIR.parent
     return root if (root / "pyproject.toml").is_file() else None
 
@@ -58,7 +59,7 @@ def bundled_dir(name: str) -> Path:
     installed = PACKAGE_DIR / inside
     if installed.is_dir():
         return installed
-    root = _checkout()
+    root = checkout()
     if root is not None and (root / name).is_dir():
         return root / name
     raise ResourceMissing(f"powerpeg's bundled {name}/ is missing: neither {installed} (an installed wheel) nor "
