@@ -101,6 +101,9 @@ def build_parser(parser_class: type[_Parser] = _Parser) -> argparse.ArgumentPars
 
     validate = sub.add_parser("validate", help="check experiment files (schema and semantics); starts nothing")
     validate.add_argument("files", nargs="+", metavar="FILE", help="a path, or a bundled experiment's name")
+    validate.add_argument("--backend", choices=list(BACKENDS),
+                          help="the backend the files will run on: a bundled control's binaries are local's need "
+                               "(compose runs its image, checked when the run starts); unsaid, they are checked")
     sub.add_parser("schema", help="print the JSON Schema of experiment files")
     listing = sub.add_parser("list", help="the bundled experiments and suites, each with its one-line description")
     listing.add_argument("--json", action="store_true", help="machine-readable: name, path, description")
@@ -268,7 +271,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for file in args.files:
         warnings: list[Issue] = []
         try:
-            experiment = load(file, warnings=warnings)
+            experiment = load(file, warnings=warnings, backend=args.backend)
         except ExperimentError as exc:
             invalid += 1
             print("\n".join(str(issue) for issue in exc.errors))

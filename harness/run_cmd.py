@@ -82,7 +82,7 @@ def prepare(args: argparse.Namespace) -> Experiment | int:
     returned. The loader's bounds keep a load short anyway."""
     warnings: list[Issue] = []
     try:
-        exp = load(args.file, warnings=warnings)
+        exp = load(args.file, warnings=warnings, backend=args.backend)  # compose needs no host binaries
     except ExperimentError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_INVALID

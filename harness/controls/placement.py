@@ -36,7 +36,7 @@ import aiohttp
 from powerpeg.harness.topology import Topology
 
 from .base import ControlContext, ControlError
-from .publish import in_network as fleet_in_network, metrics_target
+from .publish import INSIDE_BUNDLED, in_network as fleet_in_network, metrics_target
 
 HOST = "127.0.0.1"
 PROMETHEUS_BINARIES = ("prometheus",)
@@ -46,8 +46,8 @@ DAEMONS = ("alertmanager", "prometheus")  # in start order: Prometheus pushes to
 
 # compose/control-prometheus.yml: where the containers mount the run's configuration, and listen
 CONFIG_IN_CONTAINER = "/etc/powerpeg-control"
-PROMETHEUS_PORT_IN_NETWORK = 9090
-ALERTMANAGER_PORT_IN_NETWORK = 9093
+PROMETHEUS_PORT_IN_NETWORK = INSIDE_BUNDLED["prometheus"]  # one table: what `env --inside` publishes
+ALERTMANAGER_PORT_IN_NETWORK = INSIDE_BUNDLED["alertmanager"]
 
 
 def find(binaries: tuple[str, ...]) -> str | None:

@@ -14,6 +14,9 @@ from powerpeg.harness.topology import Topology
 
 # inside the compose project network (compose/docker-compose.yml)
 INSIDE_ADMIN, INSIDE_FIX, INSIDE_DROPCOPY = 8080, 9878, 9879
+# the bundled controls' services inside that network (compose/control-*.yml: each endpoint's name is
+# its service's, and this its --web.listen-address port); published on 127.0.0.1 for the harness only
+INSIDE_BUNDLED = {"prometheus": 9090, "alertmanager": 9093}
 
 
 def _host(hostport: str) -> tuple[str, str]:
@@ -40,7 +43,15 @@ def in_network(topology: Topology) -> dict[str, Any]:
     out["metrics"] = {"exchange": f"{admin('exchange')}/metrics",
                       **{r.id: f"{admin(r.id)}/metrics" for r in topology.routers}}
     out["sessions"] = f"{admin('exchange')}/sessions"
+    out["bundled"] = bundled_in_network(topology.controls)
     return out
+
+
+def bundled_in_network(controls: dict[str, str]) -> dict[str, str]:
+    """The bundled controls' endpoints as their service names inside the network. One whose
+    in-network port is not known is left out: its host URL (127.0.0.1) would name the dialling
+    container itself, a wrong address that looks right."""
+    return {name: f"http://{name}:{INSIDE_BUNDLED[name]}" for name in sorted(controls) if name in INSIDE_BUNDLED}
 
 
 def env_pairs(topology: Topology, *, inside: bool = False) -> list[tuple[str, str]]:

@@ -409,8 +409,10 @@ def _parse_yaml(text: str, issues: _Issues) -> tuple[Any, Lines | None]:
     return data, lines
 
 
-def check_data(data: dict[str, Any], issues: _Issues, toxiproxy_available: bool | None) -> Experiment | None:
-    """Schema then semantics; returns the experiment only when there is no issue at all."""
+def check_data(data: dict[str, Any], issues: _Issues, toxiproxy_available: bool | None, *,
+               backend: str | None = None) -> Experiment | None:
+    """Schema then semantics (``backend``: the one it will run on, when known); returns the
+    experiment only when there is no issue at all."""
     from .validate import check  # noqa: PLC0415 - validate imports the fault registry, loader must not need it
 
     experiment: Experiment | None = None
@@ -424,7 +426,7 @@ def check_data(data: dict[str, Any], issues: _Issues, toxiproxy_available: bool 
     else:
         parts = _salvage(data)
     controls = experiment.controls if experiment is not None else None
-    for loc, message in check(*parts, toxiproxy_available=toxiproxy_available, controls=controls):
+    for loc, message in check(*parts, toxiproxy_available=toxiproxy_available, controls=controls, backend=backend):
         issues.add(loc, message)
     return experiment if not issues.items else None
 
@@ -472,10 +474,11 @@ def _salvage_step(raw: Any) -> Step | None:
 
 
 def load(path: str | Path, *, toxiproxy_available: bool | None = None,
-         warnings: list[Issue] | None = None) -> Experiment:
+         warnings: list[Issue] | None = None, backend: str | None = None) -> Experiment:
     """Parse and validate one file; raises :class:`ExperimentError` with every issue.
 
-    ``toxiproxy_available`` None looks for the binary; tests pass a bool.
+    ``toxiproxy_available`` None looks for the binary; tests pass a bool. ``backend``, when
+    known, the one it will run on: a bundled control's binaries are the local backend's need.
     ``warnings``, when given, receives what is valid but probably not meant
     (:func:`warnings_of`). ``path`` may be a bundled experiment's name
     (``knight-2012``) when no such file exists: ``powerpeg run knight-2012``
@@ -499,7 +502,7 @@ def load(path: str | Path, *, toxiproxy_available: bool | None = None,
     except (OSError, UnicodeDecodeError) as exc:
         raise ExperimentError([Issue(file, None, "", f"cannot read: {exc}")]) from None
     data, lines = _parse_yaml(text, issues)
-    experiment = check_data(data, issues, toxiproxy_available) if data is not None else None
+    experiment = check_data(data, issues, toxiproxy_available, backend=backend) if data is not None else None
     if experiment is None:
         raise ExperimentError(_capped(issues.items))
     if warnings is not None:

@@ -26,6 +26,10 @@ from .model import Controls, Experiment, Market, Step, FleetShape
 
 Checked = list[tuple[Loc, str]]
 
+# backends that run a bundled control as processes of this host, from its binaries; the others run
+# it from an image, which their start checks (that needs an engine, and validate needs none)
+HOST_BINARIES_BACKENDS = frozenset({"local"})
+
 
 def registry() -> Mapping[str, type[Fault]]:
     from powerpeg.harness.faults.registry import FAULTS  # noqa: PLC0415 - fault modules import the model package
@@ -67,10 +71,12 @@ def check(
     faults: Mapping[str, type[Fault]] | None = None,
     controls: Controls | None = None,
     capabilities: Mapping[str, bool] | None = None,
+    backend: str | None = None,
 ) -> Checked:
     """Semantic errors as ``(location, message)``; parts that failed to parse are passed as None.
 
-    ``steps`` keeps each step's index in the file's method list.
+    ``steps`` keeps each step's index in the file's method list; ``backend``, when known (``run
+    --backend``, ``validate --backend``), the one the file will run on (:func:`check_controls`).
     """
     faults = registry() if faults is None else faults
     errors: Checked = []
@@ -90,7 +96,7 @@ def check(
                        for cap in sorted(fault.requires) if cap in missing]
         errors += _check_time(step, here, market, duration)
     if controls is not None:
-        errors += check_controls(controls, capabilities)
+        errors += check_controls(controls, capabilities, backend=backend)
     return errors
 
 
@@ -99,10 +105,12 @@ def binary_found(binaries: tuple[str, ...]) -> bool:
     return any(shutil.which(b) for b in binaries)
 
 
-def check_controls(controls: Controls, capabilities: Mapping[str, bool] | None = None) -> Checked:
+def check_controls(controls: Controls, capabilities: Mapping[str, bool] | None = None, *,
+                   backend: str | None = None) -> Checked:
     """``controls.external``: something says when the control is ready; bundled kinds that exist,
-    their args, one of each kind, and the binaries they run (``capabilities``: tests say which are
-    present; None looks on PATH)."""
+    their args, one of each kind, a ``backend`` that can run them, and the binaries they run there
+    (``capabilities``: tests say which are present; None looks on PATH). The binaries are the local
+    backend's need only; ``backend`` None (not said) checks them, the message naming the other way."""
     external = controls.external
     if external is None:
         return []
@@ -130,6 +138,14 @@ def check_controls(controls: Controls, capabilities: Mapping[str, bool] | None =
             cls.Params.model_validate(entry.args)
         except ValidationError as exc:
             errors += [((*at, "args", *loc), message) for loc, message in explain(exc, cls.Params, entry.args)]
+        if backend is not None and backend not in cls.backends:
+            errors.append(((*at, "kind"), f"the {backend} backend cannot run the bundled control {entry.kind!r}: it "
+                                          f"runs on {', '.join(sorted(cls.backends))} only; run your own "
+                                          f"{entry.kind} against the fleet instead (docs/external-controls.md)"))
+            continue
+        if backend is not None and backend not in HOST_BINARIES_BACKENDS:
+            continue  # its image, not this host's binaries: the backend's start checks it
+        elsewhere = _without_binaries(cls.backends) if backend is None else ""
         for capability, binaries in sorted(cls.requires.items()):
             present = capabilities.get(capability) if capabilities is not None else None
             if present is None:
@@ -138,8 +154,19 @@ def check_controls(controls: Controls, capabilities: Mapping[str, bool] | None =
                 package = capability if capability == "prometheus" else f"prometheus-{capability}"
                 errors.append(((*at, "kind"), f"control kind {entry.kind!r} needs {capability}: no "
                                               f"{' or '.join(binaries)} binary on PATH (Debian: apt-get install "
-                                              f"{package})"))
+                                              f"{package}){elsewhere}"))
     return errors
+
+
+def _without_binaries(backends: frozenset[str]) -> str:
+    """What to say when the backend is not known: the binaries are the local backend's (run's
+    default) need; a container backend runs the control from its image instead."""
+    images = sorted(backends - HOST_BINARIES_BACKENDS)
+    if not images:
+        return ""
+    flags = " or ".join(f"--backend {b}" for b in images)
+    return (f"; that is the local backend's need (the default): {flags} runs it from its image instead "
+            "(`make images`), checked when the run starts")
 
 
 def _check_versions(topology: FleetShape) -> Checked:

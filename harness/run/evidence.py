@@ -127,14 +127,18 @@ async def _journal(live: LiveRun, path: Path) -> str | None:
 
 
 async def copy_logs(live: LiveRun) -> None:
-    """The components' logs go with the fleet: keep them for the post-mortem."""
-    run = live.run
-    logs = Path(live.topology.state_dir) / "logs"
+    """The components' logs go with the fleet: keep them for the post-mortem, the bundled controls'
+    too (Prometheus's and Alertmanager's own say why a rule did not fire or a page was not sent)."""
+    run, topology = live.run, live.topology
+    logs = Path(topology.state_dir) / "logs"
     if logs.is_dir() and any(logs.iterdir()):
+        # processes: every one of the run writes logs/<name>.log here, a bundled control's included
+        # (Backend.start_process)
         shutil.copytree(logs, run.out_dir / "logs", dirs_exist_ok=True)
         return
     (run.out_dir / "logs").mkdir(exist_ok=True)  # containers: ask the backend
-    for component in live.topology.admin_urls():
+    # a bundled control's endpoints are named after its services (compose/control-*.yml)
+    for component in [*topology.admin_urls(), *sorted(topology.controls)]:
         text = await asyncio.to_thread(run.backend.logs, component, LOG_LINES)
         (run.out_dir / "logs" / f"{component}.log").write_text(text + "\n")
 

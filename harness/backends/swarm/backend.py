@@ -1,5 +1,6 @@
 """The swarm backend: the compose file's fleet as a Docker Swarm stack
-(`docker stack deploy --resolve-image never`), one service per component,
+(`docker stack deploy --resolve-image never` on one node; on several, images
+through a registry: registry.py), one service per component,
 one task each; faults on a task's container (this engine's), deploys as
 `docker service update --image`, network faults through the toxiproxy
 service's API, published on 127.0.0.1 (stack.py says how). With replicated
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from powerpeg.harness.backends.compose.env import (LABEL_HOME, LABEL_RUN, TOXIPR
                                                    check_spec,
                                                    router_image)
 from powerpeg.harness.backends.swarm import engine as sw
+from powerpeg.harness.backends.swarm import registry as rg
 from powerpeg.harness.backends.swarm.slots import Slots
 from powerpeg.harness.backends.swarm.stack import ROUTERS_SERVICE, StackPlan, router_slot, stack_name
 from powerpeg.harness.context import RunContext
@@ -53,20 +56,26 @@ class SwarmRecord:
     initialised: bool = False  # powerpeg ran `swarm init` for this run: it leaves
     gwbridge_created: bool = False
     replicated: bool = False  # the routers are one replicated service (slots.py)
+    registry: str = ""  # host:port the services' images come from ("" = the engine's own: one node)
+    registry_process: rg.RegistryProcess | None = None  # a docker-registry this run started (down stops it)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
+        process = self.registry_process.to_json() if self.registry_process is not None else None
         tmp.write_text(json.dumps({"stack": self.stack, "ports": self.ports.to_json(),
                                    "initialised": self.initialised, "gwbridge_created": self.gwbridge_created,
-                                   "replicated": self.replicated}))
+                                   "replicated": self.replicated, "registry": self.registry,
+                                   "registry_process": process}))
         tmp.replace(path)
 
     @classmethod
     def load(cls, path: Path) -> SwarmRecord:
         data = json.loads(path.read_text())
+        process = data.get("registry_process")
         return cls(data["stack"], HostPorts.from_json(data["ports"]), bool(data["initialised"]),
-                   bool(data["gwbridge_created"]), bool(data.get("replicated", False)))
+                   bool(data["gwbridge_created"]), bool(data.get("replicated", False)),
+                   str(data.get("registry") or ""), rg.RegistryProcess.from_json(process) if process else None)
 
 
 def _filter(key: str, value: str) -> dict[str, list[str]]:
@@ -82,6 +91,7 @@ class SwarmBackend(ContainerBackend):
         self._placed: dict[str, dict[str, str]] = {}  # component → task and node of its last container fault
         self._replicated: bool | None = None  # from swarm.json, once read
         self._slots: Slots | None = None
+        self._registry: rg.RegistryChoice = rg.RegistryChoice()  # decided in _prepare
 
     @property
     def record_file(self) -> Path:
@@ -140,7 +150,7 @@ class SwarmBackend(ContainerBackend):
         plan = StackPlan(ComposePlan(run_id=self.ctx.run_id, home=str(self.ctx.home.resolve()),
                                      token=self.ctx.token, spec=spec, ports=HostPorts.allocate(spec.router_ids())))
 
-        def check() -> None:
+        def check() -> int:
             with dk.docker_client() as engine:
                 wanted = plan.compose.images() + ([TOXIPROXY_IMAGE] if plan.toxiproxy else [])
                 missing = dk.missing_images(engine, list(dict.fromkeys(wanted)))
@@ -150,8 +160,15 @@ class SwarmBackend(ContainerBackend):
                 why = sw.refusal(engine)
                 if why is not None:
                     raise FleetError(f"swarm backend refused: {why}")
+                return rg.node_count(engine)
 
-        await asyncio.to_thread(check)
+        nodes = await asyncio.to_thread(check)
+        try:
+            self._registry = rg.decide(nodes, os.environ.get(rg.REGISTRY_ENV))
+        except ValueError as exc:
+            raise FleetError(str(exc)) from None
+        plan.registry = self._registry.address
+        self._log("registry_choice", nodes=nodes, registry=self._registry.address, start=self._registry.start)
         return plan
 
     async def _start(self, spec: FleetSpec, plan: StackPlan, state: FleetState) -> Topology:
@@ -166,6 +183,7 @@ class SwarmBackend(ContainerBackend):
             record.gwbridge_created = await sw.init_swarm(plan.compose.home)
             record.save(self.record_file)
             self._log("swarm_init", gwbridge_created=record.gwbridge_created)
+        await self._registry_images(plan, record)
         labels = [arg for key, value in plan.labels().items() for arg in ("--label", f"{key}={value}")]
         await sw.docker_cli("secret", "create", *labels, plan.secret, "-", stdin=self.ctx.token.encode())
         topology = plan.compose.topology(str(self.ctx.state_dir), logs={})
@@ -187,9 +205,47 @@ class SwarmBackend(ContainerBackend):
         return dataclasses.replace(topology, backend=self.name, network="",
                                    logs={s: f"docker service logs {plan.service(s)}" for s in services})
 
+    async def _registry_images(self, plan: StackPlan, record: SwarmRecord) -> None:
+        """Several nodes: the images into a registry every node pulls from (registry.py), started here
+        on the manager when none is configured; recorded before the push so `down` stops it."""
+        if self._registry.start:
+            def where() -> tuple[str, int]:
+                with dk.docker_client() as engine:
+                    host = rg.manager_address(engine)
+                return host, rg.free_port(host)
+
+            host, port = await asyncio.to_thread(where)
+            try:
+                process = await rg.start(self.ctx.state_dir / "registry", host, port)
+            except (RuntimeError, ValueError, OSError) as exc:
+                raise FleetError(f"registry for a multi-node swarm: {exc}") from None
+            record.registry_process = process
+            plan.registry = process.address
+            self._log("registry_started", address=process.address, pid=process.pid)
+        if plan.registry is None:
+            return
+        record.registry = plan.registry
+        record.save(self.record_file)
+
+        def local_routers() -> list[str]:
+            with dk.docker_client() as engine:
+                return rg.router_tags(engine)
+
+        # every local router version: a deploy may go to any of them, on any node
+        images = list(dict.fromkeys(plan.images() + await asyncio.to_thread(local_routers)))
+        pushed = await rg.push(images, plan.registry, sw.docker_cli)
+        self._log("images_pushed", registry=plan.registry, images=pushed)
+
+    def _image(self, image: str) -> str:
+        """The name a service update gives ``image``: through the run's registry when it has one."""
+        registry = SwarmRecord.load(self.record_file).registry if self.record_file.exists() else ""
+        return rg.qualify(image, registry or None)
+
     async def _deploy(self, plan: StackPlan, services: list[str]) -> None:
         plan.write(self.stack_file, services)
-        await sw.docker_cli("stack", "deploy", "--resolve-image", "never", "--prune", "-c", str(self.stack_file),
+        # never: local names, nothing to resolve (one node); always, with a registry: every node the same digest
+        resolve = "never" if plan.registry is None else "always"
+        await sw.docker_cli("stack", "deploy", "--resolve-image", resolve, "--prune", "-c", str(self.stack_file),
                             plan.stack)
 
     async def _wait_health(self, session: aiohttp.ClientSession, component: str, admin: str,
@@ -270,7 +326,10 @@ class SwarmBackend(ContainerBackend):
             return [("docker", "engine not answering: nothing removed")]
         removed = await asyncio.to_thread(sw.remove_labelled, _filter(LABEL_RUN, self.ctx.run_id))
         outcomes = [(what, "removed") for what in removed]
-        initialised = self.record_file.exists() and SwarmRecord.load(self.record_file).initialised
+        record = SwarmRecord.load(self.record_file) if self.record_file.exists() else None
+        if record is not None and record.registry_process is not None:
+            outcomes.append(("registry", await asyncio.to_thread(record.registry_process.stop)))
+        initialised = record is not None and record.initialised
         left = await sw.leave_swarm(initialised, str(self.ctx.home.resolve()))
         if left is not None:
             outcomes.append(("swarm", left))
@@ -427,7 +486,7 @@ class SwarmBackend(ContainerBackend):
         if self.replicated:
             raise FleetError(f"{router_id} is a task of the replicated routers service: Swarm deploys it "
                              "only by rolling the whole service (partial_deploy mode: rolling)")
-        image = router_image(version)
+        image = self._image(router_image(version))
         previous = await asyncio.to_thread(self._previous_image, router_id)
         if previous == image:
             await self._update_with(router_id, "service", "rollback", "--detach")
@@ -467,7 +526,7 @@ class SwarmBackend(ContainerBackend):
         check_version(version)
         slots = self.slots()
         async with aiohttp.ClientSession() as session:
-            rollout = await slots.roll(session, router_image(version), updated, self.ctx.log or _NoLog())
+            rollout = await slots.roll(session, self._image(router_image(version)), updated, self.ctx.log or _NoLog())
             versions = {rid: task["version"] for rid, task in rollout["tasks"].items()}
             await self._wait_versions(session, versions)
         self._record_versions(versions)
@@ -520,6 +579,9 @@ async def cleanup(home: Path, *, log: Any = None) -> list[str]:
             continue
     removed = await asyncio.to_thread(sw.remove_labelled, _filter(LABEL_HOME, str(home.resolve())))
     lines = [f"swarm: removed {what}" for what in removed]
+    for record in records:  # the registries runs started (after their services: nothing pulls any more)
+        if record.registry_process is not None and record.registry_process.alive():
+            lines.append("swarm: " + await asyncio.to_thread(record.registry_process.stop))
     left = await sw.leave_swarm(any(r.initialised for r in records), str(home.resolve()))
     if left is not None:
         lines.append("swarm: " + left)

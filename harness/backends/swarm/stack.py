@@ -56,8 +56,9 @@ from typing import Any
 
 import yaml
 
-from powerpeg.harness.backends.compose.env import (ADMIN_PORT, COMPOSE_FILE, LABEL_HOME, LABEL_RUN, ComposePlan,
-                                                   router_image)
+from powerpeg.harness.backends.compose.env import (ADMIN_PORT, COMPOSE_FILE, LABEL_HOME, LABEL_RUN,
+                                                   TOXIPROXY_IMAGE, ComposePlan, router_image)
+from powerpeg.harness.backends.swarm.registry import qualify
 
 ROUTERS_SERVICE = "routers"  # the replicated router service (FleetSpec.replicated_routers)
 SLOT_PROXY_BASE = 20200  # router-N's admin/orders proxy listens on 20200 + N in the toxiproxy service
@@ -142,8 +143,19 @@ def _host_ports(ports: list[str]) -> list[dict[str, Any]]:
 class StackPlan:
     """One fleet on Swarm: the compose backend's plan (ports, flags, images) plus the stack around it."""
 
-    def __init__(self, compose: ComposePlan) -> None:
+    def __init__(self, compose: ComposePlan, registry: str | None = None) -> None:
         self.compose = compose
+        # host:port every node pulls powerpeg's images from (registry.py); None: the engine's own images
+        self.registry = registry
+
+    def image(self, image: str) -> str:
+        """The name a service runs ``image`` by: ``<registry>/image`` with a registry, else as built."""
+        return qualify(image, self.registry)
+
+    def images(self) -> list[str]:
+        """The local images this stack runs (what a registry must hold before the deploy)."""
+        # the replicated routers' image is compose's router-N image: one version (backend._check)
+        return list(dict.fromkeys(self.compose.images() + ([TOXIPROXY_IMAGE] if self.toxiproxy else [])))
 
     @property
     def replicated(self) -> bool:
@@ -226,6 +238,7 @@ class StackPlan:
             svc = copy.deepcopy(data["services"][name])
             for key in ("profiles", "restart", "depends_on", "container_name"):
                 svc.pop(key, None)
+            svc["image"] = self.image(str(svc["image"]))
             svc["healthcheck"] = {"disable": True}
             svc["ports"] = _host_ports(svc.get("ports") or [])
             env = {k: str(v) for k, v in (svc.get("environment") or {}).items() if k != "POWERPEG_TOKEN"}
@@ -263,7 +276,7 @@ class StackPlan:
         svc = copy.deepcopy(data["services"]["router-1"])
         for key in ("profiles", "restart", "depends_on", "container_name", "command", "ports"):
             svc.pop(key, None)
-        svc["image"] = router_image(self.compose.spec.version)
+        svc["image"] = self.image(router_image(self.compose.spec.version))
         svc["entrypoint"] = ["python", "-c", SLOT_ENTRY]
         svc["hostname"] = "router-{{.Task.Slot}}"
         env = {k: str(v) for k, v in (svc.get("environment") or {}).items()

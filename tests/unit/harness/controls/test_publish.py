@@ -4,7 +4,10 @@ from __future__ import annotations
 import dataclasses
 import shlex
 
-from powerpeg.harness.controls.publish import env_lines, env_pairs
+import yaml
+
+from powerpeg.harness import resources
+from powerpeg.harness.controls.publish import INSIDE_BUNDLED, env_lines, env_pairs
 from powerpeg.harness.topology import DROPCOPY_PROXY, ALERTS_PROXY, ProxyInfo, ToxiproxyEndpoints, pagerduty_routing_key
 from tests.unit.harness.test_state import make_topology
 
@@ -53,3 +56,33 @@ def test_inside_addresses_are_the_compose_networks() -> None:
             "http://router-1:8080/halt", "powerpeg-r1") == (
         values["POWERPEG_DROPCOPY"], values["POWERPEG_ORDER_ENTRY"], values["POWERPEG_KILL_URL"],
         values["POWERPEG_ALERTMANAGER_WEBHOOK_URL"], values["POWERPEG_ROUTER_HALT_URLS"], values["POWERPEG_NETWORK"])
+
+
+def test_inside_the_bundled_controls_are_their_services() -> None:
+    """--inside: the bundled Prometheus and Alertmanager by service name and port, not their 127.0.0.1 publications."""
+    topo = dataclasses.replace(make_topology(toxiproxy=False), backend="compose", network="powerpeg-r1",
+                               controls={"prometheus": "http://127.0.0.1:41001",
+                                         "alertmanager": "http://127.0.0.1:41002"})
+    values = dict(env_pairs(topo, inside=True))
+    assert ("http://prometheus:9090", "http://alertmanager:9093") == (
+        values["POWERPEG_PROMETHEUS_URL"], values["POWERPEG_ALERTMANAGER_URL"])
+    outside = dict(env_pairs(topo))
+    assert ("http://127.0.0.1:41001", "http://127.0.0.1:41002") == (
+        outside["POWERPEG_PROMETHEUS_URL"], outside["POWERPEG_ALERTMANAGER_URL"])
+
+
+def test_inside_a_bundled_control_without_a_known_service_is_left_out() -> None:
+    """A host URL would name the dialling container itself: no line rather than a wrong address."""
+    topo = dataclasses.replace(make_topology(toxiproxy=False), backend="compose",
+                               controls={"grafana": "http://127.0.0.1:41003"})
+    assert not [key for key, _ in env_pairs(topo, inside=True) if key == "POWERPEG_GRAFANA_URL"]
+
+
+def test_inside_ports_are_the_override_files_listen_addresses() -> None:
+    """INSIDE_BUNDLED follows compose/control-prometheus.yml: each service's --web.listen-address port."""
+    compose = yaml.safe_load((resources.compose_dir() / "control-prometheus.yml").read_text())
+    listen = {}
+    for name, service in compose["services"].items():
+        flag = next(arg for arg in service["command"] if arg.startswith("--web.listen-address="))
+        listen[name] = int(flag.rsplit(":", 1)[1])
+    assert listen == INSIDE_BUNDLED

@@ -50,13 +50,38 @@ def test_external_controls_must_say_how_readiness_is_known() -> None:
 
 
 def test_missing_binaries_refuse_the_prometheus_control_with_the_package_to_install() -> None:
-    """Without prometheus or alertmanager the experiment is refused at validate time, saying what to install."""
+    """On local, without prometheus or alertmanager the file is refused at validate time, saying what to install."""
     got = check_controls(controls({"bundled": [{"kind": "prometheus"}]}),
-                         capabilities={"prometheus": False, "alertmanager": False})
+                         capabilities={"prometheus": False, "alertmanager": False}, backend="local")
     assert [m for _, m in got] == [
         "control kind 'prometheus' needs alertmanager: no prometheus-alertmanager or alertmanager binary on PATH "
         "(Debian: apt-get install prometheus-alertmanager)",
         "control kind 'prometheus' needs prometheus: no prometheus binary on PATH (Debian: apt-get install prometheus)"]
+
+
+def test_backend_unsaid_missing_binaries_refuse_naming_the_image_way() -> None:
+    """No --backend: the binaries are checked (run's default is local), the message saying compose needs the image."""
+    got = check_controls(controls({"bundled": [{"kind": "prometheus"}]}),
+                         capabilities={"prometheus": False, "alertmanager": True})
+    assert [(("controls", "external", "bundled", 0, "kind"),
+             "control kind 'prometheus' needs prometheus: no prometheus binary on PATH (Debian: apt-get install "
+             "prometheus); that is the local backend's need (the default): --backend compose runs it from its image "
+             "instead (`make images`), checked when the run starts")] == got
+
+
+def test_on_compose_the_host_binaries_are_not_asked_for() -> None:
+    """--backend compose: the image is what runs (its start checks it, with an engine validate does not need)."""
+    assert [] == check_controls(controls({"bundled": [{"kind": "prometheus"}]}),
+                                capabilities={"prometheus": False, "alertmanager": False}, backend="compose")
+
+
+def test_a_backend_that_cannot_run_the_control_is_refused_at_validate_time() -> None:
+    """--backend swarm: refused before anything starts, naming the backends that can and the way out."""
+    [(where, message)] = check_controls(controls({"bundled": [{"kind": "prometheus"}]}),
+                                        capabilities={"prometheus": True, "alertmanager": True}, backend="swarm")
+    assert (("controls", "external", "bundled", 0, "kind"),
+            "the swarm backend cannot run the bundled control 'prometheus': it runs on compose, local only; run "
+            "your own prometheus against the fleet instead (docs/external-controls.md)") == (where, message)
 
 
 def test_one_of_each_kind() -> None:

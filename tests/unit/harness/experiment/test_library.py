@@ -47,6 +47,19 @@ def test_bundled_experiment_validates(path: Path) -> None:
     assert path.stem == load(path).name
 
 
+@pytest.mark.parametrize("name", sorted(NEEDS_PROMETHEUS))
+def test_without_the_binaries_the_refusal_depends_on_the_backend(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No binaries on this host: local (and an unsaid backend) refuse, saying what to install and that compose
+    runs the image; compose accepts the file (its start checks the image)."""
+    monkeypatch.setattr(validate, "binary_found", lambda _binaries: False)
+    path = EXPERIMENTS / f"{name}.yaml"
+    with pytest.raises(ExperimentError, match="apt-get install prometheus.*--backend compose runs it from its image"):
+        load(path)
+    with pytest.raises(ExperimentError, match="apt-get install prometheus") as local:
+        load(path, backend="local")
+    assert (False, name) == ("--backend compose" in str(local.value), load(path, backend="compose").name)
+
+
 @pytest.mark.parametrize("path", BUNDLED, ids=lambda p: p.stem)
 def test_bundled_experiment_opens_with_a_comment_block(path: Path) -> None:
     """Each file opens with comments saying what it shows and what to expect."""

@@ -2,7 +2,9 @@
 a dead exchange; the record's verdict from what the run measured and which parts were down."""
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -111,3 +113,24 @@ async def test_a_dead_monitor_fails_ttd_as_a_control_not_running(fleet: Fleet) -
     assert (RunStatus.FAILED, "control_not_running", ["monitor"]) == (
         rec.status, rec.assertions[0].cause, [o.part for o in rec.findings()])
     assert (rec.verdict or "").startswith("the control was not running: monitor down from")
+
+
+async def test_container_logs_include_the_bundled_controls(fleet: Fleet) -> None:
+    """Containers (no log files of the run's own): the backend's logs of every service, Prometheus's and
+    Alertmanager's among them."""
+    shutil.rmtree(fleet.tmp / "state" / "logs")
+    fleet.live.topology = dataclasses.replace(fleet.live.topology, backend="compose", controls={
+        "prometheus": "http://127.0.0.1:41001", "alertmanager": "http://127.0.0.1:41002"})
+    await collect(fleet.live)
+    logs = fleet.live.run.out_dir / "logs"
+    assert ({"alerts.log", "exchange.log", "monitor.log", "prometheus.log", "alertmanager.log"},
+            "prometheus log\n") == ({p.name for p in logs.iterdir()}, (logs / "prometheus.log").read_text())
+
+
+async def test_process_logs_are_copied_with_the_bundled_controls(fleet: Fleet) -> None:
+    """Processes: the run's log files as they are, a bundled control's (Backend.start_process) included."""
+    (fleet.tmp / "state" / "logs" / "prometheus.log").write_text("level=info msg=\"Server is ready\"\n")
+    await collect(fleet.live)
+    logs = fleet.live.run.out_dir / "logs"
+    assert ({"exchange.log", "prometheus.log"}, 'level=info msg="Server is ready"\n') == (
+        {p.name for p in logs.iterdir()}, (logs / "prometheus.log").read_text())
