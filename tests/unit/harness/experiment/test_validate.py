@@ -99,6 +99,17 @@ def test_toxiproxy_missing_fails_network_faults(tmp_path: Path) -> None:
             f"no toxiproxy-server binary on PATH or in {venv_bin()}"] == issues_of(path, toxiproxy_available=False)
 
 
+@pytest.mark.parametrize("backend", ["compose", "swarm"])
+def test_toxiproxy_on_the_host_is_the_local_backends_need_only(backend: str) -> None:
+    """compose and swarm run toxiproxy from its image: a network step validates there without the host
+    binary, and still fails on local (and when no backend is said: run's default is local)."""
+    net = [(0, step("network", link="router-1->exchange", toxic="latency", attributes={"latency": 100}))]
+    shape = FleetShape()
+    got = {b: [loc for loc, _ in check(shape, None, None, net, toxiproxy_available=False, backend=b)]
+           for b in (backend, "local", None)}
+    assert {backend: [], "local": [("method", 0, "fault")], None: [("method", 0, "fault")]} == got
+
+
 def test_toxiproxy_present_lets_network_faults_validate() -> None:
     """The bundled latency experiment is valid when toxiproxy is available."""
     assert "exchange-latency" == load(EXPERIMENTS / "exchange-latency.yaml", toxiproxy_available=True).name
