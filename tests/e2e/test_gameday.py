@@ -87,14 +87,14 @@ def test_index_lists_both_runs_with_pictures_and_links(gameday) -> None:
 
 
 def test_index_table_has_the_game_day_columns(gameday) -> None:
-    """The runs table: verdict, the expected verdict, TTD, TTK, TTC, excess shares, loss, human / automated, and
+    """The runs table: verdict, the expected verdict, TTD, TTK, TTC, floor, excess shares, loss, human / automated, and
     the report link; the steady run saw no violation and no kill."""
     _, day, _ = gameday
     table = (day / "index.html").read_text().split('<table class="runs">')[1].split("</table>")[0]
     head = [cell.split("</th>")[0] for cell in table.split("</tr>")[0].split("<th>")[1:]]
     steady = table.split("</tr>")[1]
-    assert (["experiment", "verdict", "expected", "TTD", "TTK", "TTC", "excess shares", "loss", "human / automated",
-             ""], True) == (head, "TTD — (no violation) · TTK — (no kill)" in steady)
+    assert (["experiment", "verdict", "expected", "TTD", "TTK", "TTC", "floor", "excess shares", "loss",
+             "human / automated", ""], True) == (head, "TTD — (no violation) · TTK — (no kill)" in steady)
 
 
 def test_overrides_reached_the_run(gameday) -> None:
