@@ -393,6 +393,11 @@ class _JournalPass:
         return round(gross, 2) + 0.0, round(net, 2) + 0.0, round(-(self.cash_cents / 100 + net), 2) + 0.0
 
 
+def first_fault_at(events: list[dict[str, Any]]) -> int | None:
+    """When the method's first fault began (its injection's start), from the run's events; None without one."""
+    return _Events.parse(events).first_fault
+
+
 def compute(evidence: Evidence) -> Metrics:
     """Every metric of docs/harness.md from one pass over the journal."""
     timeline = _Events.parse(evidence.events)

@@ -22,7 +22,7 @@ from typing import Any
 
 from powerpeg.harness import obligations
 from powerpeg.harness.experiment.model import Assertions
-from powerpeg.harness.measure import Evidence, Metrics
+from powerpeg.harness.measure import Evidence, Metrics, first_fault_at
 from powerpeg.harness.outages import Outage
 
 NOT_DETECTED = "not detected: no page reached the pager (detected_at is null)"
@@ -75,15 +75,33 @@ def not_detected(metrics: Metrics) -> str:
     return NOT_DETECTED
 
 
-def _nothing(name: str, bound: float, what: str) -> AssertionResult:
+def _nothing(name: str, bound: float, what: str, prevented: str | None = None) -> AssertionResult:
+    """No violation to time ``what`` from: untested (inconclusive), unless a kill prevented it (a pass)."""
+    if prevented is not None:
+        return AssertionResult(name, bound, None, True, prevented)
     return AssertionResult(name, bound, None, False,
                            f"no violation happened: nothing to {what}, so {name} was not tested", NOTHING_TO_MEASURE)
 
 
-def _ttd(bound: float, metrics: Metrics) -> AssertionResult:
+def prevention(metrics: Metrics, evidence: Evidence | None) -> str | None:
+    """A kill (a control's or an operator's, never the abort's) after the first fault began and before any
+    violation: the runaway was stopped before a parent was over-committed. That is the best a control can do,
+    not a run with nothing to measure; a kill before the first fault (a false alarm in steady state) is not
+    it. None when this is not what happened."""
+    if metrics.first_violation_at is not None or metrics.kill_issued_at is None or evidence is None:
+        return None
+    began = first_fault_at(evidence.events)
+    if began is None or metrics.kill_issued_at < began:
+        return None
+    return (f"prevented: {metrics.kill_issued_by or 'a control'} pulled the kill switch "
+            f"{_seconds((metrics.kill_issued_at - began) / 1e9)} after the first fault, before any parent was "
+            "over-committed (no violation happened)")
+
+
+def _ttd(bound: float, metrics: Metrics, prevented: str | None = None) -> AssertionResult:
     name = "ttd_max"
     if metrics.first_violation_at is None:
-        return _nothing(name, bound, "detect")
+        return _nothing(name, bound, "detect", prevented)
     if metrics.ttd_s is None:
         return AssertionResult(name, bound, None, False, not_detected(metrics))
     ttd = metrics.ttd_s
@@ -95,10 +113,11 @@ def _ttd(bound: float, metrics: Metrics) -> AssertionResult:
     return AssertionResult(name, bound, ttd, passed, message)
 
 
-def _after_kill(name: str, bound: float, actual: float | None, metrics: Metrics, what: str) -> AssertionResult:
-    """ttk_max and ttc_max: both need a runaway contained by a control."""
+def _after_kill(name: str, bound: float, actual: float | None, metrics: Metrics, what: str,
+                prevented: str | None = None) -> AssertionResult:
+    """ttk_max and ttc_max: both need a runaway contained by a control (or prevented by its kill)."""
     if metrics.first_violation_at is None:
-        return _nothing(name, bound, "kill")
+        return _nothing(name, bound, "kill", prevented)
     if metrics.contained_by != "control":
         return AssertionResult(name, bound, None, False,
                                f"not killed by a control: contained by {metrics.contained_by}")
@@ -164,10 +183,11 @@ def _cancel_all(bound: float, facts: obligations.Obligations) -> AssertionResult
                            f"({'<=' if passed else '>'} {_seconds(bound)})")
 
 
-def _alert(bound: float, metrics: Metrics, facts: obligations.Obligations) -> AssertionResult:
+def _alert(bound: float, metrics: Metrics, facts: obligations.Obligations,
+           prevented: str | None = None) -> AssertionResult:
     name = "alert_within"
     if metrics.first_violation_at is None:
-        return _nothing(name, bound, "alert on")
+        return _nothing(name, bound, "alert on", prevented)
     if facts.first_alert_at is None:
         return AssertionResult(name, bound, None, False, "no alert was delivered on any channel after the violation")
     took = (facts.first_alert_at - metrics.first_violation_at) / 1e9
@@ -272,12 +292,13 @@ def outcome(results: Sequence[AssertionResult], outages: Sequence[Outage] = (), 
 def _evaluate(assertions: Assertions, metrics: Metrics, lost: list[str],
               evidence: Evidence | None) -> list[AssertionResult]:
     results: list[AssertionResult] = []
+    prevented = prevention(metrics, evidence)
     if assertions.ttd_max is not None:
-        results.append(_ttd(assertions.ttd_max, metrics))
+        results.append(_ttd(assertions.ttd_max, metrics, prevented))
     if assertions.ttk_max is not None:
-        results.append(_after_kill("ttk_max", assertions.ttk_max, metrics.ttk_s, metrics, "ttk"))
+        results.append(_after_kill("ttk_max", assertions.ttk_max, metrics.ttk_s, metrics, "ttk", prevented))
     if assertions.ttc_max is not None:
-        results.append(_after_kill("ttc_max", assertions.ttc_max, metrics.ttc_s, metrics, "ttc"))
+        results.append(_after_kill("ttc_max", assertions.ttc_max, metrics.ttc_s, metrics, "ttc", prevented))
     if assertions.excess_shares_max is not None:
         results.append(_at_most("excess_shares_max", assertions.excess_shares_max, metrics.excess_shares, "shares"))
     if assertions.loss_usd_max is not None:
@@ -295,7 +316,7 @@ def _evaluate(assertions: Assertions, metrics: Metrics, lost: list[str],
     if assertions.cancel_all_within is not None:
         results.append(_cancel_all(assertions.cancel_all_within, facts))
     if assertions.alert_within is not None:
-        results.append(_alert(assertions.alert_within, metrics, facts))
+        results.append(_alert(assertions.alert_within, metrics, facts, prevented))
     if assertions.kill_latched:
         results.append(_latched(facts))
     if assertions.max_child_per_parent is not None:

@@ -30,9 +30,16 @@ def test_tight_prometheus_pipeline_detects_and_kills_on_compose(prometheus_engin
     pipeline read from their APIs, and nothing of the run left (no container, network, volume or process)."""
     r = run(EXPERIMENTS / "knight-2012-prometheus.yaml", tmp_path / "out", tmp_path / "home", "--backend", "compose")
     m, p = r.metrics, r.journal["pipeline"]
-    assert (0, "compose", "page", "alertmanager:venue-kill", "control") == (
-        r.code, r.journal["backend"], m["detected_by"], m["kill_issued_by"], m["contained_by"]), r.stdout
-    assert ("prometheus", "delivered", None) == (p["control"], p["reached"], p.get("errors")), p
+    assert (0, "compose", "page", "alertmanager:venue-kill") == (
+        r.code, r.journal["backend"], m["detected_by"], m["kill_issued_by"]), r.stdout
+    if m["first_violation_at"] is None:
+        # the child-per-parent rule can pull the kill before any parent is over-committed (a busy machine
+        # slows Power Peg's children more than the rule): a prevention, every timing assertion says so
+        assert [(a["name"], True, "prevented") for a in r.journal["assertions"]] == [
+            (a["name"], a["passed"], a["message"].split(":")[0]) for a in r.journal["assertions"]], r.stdout
+    else:
+        assert ("control", "prometheus", "delivered", None) == (
+            m["contained_by"], p["control"], p["reached"], p.get("errors")), (m, p)
     started = [e["endpoints"] for e in r.events() if e.get("event") == "controls_started"]
     assert [["alertmanager", "prometheus"]] == [sorted(e) for e in started]
     assert all(url.startswith("http://127.0.0.1:") for url in started[0].values())  # published on loopback only

@@ -239,3 +239,32 @@ def test_pages_before_the_first_fault_are_named_not_hidden():
     result = only(evaluate(Assertions(ttd_max="1s"), undetected(pages_before_fault=3), []))
     assert "not detected: no page after the first fault; 3 pages before it (not counted as detection)" == \
         result.message
+
+
+def _fault_at(at_s: float) -> Evidence:
+    return Evidence(journal=[], parents=[], alerts=[], firm="KNIGHT", marks={},
+                    events=[{"event": "fault_injected", "ts_ns": T0 + int(at_s * S), "kind": "partial_deploy"}])
+
+
+def test_a_kill_after_the_fault_and_before_any_violation_is_a_prevention_that_passes():
+    """The control pulled the kill 1.5 s after the fault began and no parent was ever over-committed: TTD,
+    TTK and alert_within pass, saying it was prevented, and the run passes (it is not "nothing to measure")."""
+    killed = Metrics(kill_issued_at=T0 + int(1.5 * S), kill_issued_by="alertmanager:venue-kill")
+    results = evaluate(Assertions(ttd_max="5s", ttk_max="1s", alert_within="5s"), killed, [], _fault_at(0))
+    assert ([True] * 3, ["prevented: alertmanager:venue-kill pulled the kill switch 1.500s after the first fault"] * 3,
+            ("passed", None)) == ([r.passed for r in results],
+                                  [r.message.split(",")[0] for r in results], outcome(results))
+
+
+def test_a_kill_before_the_first_fault_is_no_prevention():
+    """A kill in steady state, before any fault (a false alarm), does not make a run without a violation pass."""
+    killed = Metrics(kill_issued_at=T0, kill_issued_by="monitor")
+    results = evaluate(Assertions(ttd_max="5s"), killed, [], _fault_at(2))
+    assert ("inconclusive", "ttd_max: no violation happened: nothing to detect, so ttd_max was not tested") == \
+        outcome(results)
+
+
+def test_a_violation_is_judged_as_ever_even_with_an_early_kill():
+    """Prevention is only for runs without a violation: with one, TTD is timed from it as always."""
+    results = evaluate(Assertions(ttd_max="1s"), runaway(), [], _fault_at(0))
+    assert (True, False) == (results[0].passed, results[0].message.startswith("prevented"))
