@@ -115,6 +115,9 @@ class Load(Strict):
     users: int = Field(8, ge=0, le=2000, description="Locust users (brokers); 0 = no load")
     spawn_rate: float = Field(8.0, gt=0, le=10_000, description="users started per second")
     wait: PauseDuration = Field(0.5, description=f"each user's pause between parents; {PAUSE_MAX}")
+    wait_before_open: PauseDuration | None = Field(
+        None, description="the pause while the market is not open yet (default: wait): a shorter one builds the "
+                          "pre-open queue that the open releases at once, an opening burst")
     workers: int = Field(0, ge=0, le=32, description="Locust worker processes (0 = one local process)")
     mix: LoadMix = Field(default_factory=LoadMix)
 

@@ -50,6 +50,7 @@ class LoadConfig(_Frozen):
     spawn_rate: float = Field(gt=0)
     workers: int = Field(0, ge=0)
     wait: float = Field(ge=0, description="seconds between one user's parents (constant pacing)")
+    wait_before_open: float | None = Field(None, ge=0, description="the same until the market opens (None: wait)")
     open_at_ns: int = Field(description="market open; rlp share switches from before to after here")
     seed: int = 1
     run_time: float = Field(gt=0, description="seconds: Locust stops by itself after this")
@@ -94,6 +95,7 @@ class LoadConfig(_Frozen):
             spawn_rate=load.spawn_rate,
             workers=load.workers,
             wait=float(load.wait),
+            wait_before_open=None if load.wait_before_open is None else float(load.wait_before_open),
             open_at_ns=open_at_ns,
             seed=seed,
             run_time=float(duration_s) + run_time_margin_s,

@@ -151,6 +151,13 @@ class ControlPoller:
         self._poll()
         return self._share
 
+    def is_open(self, open_at_ns: int | None, now_ns: int) -> bool:
+        """Whether the market is open at ``now_ns``: the file's open when it says, else the planned one."""
+        self._poll()
+        known, actual = self._open
+        at = actual if known else open_at_ns
+        return at is not None and now_ns >= at
+
     def rlp_share(self, mix: LoadMix, open_at_ns: int | None, now_ns: int) -> float:
         """The pinned share, else the schedule around the open (the file's, when it says)."""
         pinned = self.override()

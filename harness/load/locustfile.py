@@ -46,6 +46,9 @@ class LoadSession:
         worker_index = runner.worker_index if isinstance(runner, WorkerRunner) else 0
         return user_number(next(self._local_users), worker_index, self.config.workers)
 
+    def is_open(self, now_ns: int) -> bool:
+        return self.control.is_open(self.config.open_at_ns, now_ns)
+
     def rlp_share(self, now_ns: int) -> float:
         return self.control.rlp_share(self.config.mix, self.config.open_at_ns, now_ns)
 
@@ -122,9 +125,14 @@ class OrderBroker(FastHttpUser):
         config = self.session.config
         self.broker = Broker(config, self.session.new_user_number(self.environment.runner))
         self.pacing = constant_pacing(config.wait)
+        # both pacings keep their state on the user (the last run's start), so switching at the open
+        # keeps the rhythm; the preopen one only until the market opens
+        self.preopen_pacing = None if config.wait_before_open is None else constant_pacing(config.wait_before_open)
         self.headers = {"Authorization": f"Bearer {config.token}"}
 
     def wait_time(self) -> float:
+        if self.preopen_pacing is not None and not self.session.is_open(time.time_ns()):
+            return self.preopen_pacing(self)
         return self.pacing(self)
 
     @task

@@ -107,8 +107,17 @@ def _why_missing(run: RunRecord, what: str) -> str:
     return "not detected"
 
 
+# what a negative figure means (docs/harness.md, Metrics): not an error, an order of events
+_NEGATIVE = {
+    "ttd": "detected before the first violation",
+    "ttk": "contained before the page was delivered: the kill beat the pager",
+}
+
+
 def _timing(run: RunRecord, what: str, value: float | None) -> str:
-    return _s(value) if value is not None else f"— ({_why_missing(run, what)})"
+    if value is None:
+        return f"— ({_why_missing(run, what)})"
+    return f"{_s(value)} ({_NEGATIVE[what]})" if value < 0 and what in _NEGATIVE else _s(value)
 
 
 def _blast(run: RunRecord) -> str:

@@ -13,6 +13,7 @@ lists) because a runaway router sends tens of thousands of orders a second.
 from __future__ import annotations
 
 import time
+from collections import deque
 from itertools import islice
 from dataclasses import dataclass, field
 from collections.abc import Callable
@@ -130,7 +131,10 @@ class Engine:
         self.dropcopies: dict[str, list[Sender]] = {}
         self.killed_firms: set[str] = set()
         self.killed_sessions: set[str] = set()
-        self.queue: list[Order] = []  # accepted before the open, in arrival order
+        self.queue: deque[Order] = deque()  # accepted before the open, in arrival order
+        # Open, but the pre-open queue is still being released slice by slice (:meth:`release`):
+        # arrivals meanwhile join the queue's back, so time priority holds across the open.
+        self.releasing = False
         # firm -> symbol -> [position, bought, sold, cash_cents]
         self.positions: dict[str, dict[str, list[int]]] = {}
         # firm -> [orders, fills, rejects]
@@ -230,7 +234,7 @@ class Engine:
                 for old in list(islice(orders, ORDER_MEMORY // 10)):
                     del orders[old]
         self._report(order, EXEC_NEW, STATUS_NEW, 0, None, None, ts)
-        if not self.is_open:
+        if not self.is_open or self.releasing:
             order.queued = True
             self.queue.append(order)
         else:
@@ -354,17 +358,31 @@ class Engine:
         return self._cancel_all(orders, "mass")
 
     # -- market clock -------------------------------------------------------------------
-    def open_market(self, start_liquidity: Callable[[], None] | None = None) -> None:
-        """The open: journal it, let market makers quote, then run the queue in order."""
+    def open_market(self, start_liquidity: Callable[[], None] | None = None, *, release: bool = True) -> None:
+        """The open: journal it, let market makers quote, then run the queue in order.
+
+        With ``release`` False the queue is left to :meth:`release`, slice by slice: at a busy open
+        thousands of orders wait, and running them in one go would hold the event loop (and with it a
+        kill, a drop copy, the sessions' heartbeats) for as long as they take to match."""
         self.is_open = True
         self.journal.append(open_record(self.now()))
         if start_liquidity is not None:
             start_liquidity()
-        queue, self.queue = self.queue, []
-        for order in queue:
+        self.releasing = bool(self.queue)
+        if release:
+            while self.release(len(self.queue) + 1):
+                pass
+
+    def release(self, limit: int) -> bool:
+        """Run up to ``limit`` orders from the front of the pre-open queue; True while some remain."""
+        queue = self.queue
+        for _ in range(min(limit, len(queue))):
+            order = queue.popleft()
             if order.queued and not order.done:
                 order.queued = False
                 self._execute(order, self.books[order.symbol])
+        self.releasing = bool(queue)
+        return self.releasing
 
     # -- kill switch ------------------------------------------------------------------
     def kill(self, scope: KillScope, ident: str, *, by: str | None = None) -> int:

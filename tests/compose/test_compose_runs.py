@@ -57,7 +57,10 @@ def test_load_workers_run_as_containers_of_the_load_profile(engine, tmp_path) ->
     each container's log is kept, and no container is left."""
     from tests.e2e.test_gameday import STEADY  # the same short steady-state experiment
 
-    (tmp_path / "steady.yaml").write_text(STEADY.replace("users: 2", "users: 4"))
+    # max_duration 30 s: the open waits for Locust's containers, seconds more on a loaded host (the 10 s cap
+    # fired once here with a soak beside it), and this test is about where Locust runs, not the cap
+    (tmp_path / "steady.yaml").write_text(STEADY.replace("users: 2", "users: 4").replace("max_duration: 10s",
+                                                                                       "max_duration: 30s"))
     r = run(tmp_path / "steady.yaml", tmp_path / "out", tmp_path / "home", "--backend", "compose",
             "--load-workers", "2")
     started = [(e["workers"], e["where"]) for e in r.events() if e.get("event") == "load_start"]

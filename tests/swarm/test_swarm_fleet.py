@@ -40,13 +40,22 @@ def test_up_status_down_leaves_nothing(engine, membership, tmp_path) -> None:
     assert ([], membership) == (_left(engine, topology["run_id"]), sw.swarm_state(engine)[0])
 
 
-def test_knight_controls_passes_on_swarm(engine, membership, tmp_path) -> None:
-    """knight-2012-controls on swarm: exit 0, contained by control, TTD and TTK within 250 ms, nothing left."""
-    r = run(EXPERIMENTS / "knight-2012-controls.yaml", tmp_path / "out", tmp_path / "home", "--backend", "swarm")
+def test_knight_controls_passes_on_swarm_with_locust_workers_as_a_service(engine, membership, tmp_path) -> None:
+    """knight-2012-controls on swarm with `--load-workers 2`: exit 0, contained by control, TTD and TTK within
+    250 ms; Locust ran as Swarm services (a master and a replicated worker service of 2 tasks), each worker's
+    parents are measured and each task's log is kept; nothing left."""
+    r = run(EXPERIMENTS / "knight-2012-controls.yaml", tmp_path / "out", tmp_path / "home", "--backend", "swarm",
+            "--load-workers", "2")
     m = r.metrics
     assert (0, "passed", "control", "swarm") == (r.code, r.journal["status"], m["contained_by"],
                                                  r.journal["backend"]), r.stdout
     assert m["ttd_s"] <= 0.25 and m["ttk_s"] <= 0.25, m
+    started = [(e["workers"], e["where"]) for e in r.events() if e.get("event") == "load_start"]
+    logs = sorted(p.name for p in (r.out / "load").glob("*.log"))
+    files = sorted((r.out / "load" / "parents").glob("parents-*.jsonl"))
+    per_worker = [sum(1 for line in f.read_text().splitlines() if line.strip()) for f in files]
+    assert ([(2, "swarm services")], ["master.log", "worker-1.log", "worker-2.log"]) == (started, logs), r.stdout
+    assert (2, True, m["parents"]) == (len(per_worker), all(n > 0 for n in per_worker), sum(per_worker))
     assert ([], membership) == (_left(engine, r.run_id()), sw.swarm_state(engine)[0])
 
 

@@ -78,8 +78,7 @@ class ComposeLoadRunner(LoadRunner):
             found = dk.containers(engine, dk.run_filter(self.run_id))
         return [c for c in found if c.labels.get(SERVICE_LABEL) in (MASTER, WORKER)]
 
-    @staticmethod
-    def _name(container: Any) -> str:
+    def _name(self, container: Any) -> str:  # an instance method: the swarm runner's needs its stack
         if container.labels.get(SERVICE_LABEL) == MASTER:
             return "master"
         return f"worker-{container.labels.get('com.docker.compose.container-number', container.short_id)}"
@@ -115,14 +114,23 @@ class ComposeLoadRunner(LoadRunner):
             await self._compose("stop", "--timeout", str(int(STOP_GRACE_S)), WORKER)
         except Exception as exc:  # noqa: BLE001 - removal below must still run
             outcomes["stop"] = f"failed: {exc}"
+        outcomes.update(await self._keep_logs(remove=True))
+        self.log.info("load_stopped", outcomes=outcomes, where=self.where)
+
+    async def _keep_logs(self, *, remove: bool) -> dict[str, str]:
+        """Each Locust container's log into the load directory (``<name>.log``), the container removed
+        when ``remove``: its outcome by name."""
+        outcomes: dict[str, str] = {}
         for container in await asyncio.to_thread(self._containers):
             name = self._name(container)
             try:
                 await asyncio.to_thread(container.reload)
                 log = await asyncio.to_thread(container.logs)
                 (self.out_dir / f"{name}.log").write_bytes(log)
-                await asyncio.to_thread(container.remove, force=True)
-                outcomes[name] = f"exit {container.attrs.get('State', {}).get('ExitCode')}, removed"
+                outcomes[name] = f"exit {container.attrs.get('State', {}).get('ExitCode')}"
+                if remove:
+                    await asyncio.to_thread(container.remove, force=True)
+                    outcomes[name] += ", removed"
             except Exception as exc:  # noqa: BLE001 - the backend's teardown removes by label anyway
-                outcomes[name] = f"remove failed: {exc}"
-        self.log.info("load_stopped", outcomes=outcomes, where="containers")
+                outcomes[name] = f"log or removal failed: {exc}"
+        return outcomes

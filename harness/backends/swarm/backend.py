@@ -35,9 +35,12 @@ from powerpeg.harness.backends.compose.env import (LABEL_HOME, LABEL_RUN, TOXIPR
                                                    router_image)
 from powerpeg.harness.backends.swarm import engine as sw
 from powerpeg.harness.backends.swarm import registry as rg
+from powerpeg.harness.backends.swarm.load import SwarmLoadRunner
 from powerpeg.harness.backends.swarm.slots import Slots
 from powerpeg.harness.backends.swarm.stack import ROUTERS_SERVICE, StackPlan, router_slot, stack_name
 from powerpeg.harness.context import RunContext
+from powerpeg.harness.load.config import LoadConfig
+from powerpeg.harness.load.runner import LoadRunner
 from powerpeg.harness.state import FleetState
 from powerpeg.harness.topology import Topology
 
@@ -134,6 +137,15 @@ class SwarmBackend(ContainerBackend):
             if task.split(".")[-2:-1] == [str(router_slot(router_id))] and container.status in ("running", "paused"):
                 return container
         return None
+
+    def load_runner(self, config: LoadConfig, out_dir: Path, log: Any) -> LoadRunner:
+        """With workers, Locust runs as Swarm services on the fleet's network (load.py): a master and a
+        replicated worker service of ``config.workers`` tasks; a single Locust stays a local process."""
+        if config.workers == 0:
+            return super().load_runner(config, out_dir, log)
+        record = SwarmRecord.load(self.record_file)
+        return SwarmLoadRunner(config, out_dir, log, fleet_stack=record.stack, run_id=self.ctx.run_id,
+                               home_label=str(self.ctx.home.resolve()), replicated=record.replicated)
 
     # -- up / down --------------------------------------------------------
     def _check(self, spec: FleetSpec) -> None:

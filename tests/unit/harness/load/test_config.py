@@ -34,6 +34,11 @@ def test_config_takes_the_experiment_load_section():
     assert (3, 6.0, 2, 0.25, mix) == (config.users, config.spawn_rate, config.workers, config.wait, config.mix)
 
 
+def test_wait_before_open_is_carried_in_seconds_and_absent_by_default():
+    """wait_before_open (a duration) reaches the Locust config as seconds; unset it stays None (wait applies)."""
+    assert (0.02, None) == (build(wait_before_open="20ms").wait_before_open, build().wait_before_open)
+
+
 def test_config_trades_the_first_symbols_of_the_universe():
     """symbol_count 2 keeps the exchange's first two symbols, with their reference prices."""
     assert [("AAA", 10.0), ("BBB", 11.0)] == [(s.symbol, s.ref_price) for s in build().symbols]

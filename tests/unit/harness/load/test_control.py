@@ -137,6 +137,19 @@ def test_the_real_open_replaces_the_planned_one(tmp_path):
                           poller.rlp_share(MIX, OPEN_NS, OPEN_NS + 1_000))
 
 
+def test_poller_knows_whether_the_market_is_open(tmp_path):
+    """Planned open without a file; the file's open (or its "not yet") once the runner wrote it."""
+    poller = ControlPoller(tmp_path / "control.json", clock=Clock())
+    planned = (poller.is_open(OPEN_NS, OPEN_NS - 1), poller.is_open(OPEN_NS, OPEN_NS))
+    control = LoadControl(tmp_path / "control.json", MIX, OPEN_NS)
+    control.set_open(None)
+    held = ControlPoller(tmp_path / "control.json", clock=Clock()).is_open(OPEN_NS, OPEN_NS + 10**12)
+    control.set_open(OPEN_NS + 5)
+    late = ControlPoller(tmp_path / "control.json", clock=Clock())
+    assert ((False, True), False, (False, True)) == (
+        planned, held, (late.is_open(OPEN_NS, OPEN_NS + 4), late.is_open(OPEN_NS, OPEN_NS + 5)))
+
+
 def test_pinning_the_share_keeps_the_open(tmp_path):
     """The two knobs live in one file: writing one leaves the other as it was."""
     control = LoadControl(tmp_path / "control.json", MIX, OPEN_NS)

@@ -189,6 +189,12 @@ def test_summary_says_why_ttk_is_missing():
     assert ("ABORTED: max_loss_usd" in text, "— (contained by abort)" in text) == (True, True)
 
 
+def test_summary_says_what_a_negative_ttk_means():
+    """A kill that landed before the page was delivered gives a negative TTK: the summary says why."""
+    text = render(run(metrics=metrics(ttk_s=-0.036, ttc_s=0.0)))
+    assert "TTK  time to kill      -0.036 s (contained before the page was delivered: the kill beat the pager)" in text
+
+
 def test_side_by_side_shows_both_runs_in_columns():
     """Two runs of the same faults: one line per figure, both values on it."""
     without = run(metrics=metrics(detected_at=None, ttd_s=None, ttk_s=None, ttc_s=None, contained_by="end"))

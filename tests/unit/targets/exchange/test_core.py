@@ -243,6 +243,41 @@ def test_preopen_queue_runs_in_arrival_order_at_open(venue: Venue) -> None:
     assert (["first"], [(1000, 100)]) == (fills, venue.engine.books["AAA"].depth()[0])
 
 
+def test_sliced_open_keeps_time_priority_for_arrivals_during_release(venue: Venue) -> None:
+    """While the queue is released slice by slice, a new order waits behind the queued ones."""
+    venue.engine.is_open = False
+    a, b, c, d = venue.login("A"), venue.login("B"), venue.login("C"), venue.login("D")
+    venue.order(a, "s", SELL, 100, 1000)
+    venue.order(b, "first", BUY, 100, 1000)
+    venue.engine.open_market(release=False)
+    assert venue.engine.release(1)  # the sell rests; "first" still waits
+    venue.order(c, "late", BUY, 100, 1000)  # arrives during the release: joins the back
+    while venue.engine.release(1):
+        pass
+    fills = [r["cl_ord_id"] for r in venue.records() if r["kind"] == "fill" and r["side"] == "buy"]
+    venue.order(d, "after", BUY, 100, 1000)  # the queue is empty: executes at once
+    rested = [o.cl_ord_id for o in d.working.values()]
+    assert (["first"], False, [(1000, 200)], ["after"]) == (  # late and after rest at 10.00
+        fills, venue.engine.releasing, venue.engine.books["AAA"].depth()[0][:1], rested)
+
+
+def test_kill_during_release_cancels_the_firms_queued_orders(venue: Venue) -> None:
+    """A kill between two slices cancels what the killed firm still had queued: none of it executes."""
+    venue.engine.is_open = False
+    a, b = venue.login("A"), venue.login("B")
+    venue.order(a, "s", SELL, 500, 1000, firm="OTHER")
+    for i in range(3):
+        venue.order(b, f"k{i}", BUY, 100, 1000, firm="KNIGHT")
+    venue.engine.open_market(release=False)
+    venue.engine.release(2)  # the sell rests, k0 fills
+    venue.engine.kill("firm", "KNIGHT")
+    while venue.engine.release(1):
+        pass
+    fills = [r["cl_ord_id"] for r in venue.records() if r["kind"] == "fill" and r["side"] == "buy"]
+    cancelled = sorted(r["cl_ord_id"] for r in venue.records() if r["kind"] == "canceled")
+    assert (["k0"], ["k1", "k2"]) == (fills, cancelled)
+
+
 def test_preopen_reject_mode_rejects(venue: Venue) -> None:
     """With --preopen reject an order before the open is rejected."""
     venue.engine.is_open = False
