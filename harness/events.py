@@ -61,6 +61,11 @@ class RunEvent(StrEnum):
     MARKET_OPEN_HELD = "market_open_held"
     """Warning: the open waited ``held_s`` for steps due before it; ``reason``."""
 
+    METHOD_EXTENDED = "method_extended"
+    """Warning: the method's planned end came while ``steps`` were still being injected (a redeploy on
+    containers takes seconds); the method waits for them, stop conditions watched, up to
+    ``abort.max_duration``; ``reason``."""
+
     STEADY_STATE = "steady_state"
     """One probe's result. ``probe``, ``phase`` (before/during/after), ``ok``, ``value``, ``message``."""
 

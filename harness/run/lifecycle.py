@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
+from collections.abc import Awaitable
 
 import aiohttp
 
@@ -39,6 +40,7 @@ from powerpeg.harness.run.state import LiveRun, Run, schedule
 from powerpeg.harness.run.timeline import Timeline, wait_until
 
 WARMUP_S = 1.5  # load runs this long before the method's time zero
+FOREVER_NS = 2**63 - 1  # a watch with no deadline: it ends when told
 
 
 class Runner:
@@ -65,6 +67,7 @@ class Runner:
             run.events.emit(RunEvent.FLEET_UP, routers=exp.topology.routers, run=topology.run_id)
             live = self.live = LiveRun.open(run, topology, keep_journal=self.method.keep_journal)
             observing = asyncio.Event()
+            safety: Safety | None = None
             try:
                 await self._external_controls(live)
                 timeline = await self._start_load(live)
@@ -82,7 +85,7 @@ class Runner:
             finally:
                 # the floor, rollback and evidence happen with the fleet still up
                 await asyncio.shield(self._measure(live))
-                await asyncio.shield(self._rollback(live))
+                await asyncio.shield(self._watched(safety, self._rollback(live)))
                 load_stop_ns = await asyncio.shield(self._stop_load())
                 found = await asyncio.shield(self._evidence(live, observing))
                 await asyncio.shield(live.http.close())
@@ -170,6 +173,24 @@ class Runner:
         return self.run.events.emit(RunEvent.LOAD_STOP)["ts_ns"]
 
     # -- the end -------------------------------------------------------------
+    async def _watched(self, safety: Safety | None, work: Awaitable[None]) -> None:
+        """``work`` (the rollback) with the stop conditions still watched: the load runs until it is
+        stopped after the rollback, and a rollback can take seconds (a redeploy on containers) or
+        make the runaway worse (knight-2012-rollback: v1 back on every router). Found on swarm: the
+        method's watch ended while a rollback redeploy was still in flight, and the excess went from
+        36,000 to 377,000 shares past a 60,000 cap with nothing watching."""
+        if safety is None or safety.ended is not None or self.run.load is None:
+            await work
+            return
+        done = asyncio.Event()
+        watcher = asyncio.ensure_future(safety.watch(lambda: FOREVER_NS, stop=done, end_on_abort=False,
+                                                     progress=False))
+        try:
+            await work
+        finally:
+            done.set()
+            await asyncio.gather(watcher, return_exceptions=True)
+
     async def _rollback(self, live: LiveRun) -> None:
         run, policy = self.run, self.run.experiment.rollback
         if not run.faults:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -86,6 +87,7 @@ class ScheduledMethod:
         cap_ns = timeline.start_ns + int(exp.abort.max_duration * 1e9)
         try:
             await safety.watch(lambda: min(timeline.plan_ns(exp.duration), cap_ns))
+            await self._finish_injections(live, safety, tasks[:len(run.faults)], cap_ns)
         finally:
             for t in tasks:
                 t.cancel()
@@ -99,6 +101,30 @@ class ScheduledMethod:
                 raise res
         if safety.ended is None and timeline.plan_ns(exp.duration) > cap_ns and not run.abort.triggered:
             await safety.abort(f"max_duration {exp.abort.max_duration:g}s reached")
+
+    @staticmethod
+    async def _finish_injections(live: LiveRun, safety: Safety, plays: Sequence[asyncio.Future[Any]],
+                                 cap_ns: int) -> None:
+        """Steps still being injected at the method's planned end (a redeploy on a loaded swarm took
+        20 s where the file allowed 6) are waited for, the stop conditions still watched, up to the
+        ``max_duration`` cap: cancelling them half-way left routers on a mix of versions and the step
+        reported as neither injected nor failed."""
+        run = live.run
+        busy = [(sf, play) for sf, play in zip(run.faults, plays, strict=True) if sf.injecting and not play.done()]
+        if not busy or safety.aborted.is_set() or safety.ended is not None:
+            return
+        steps = [sf.index for sf, _ in busy]
+        run.events.warning(RunEvent.METHOD_EXTENDED, steps=steps,
+                           reason="the method's planned end came while these steps were still being injected")
+        run.progress.phase(f"method's end reached with step(s) {', '.join(map(str, steps))} still being injected: "
+                           "waiting for them (stop conditions watched) …")
+        done = asyncio.Event()
+        gathered = asyncio.ensure_future(asyncio.wait([play for _, play in busy]))
+        gathered.add_done_callback(lambda _: done.set())
+        try:
+            await safety.watch(lambda: cap_ns, stop=done)
+        finally:
+            gathered.cancel()
 
     @staticmethod
     async def _play(live: LiveRun, timeline: Timeline, safety: Safety, sf: ScheduledFault,

@@ -8,6 +8,7 @@ the fleet take it and need no ``assert ... is not None``.
 """
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Callable
@@ -158,6 +159,11 @@ class LiveRun:
         except FaultError as exc:
             sf.error = str(exc)
             self.run.events.warning(RunEvent.FAULT_FAILED, step=sf.index, kind=sf.step.fault, error=str(exc), **who)
+            raise
+        except asyncio.CancelledError:
+            # never a silent "not injected": part of it may have happened (some routers redeployed)
+            sf.error = "cut short: the run ended or was interrupted while this was being injected"
+            self.run.events.warning(RunEvent.FAULT_FAILED, step=sf.index, kind=sf.step.fault, error=sf.error, **who)
             raise
         finally:
             sf.injecting = False
