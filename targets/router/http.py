@@ -15,7 +15,7 @@ from powerpeg.targets.common.edge import (StrictBody, bad_request_middleware, js
                                           token_middleware)
 
 from .checks import EntryRejection
-from .core import FlagError, OrderEntry, Router
+from .core import PARENT_MEMORY, FlagError, OrderEntry, Router
 from .metrics import make_registry, render
 
 ROUTER_KEY: web.AppKey[Router] = web.AppKey("router", Router)
@@ -47,7 +47,8 @@ async def post_order(request: web.Request) -> web.Response:
 async def get_order(request: web.Request) -> web.Response:
     parent = request.app[ROUTER_KEY].parents.get(request.match_info["parent_id"])
     if parent is None:
-        return json_error(404, f"unknown parent {request.match_info['parent_id']!r}", field="parent_id")
+        return json_error(404, f"unknown parent {request.match_info['parent_id']!r} (or done and forgotten: a router "
+                               f"keeps the last {PARENT_MEMORY:,} done parents)", field="parent_id")
     return web.json_response(parent.view())
 
 

@@ -385,3 +385,26 @@ async def test_health_reports_fix_down_when_exchange_is_gone(launch, exchange, h
     await wait_until(lambda: not rr.router.gateway.up)
     health = await get_json(http, f"{rr.base_url}/health")
     assert ("down", "ok") == (health["fix"], health["status"])
+
+
+async def test_done_parents_are_forgotten_past_the_memory_working_ones_never(launch, exchange, http,
+                                                                           monkeypatch) -> None:
+    """Past PARENT_MEMORY parents the oldest done ones go (GET says it may be forgotten); a working one stays."""
+    from powerpeg.targets.router import core
+    monkeypatch.setattr(core, "PARENT_MEMORY", 10)
+    exchange.fill = lambda qty: 30  # the first parent rests, working
+    rr = await launch(child_qty=100)
+    _, first = await post_order(http, rr, qty=100)
+    await wait_until(lambda: rr.router.parents[first["parent_id"]].filled_qty == 30)
+    exchange.fill = lambda qty: qty
+    done = []
+    for _ in range(14):
+        _, body = await post_order(http, rr, qty=100)
+        done.append(body["parent_id"])
+    await wait_until(lambda: all(p.state != "working" for pid, p in rr.router.parents.items() if pid in done))
+    status, gone = None, None
+    async with http.get(f"{rr.base_url}/orders/{done[0]}", headers=AUTH) as resp:
+        status, gone = resp.status, await resp.json()
+    assert (True, False, True, 404) == (first["parent_id"] in rr.router.parents, done[0] in rr.router.parents,
+                                        done[-1] in rr.router.parents, status)
+    assert len(rr.router.parents) <= 11 and "forgotten" in gone["error"], gone
