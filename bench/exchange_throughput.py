@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import calendar
+import contextlib
 import functools
 import json
 import os
@@ -40,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from powerpeg.targets.fix.codec import encode
@@ -201,6 +203,21 @@ async def dropcopy_run(port: int, dc_port: int, comp_id: str, payload: bytes, n:
     return elapsed, lags
 
 
+@contextlib.contextmanager
+def running_exchange(workdir: Path, *, liquidity: bool, store: str = "file") -> Iterator[tuple[subprocess.Popen, dict,
+                                                                                             list]]:
+    """An exchange process for one variant: (process, its ready info, its symbols); stopped on the way out."""
+    proc, info = start_exchange(workdir, liquidity=liquidity, store=store)
+    try:
+        yield proc, info, symbols(info["admin_port"])
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def _find_all(data: bytes, needle: bytes) -> list[int]:
     out, at = [], data.find(needle)
     while at >= 0:
@@ -222,9 +239,7 @@ def _utc_seconds(stamp: str) -> float:
 
 def dropcopy_variant(n: int, repeats: int, workdir: Path, store: str = "file") -> float:
     """Median over runs of the p99 drop-copy lag (ms) during a crossing burst."""
-    proc, info = start_exchange(workdir, liquidity=True, store=store)
-    try:
-        syms = symbols(info["admin_port"])
+    with running_exchange(workdir, liquidity=True, store=store) as (proc, info, syms):
         p50s, p99s, rates = [], [], []
         for r in range(repeats):
             comp_id = f"BENCH-DC-{r}"
@@ -243,19 +258,11 @@ def dropcopy_variant(n: int, repeats: int, workdir: Path, store: str = "file") -
               f"{statistics.median(rates):,.0f} orders/s, {repeats} runs of {n} orders; TransactTime has "
               f"millisecond resolution", flush=True)
         return median
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def kill_variant(n: int, repeats: int, workdir: Path, store: str = "file") -> float:
     """Median of the per-run median kill round trip (ms) during a resting burst on one session."""
-    proc, info = start_exchange(workdir, liquidity=False, store=store)
-    try:
-        syms = symbols(info["admin_port"])
+    with running_exchange(workdir, liquidity=False, store=store) as (proc, info, syms):
         medians, worst, rates = [], [], []
         for r in range(repeats):
             comp_id = f"BENCH-KILL-{r}"
@@ -273,19 +280,11 @@ def kill_variant(n: int, repeats: int, workdir: Path, store: str = "file") -> fl
               f"while the burst ran at median {statistics.median(rates):,.0f} orders/s over {repeats} runs "
               f"of {n} orders", flush=True)
         return median
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def variant(name: str, *, liquidity: bool, crossing: bool, n: int, repeats: int, workdir: Path,
             store: str = "file") -> float:
-    proc, info = start_exchange(workdir, liquidity=liquidity, store=store)
-    try:
-        syms = symbols(info["admin_port"])
+    with running_exchange(workdir, liquidity=liquidity, store=store) as (proc, info, syms):
         rates, cpu_per_order = [], []
         for r in range(repeats):
             comp_id = f"BENCH-{name.upper()}-{r}"
@@ -300,12 +299,6 @@ def variant(name: str, *, liquidity: bool, crossing: bool, n: int, repeats: int,
               f"(min {min(rates):,.0f}, max {max(rates):,.0f}); exchange CPU median "
               f"{statistics.median(cpu_per_order) * 1e6:.1f} µs per order", flush=True)
         return median
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def main(argv: list[str] | None = None) -> None:

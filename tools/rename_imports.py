@@ -23,8 +23,9 @@ What it rewrites, in every file git tracks or would track (not .venv, build/, ca
   the Dockerfiles' ``import harness.load``, the Makefile's ``import targets.fix._speedups``;
   only where the part after the dot is one of the package's own modules (``targets.get(...)`` on a
   variable named ``targets`` is left alone);
-- setup.py (packages under powerpeg, the C extension's name), pyproject.toml's mypy ``files``, and the
-  few literal checks that name the top-level package (see SPECIAL).
+- pyproject.toml's mypy ``files`` and the few literal checks that name the top-level package (see
+  SPECIAL). setup.py (packages under powerpeg, the C extension's name) is left alone: it is
+  skipped, since the rename's commit wrote it as the powerpeg/ layout needs.
 
 Idempotent: a name already under ``powerpeg.`` is never prefixed again, and the special edits check
 for their result first. ``--check`` exits 1 when something would change (nothing is written).
@@ -51,45 +52,10 @@ TEXT_NAMES = {"Makefile", "run"}  # .ci/run
 # this script and its test hold the old names on purpose
 SKIP = {Path("tools/rename_imports.py"), Path("tests/packaging/test_rename_imports.py")}
 
-INIT = '''"""powerpeg: a chaos-engineering harness for order systems.
-
-Installed, its packages are ``powerpeg.harness`` (the harness: CLI, experiment files, faults,
-runner, reports) and ``powerpeg.targets`` (the order system under test). In the repository they
-are harness/ and targets/ at the top, linked here (tools/rename_imports.py says why).
-"""
-from importlib.metadata import PackageNotFoundError, version as _version
-
-try:
-    __version__ = _version("powerpeg")  # pyproject.toml's version: the one place it is written
-except PackageNotFoundError:  # a checkout on PYTHONPATH, never installed
-    __version__ = "0+unknown"
-'''
-
-SETUP = '''"""Build hook for the one optional C extension (powerpeg.targets.fix._speedups) and for
-the package list: everything under powerpeg/ (whose harness and targets are links to
-the repository's top-level harness/ and targets/), and the bundled experiments and
-compose files, mapped into the harness package.
-
-Everything else is in pyproject.toml. The extension is optional twice over:
-``optional=True`` turns a failed compile (no C compiler) into a warning and
-the pure-Python parser is used; POWERPEG_PURE=1 leaves it out on purpose (the
-compose images' wheel, which must stay platform-independent).
-"""
-import os
-
-from setuptools import Extension, find_namespace_packages, setup
-
-# The repository's top-level data directories, installed inside the harness package so that
-# an installed powerpeg carries what a run needs (harness/resources.py finds them there, or in
-# a checkout). Packages, not data_files: they land next to the code, wherever pip puts it.
-BUNDLED = {"powerpeg.harness._experiments": "experiments", "powerpeg.harness._compose": "compose"}
-# namespace-aware (harness/faults has no __init__.py); found through powerpeg/'s links
-PACKAGES = [*find_namespace_packages(include=["powerpeg", "powerpeg.*"], exclude=["*.__pycache__"]), *BUNDLED,
-            "powerpeg.harness._experiments.suites"]
-
-speedups = Extension("powerpeg.targets.fix._speedups", ["targets/fix/_speedups.c"], optional=True,
-                     extra_compile_args=["-O2"])
-setup(packages=PACKAGES, package_dir=BUNDLED, ext_modules=[] if os.environ.get("POWERPEG_PURE") else [speedups])
+# A tree being renamed gets the package's __init__ only when it has none; the repository's own
+# (powerpeg/__init__.py: __version__) and setup.py were written once, in the rename's commit, and are
+# maintained as files, not here.
+INIT = '''"""powerpeg: a chaos-engineering harness for order systems (powerpeg.harness, powerpeg.targets)."""
 '''
 
 
@@ -297,11 +263,7 @@ def plan(root: Path) -> dict[Path, str]:
                 new = new.replace(special.old, special.new)
         if new != text:
             changed[rel] = new
-    setup = root / "setup.py"
-    if setup.read_text(encoding="utf-8") != SETUP:
-        changed[Path("setup.py")] = SETUP
-    init = root / "powerpeg" / "__init__.py"
-    if not init.is_file() or init.read_text(encoding="utf-8") != INIT:
+    if not (root / "powerpeg" / "__init__.py").is_file():
         changed[Path("powerpeg/__init__.py")] = INIT
     return changed
 
