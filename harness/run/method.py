@@ -13,6 +13,7 @@ Two methods exist:
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -111,8 +112,8 @@ class ScheduledMethod:
         reported as neither injected nor failed."""
         run = live.run
         busy = [(sf, play) for sf, play in zip(run.faults, plays, strict=True) if sf.injecting and not play.done()]
-        if not busy or safety.aborted.is_set() or safety.ended is not None:
-            return
+        if not busy or safety.aborted.is_set() or safety.ended is not None or time.time_ns() >= cap_ns:
+            return  # nothing in flight, or the cap itself ended the method: the max_duration abort follows
         steps = [sf.index for sf, _ in busy]
         run.events.warning(RunEvent.METHOD_EXTENDED, steps=steps,
                            reason="the method's planned end came while these steps were still being injected")

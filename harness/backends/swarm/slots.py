@@ -180,6 +180,10 @@ class Slots:
                 snapshot = f"{state} " + " ".join(f"{t.id}:{t.state}" for t in tasks)
                 if snapshot != seen:
                     seen, last_change = snapshot, time.monotonic()
+                    # a roll of eight tasks takes tens of seconds, minutes on a loaded host: say where it is
+                    log.info("rollout_progress", update_state=state or "starting",
+                             new_tasks_running=sum(1 for t in new if t.state == "running"), stop_after=updated,
+                             of=self.routers)
                 settled = all(t.state in ("running", "failed", "shutdown", "rejected", "complete") for t in new)
                 if failing.done():
                     failing.result()  # the gate failure's own error (a task on another node) ends the roll

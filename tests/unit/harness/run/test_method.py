@@ -105,3 +105,12 @@ async def test_the_rollback_runs_with_the_stop_conditions_still_watched(tmp_path
         assert (1, True) == (len(f.events("abort_triggered")), live.run.abort.triggered)
     finally:
         await f.down()
+
+
+async def test_at_the_cap_nothing_is_waited_for_and_nothing_said_to_be_extended(fleet: Fleet) -> None:
+    """The max_duration cap itself ended the method: the abort follows; no method_extended."""
+    fleet.live.run.faults[0].injecting = True
+    play = asyncio.ensure_future(asyncio.sleep(60))
+    await ScheduledMethod._finish_injections(fleet.live, Safety(fleet.live), [play], time.time_ns() - 1)
+    play.cancel()
+    assert [] == fleet.events("method_extended")
