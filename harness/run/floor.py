@@ -70,13 +70,13 @@ async def read(live: LiveRun, cpu: CpuSaturation) -> Readings:
             run.events.warning(RunEvent.EVIDENCE_READ_FAILED, source=f"measurement: {name} loop lag",
                                error=answer.error)
     dropcopy = answers[-1]
-    lag, decisions, note = _dropcopy(dropcopy, monitor_enabled=run.experiment.controls.monitor.enabled,
-                                     external=external)
+    lag, decisions, note, breach_lag = _dropcopy(dropcopy, monitor_enabled=run.experiment.controls.monitor.enabled,
+                                                 external=external)
     if dropcopy.error is not None and not dropcopy.missing:
         run.events.warning(RunEvent.EVIDENCE_READ_FAILED, source="measurement: monitor drop copy",
                            error=dropcopy.error)
     return Readings(loop=loop, drop_copy_lag_s=lag, kill_decisions=decisions, kill_note=note, cpu=cpu,
-                    external=external)
+                    external=external, breach_report_lag_s=breach_lag)
 
 
 def _loop(name: str, answer: _Answer) -> ComponentLag:
@@ -89,25 +89,26 @@ def _loop(name: str, answer: _Answer) -> ComponentLag:
 
 
 def _dropcopy(answer: _Answer, *, monitor_enabled: bool,
-              external: bool) -> tuple[Lag, list[KillDecision] | None, str | None]:
-    """(the drop-copy lag, the monitor's kill decisions or None, why they are None)."""
+              external: bool) -> tuple[Lag, list[KillDecision] | None, str | None, float | None]:
+    """(the drop-copy lag, the monitor's kill decisions or None, why they are None, the lag of the report
+    that raised the monitor's first risk breach or None)."""
     if answer.missing:
         why = (f"the monitor does not serve GET {DROPCOPY_PATH} (HTTP 404: a monitor older than the measurement "
                "floor)")
-        return Lag.missing(why), None, why
+        return Lag.missing(why), None, why, None
     if answer.error is not None:
         why = f"the monitor did not answer GET {DROPCOPY_PATH}: {answer.error}"
-        return Lag.missing(why), None, why
+        return Lag.missing(why), None, why, None
     try:
-        lag, decisions = dropcopy_reading(answer.body)
+        lag, decisions, breach_lag = dropcopy_reading(answer.body)
     except MeasurementError as exc:
-        return Lag.missing(str(exc)), None, str(exc)
+        return Lag.missing(str(exc)), None, str(exc), None
     if not lag.measured and not monitor_enabled:
         # a passive monitor reads no drop copy: say that rather than "no report"
         why = ("powerpeg's monitor was passive (controls.external without controls.monitor.enabled): it read no drop "
                "copy" if external else "the monitor was not under test (controls.monitor.enabled: false)")
         lag = Lag(n=lag.n, not_measured=why)
-    return lag, decisions, None
+    return lag, decisions, None, breach_lag
 
 
 def _busy_counters(text: str) -> tuple[int, int]:

@@ -53,6 +53,9 @@ class Monitor:
         self.dropcopy_lag = LagHistogram()
         self.transact_clock = TransactClock()
         self.lag_unreadable = 0  # reports whose TransactTime(60) could not be read
+        # while a drop-copy report is evaluated: its lag (exchange TransactTime → receipt), else None
+        self.report_lag_ns: int | None = None
+        self.first_risk_breach: dict[str, Any] | None = None  # GET /measurement/dropcopy
 
     # -- drop copy ------------------------------------------------------------
     def on_execution(self, ex: Execution, now_ns: int | None = None) -> list[Violation]:
@@ -100,7 +103,10 @@ class Monitor:
             self._issue_kill(violation, now_ns)
 
     def _record(self, violation: Violation, now_ns: int, severity: str) -> None:
-        record = {**violation.as_dict(), "ts_ns": now_ns, "severity": severity, "repeats": 0, "alert": None}
+        record = {**violation.as_dict(), "ts_ns": now_ns, "severity": severity, "repeats": 0, "alert": None,
+                  "report_lag_s": self._report_lag_s()}
+        if self.first_risk_breach is None and violation.kind in RISK_KINDS:
+            self.first_risk_breach = {"ts_ns": now_ns, "kind": violation.kind, "report_lag_s": record["report_lag_s"]}
         self.breaches.append(record)
         if len(self.breaches) > MAX_BREACHES:
             self.breaches_dropped += len(self.breaches) - MAX_BREACHES
@@ -121,6 +127,10 @@ class Monitor:
             self._send_alert(record, "phone", f"[pager down] {violation.text}", now_ns, key="phone_alert")
             self._send_alert(record, "email", f"[pager down] {violation.text}", now_ns, key="email_alert")
 
+    def _report_lag_s(self) -> float | None:
+        """The drop-copy lag of the report being evaluated (None: the breach came from elsewhere)."""
+        return None if self.report_lag_ns is None else max(0, self.report_lag_ns) / 1e9
+
     def clear(self, kind: str) -> None:
         """The condition ended: the next occurrence pages at once."""
         self._last_record.pop(kind, None)
@@ -140,7 +150,8 @@ class Monitor:
         decided_ns = self.clock()
         # written before anything else is done: the log line and the bookkeeping can wait
         pending = self.actions.start_kill_all(self.cfg.firm)
-        self.kill_decisions.append({"at_ns": decided_ns, "firm": self.cfg.firm, "reason": violation.kind})
+        self.kill_decisions.append({"at_ns": decided_ns, "firm": self.cfg.firm, "reason": violation.kind,
+                                    "report_lag_s": self._report_lag_s()})
         self.kill = {"kill_issued_ns": decided_ns, "reason": violation.kind, "breach_ts_ns": now_ns,
                      "text": violation.text, "results": None}
         self.log.warning("kill_issued", firm=self.cfg.firm, reason=violation.kind, routers=self.actions.routers,
@@ -222,7 +233,8 @@ class Monitor:
 
     def measurement(self) -> dict[str, Any]:
         """The run's measurement floor as the harness reads it (GET /measurement/dropcopy)."""
-        return {"drop_copy_lag_s": self.dropcopy_lag.summary(), "kill_decisions": list(self.kill_decisions)}
+        return {"drop_copy_lag_s": self.dropcopy_lag.summary(), "kill_decisions": list(self.kill_decisions),
+                "first_risk_breach": self.first_risk_breach}
 
 
 def _compress(ids: list[str]) -> str:

@@ -48,6 +48,15 @@ def test_a_drop_copy_backlog_that_is_most_of_the_ttd_is_said_in_one_sentence() -
         m.warnings
 
 
+def test_the_lag_of_the_report_that_showed_the_violation_is_the_ttd_floor_when_known() -> None:
+    """The monitor said how late the very report came (30 ms): that, not the run's median (320 ms), is the
+    drop copy's part of this TTD."""
+    m = judge(readings(breach_report_lag_s=0.03), Metrics(ttd_s=0.1), [])
+    [part] = [p for p in m.ttd.parts if p.seconds > 0]
+    assert ("the drop copy's delay of the report that showed the violation", 0.03, True) == (
+        part.name, part.seconds, m.ttd.significant)
+
+
 def test_a_floor_below_the_significant_share_gives_no_warning() -> None:
     """A floor just under the share is reported as figures only."""
     m = judge(readings(drop_copy_lag_s=lag(0.24)), Metrics(ttd_s=1.0), [])
@@ -149,14 +158,16 @@ def test_an_external_control_is_split_into_the_venues_floor_and_the_controls_par
 
 def test_the_monitors_body_is_read_to_the_contract() -> None:
     """GET /measurement/dropcopy: the lag and the kill decisions, typed."""
-    lag_, decisions = dropcopy_reading({"drop_copy_lag_s": {"n": 3, "p50": 0.001, "p99": 0.004, "max": 0.005},
-                                        "kill_decisions": [{"at_ns": T, "firm": FIRM, "reason": "overfill"}]})
-    assert (Lag(3, 0.001, 0.004, 0.005), [KillDecision(T, FIRM, "overfill")]) == (lag_, decisions)
+    lag_, decisions, breach = dropcopy_reading({
+        "drop_copy_lag_s": {"n": 3, "p50": 0.001, "p99": 0.004, "max": 0.005},
+        "kill_decisions": [{"at_ns": T, "firm": FIRM, "reason": "overfill", "report_lag_s": 0.03}],
+        "first_risk_breach": {"ts_ns": T, "kind": "overfill", "report_lag_s": 0.03}})
+    assert (Lag(3, 0.001, 0.004, 0.005), [KillDecision(T, FIRM, "overfill")], 0.03) == (lag_, decisions, breach)
 
 
 def test_a_monitor_that_saw_no_report_is_not_measured() -> None:
-    lag_, _ = dropcopy_reading({"drop_copy_lag_s": {"n": 0, "p50": None, "p99": None, "max": None},
-                                "kill_decisions": []})
+    lag_, _, _ = dropcopy_reading({"drop_copy_lag_s": {"n": 0, "p50": None, "p99": None, "max": None},
+                                   "kill_decisions": []})
     assert (False, "the monitor received no drop-copy report") == (lag_.measured, lag_.not_measured)
 
 

@@ -180,3 +180,28 @@ async def test_every_report_s_drop_copy_lag_is_measured() -> None:
     await _stop(stop, task, fake_dc, monitor)
     assert (3, 1, True, 0) == (lag["n"], monitor.lag_unreadable, 0 <= lag["p50"] <= lag["max"],
                                monitor.dropcopy_lag.negative)
+
+
+async def test_a_breach_carries_the_drop_copy_lag_of_the_report_that_raised_it() -> None:
+    """The over-filling report was stamped 250 ms before it arrived: the first risk breach and the kill
+    decision say so (the TTD floor of that very detection); a breach raised off the drop copy carries none."""
+    import time
+
+    async with FakeNeighbours() as fake:
+        fake_dc = FakeDropCopy()
+        monitor = fake.monitor(routers=fake.router_urls(1), auto_kill=True)
+        stop, task, _ = await _running(fake_dc, monitor)
+        monitor.register_parent(Parent("router-1-000001", "router-1", "AAA", "buy", 100, 0))
+        for k in range(1, 3):
+            stamped = time.time() - 0.25
+            stamp = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(stamped)) + f".{int(stamped % 1 * 1000):03d}"
+            fake_dc.push(er_fields("F", f"router-1-000001.{k}", qty=100, last_qty=100, last_px="10.00")
+                         + [(Tag.TransactTime, stamp)])
+        await _until(lambda: monitor.book.messages == 2)
+        await monitor.drain()
+        measured = monitor.measurement()
+        await _stop(stop, task, fake_dc, monitor)
+    breach, [decision] = measured["first_risk_breach"], measured["kill_decisions"]
+    assert ("overfill", True, True, None) == (
+        breach["kind"], 0.25 <= breach["report_lag_s"] < 5, 0.25 <= decision["report_lag_s"] < 5,
+        monitor.report_lag_ns)

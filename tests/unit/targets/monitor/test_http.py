@@ -154,13 +154,14 @@ async def test_a_non_ascii_authorization_header_is_401(client) -> None:
 async def test_measurement_before_any_report_has_null_percentiles(client) -> None:
     """GET /measurement/dropcopy with no report yet: n 0, p50/p99/max null, no kill decision; no token."""
     resp = await client.get("/measurement/dropcopy")
-    assert (200, {"drop_copy_lag_s": {"n": 0, "p50": None, "p99": None, "max": None}, "kill_decisions": []}) == (
-        resp.status, await resp.json())
+    assert (200, {"drop_copy_lag_s": {"n": 0, "p50": None, "p99": None, "max": None}, "kill_decisions": [],
+                  "first_risk_breach": None}) == (resp.status, await resp.json())
 
 
 async def test_measurement_has_the_lag_and_every_kill_decision(client, monitor) -> None:
-    """The contract exactly: drop_copy_lag_s {n, p50, p99, max} as floats and kill_decisions
-    [{at_ns, firm, reason}] as the kill was decided."""
+    """The contract exactly: drop_copy_lag_s {n, p50, p99, max} as floats, kill_decisions
+    [{at_ns, firm, reason, report_lag_s}] as the kill was decided, first_risk_breach {ts_ns, kind, report_lag_s}
+    (report_lag_s null here: the execution did not come through the drop copy)."""
     monitor.dropcopy_lag.observe(2_000_000)
     monitor.auto_kill = True
     await client.post("/parents", json=PARENT, headers=AUTH)
@@ -168,9 +169,12 @@ async def test_measurement_has_the_lag_and_every_kill_decision(client, monitor) 
     await monitor.drain()
     body = await (await client.get("/measurement/dropcopy")).json()
     [decision] = body["kill_decisions"]
-    assert ({"drop_copy_lag_s", "kill_decisions"}, {"n": 1, "p50": 0.002, "p99": 0.002, "max": 0.002},
-            {"at_ns", "firm", "reason"}, ("KNIGHT", "overfill"), monitor.kill["kill_issued_ns"]) == (
-        set(body), body["drop_copy_lag_s"], set(decision), (decision["firm"], decision["reason"]), decision["at_ns"])
+    assert ({"drop_copy_lag_s", "kill_decisions", "first_risk_breach"},
+            {"n": 1, "p50": 0.002, "p99": 0.002, "max": 0.002}, {"at_ns", "firm", "reason", "report_lag_s"},
+            ("KNIGHT", "overfill", None), monitor.kill["kill_issued_ns"], ("overfill", None)) == (
+        set(body), body["drop_copy_lag_s"], set(decision), (decision["firm"], decision["reason"],
+                                                            decision["report_lag_s"]), decision["at_ns"],
+        (body["first_risk_breach"]["kind"], body["first_risk_breach"]["report_lag_s"]))
 
 
 async def test_metrics_expose_the_lag_histogram(client, monitor) -> None:
