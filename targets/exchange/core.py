@@ -54,6 +54,9 @@ ORDER_MEMORY = 4096
 # orders are refused rather than the oldest forgotten (a forgotten one could be
 # reused). The market makers' ClOrdIDs come from a counter: never checked.
 CLORDID_MEMORY = 10_000_000
+# distinct Account(1) values a day: each gets counters and positions; an open venue (no credentials) would
+# otherwise keep one for every value a client cares to send
+MAX_ACCOUNTS = 10_000
 # CxlRejReason (102) of an OrderCancelReject.
 CXL_TOO_LATE = "0"
 CXL_UNKNOWN = "1"
@@ -111,6 +114,7 @@ class SessionState:
     peer: str = ""
     used: ClOrdIds = field(default_factory=ClOrdIds)  # every ClOrdID of the day (CLORDID_MEMORY)
     internal: bool = False  # the exchange's own market makers: their ClOrdIDs and orders are not kept
+    accounts: frozenset[str] | None = None  # the firms this CompID may trade for (credentials); None: any
     # the session's current FIX day (since its last Logon with 141=Y), for /metrics: NewOrderSingles
     # received and shares executed — the venue's view of each member session
     day_orders: int = 0
@@ -198,10 +202,20 @@ class Engine:
         order = Order(str(self._order_seq), cl_ord_id, st.comp_id, firm, symbol, side, qty,
                       None if ord_type == MARKET else price, ord_type, tif)
         st.day_orders += 1
+        text = None
+        if (st.accounts is not None and firm not in st.accounts) or (
+                firm not in self.stats and len(self.stats) >= MAX_ACCOUNTS):
+            # refused on the account itself: the reject is the session's (journaled and counted under its
+            # CompID, never copied to the firm it named, never a new firm's counters)
+            text = (f"Account(1) {firm} is not an account session {st.comp_id} may trade for"
+                    if st.accounts is not None and firm not in st.accounts else
+                    f"too many accounts today ({MAX_ACCOUNTS:,}): a new Account(1) {firm} is refused")
+            firm = order.firm = st.comp_id
         stats = self.stats.get(firm) or self.stats.setdefault(firm, [0, 0, 0])
         stats[0] += 1
-        text = None
-        if book is None:
+        if text is not None:
+            pass
+        elif book is None:
             text = f"unknown symbol {symbol}"
         elif self.killed_firms and firm in self.killed_firms:
             text = f"kill switch active for firm {firm}"

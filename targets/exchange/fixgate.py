@@ -65,9 +65,11 @@ class OrderEntry:
 
     def __init__(
         self, engine: Engine, *, allow: frozenset[str] = frozenset(), cod_default: bool = True, log: Any = None,
+        credentials: Credentials | None = None,
     ) -> None:
         self.engine = engine
         self.allow = allow
+        self.credentials = credentials  # its ``accounts``: which firms each CompID may trade for
         self.cod_default = cod_default
         self.log = log
         self._cents: dict[str, int | None] = {}
@@ -90,8 +92,10 @@ class OrderEntry:
             cod = cod_flag == "Y"
         else:
             return f"CancelOnDisconnect({COD_TAG}) must be Y or N, got {cod_flag!r}"
-        session.attrs["state"] = self.engine.attach(comp_id, session, cod=cod, peer=session.peer,
-                                                    new_day=msg.fields.get(Tag.ResetSeqNumFlag) == "Y")
+        st = self.engine.attach(comp_id, session, cod=cod, peer=session.peer,
+                                new_day=msg.fields.get(Tag.ResetSeqNumFlag) == "Y")
+        st.accounts = None if self.credentials is None else self.credentials.accounts_of(comp_id)
+        session.attrs["state"] = st
         if self.log is not None:
             self.log.info("fix_logon", kind="order-entry", session=comp_id, peer=session.peer, cod=cod)
         return None

@@ -38,7 +38,8 @@ class ExchangeService:
         self.engine.preopen_reject = config.preopen == "reject"
         self.engine.is_open = False
         self.clock = MarketClock(config.open_at_ns, config.preopen, self._on_open)
-        self.order_entry = OrderEntry(self.engine, allow=config.allow, cod_default=config.cod_default, log=log)
+        self.order_entry = OrderEntry(self.engine, allow=config.allow, cod_default=config.cod_default, log=log,
+                                      credentials=config.credentials)
         self.dropcopy = DropCopy(self.engine, credentials=config.credentials, log=log)
         # One message store per CompID pair and door (order entry and drop copy are separate sessions
         # even for the same CompIDs), kept across restarts of this process.

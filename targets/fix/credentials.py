@@ -7,7 +7,12 @@ valid on every door, and per firm the CompIDs allowed to receive its drop
 copy::
 
     {"passwords": {"ROUTER-1": "...", "KNIGHT": "..."},
-     "drop_copy": {"KNIGHT": ["KNIGHT", "KNIGHT-SURVEILLANCE"]}}
+     "drop_copy": {"KNIGHT": ["KNIGHT", "KNIGHT-SURVEILLANCE"]},
+     "accounts": {"KNIGHT": ["ROUTER-1", "KNIGHT"]}}
+
+``accounts`` (optional) says, per firm, which order-entry CompIDs may name it in Account(1): with
+it, an order for an account its session is not listed for is rejected (a member cannot book
+trades to another firm). Without it any Account is accepted, as before.
 
 A Logon is accepted when Username is its SenderCompID and Password that
 CompID's; anything else is refused with the one text :data:`INVALID` (which
@@ -49,15 +54,18 @@ def _text(value: Any, what: str, limit: int) -> str:
 
 @dataclass(frozen=True)
 class Credentials:
-    """Who may log on: ``passwords`` CompID → password; ``drop_copy`` subscriber CompID → its firm."""
+    """Who may log on: ``passwords`` CompID → password; ``drop_copy`` subscriber CompID → its firm;
+    ``accounts`` order-entry CompID → the firms it may trade for (None: no such table, any)."""
 
     passwords: Mapping[str, str]
     drop_copy: Mapping[str, str]
+    accounts: Mapping[str, frozenset[str]] | None = None
 
     @classmethod
     def from_json(cls, data: Any) -> Credentials:
-        if not isinstance(data, dict) or set(data) - {"passwords", "drop_copy"}:
-            raise CredentialsError('credentials: a JSON object with "passwords" and "drop_copy"')
+        if not isinstance(data, dict) or set(data) - {"passwords", "drop_copy", "accounts"}:
+            raise CredentialsError('credentials: a JSON object with "passwords", "drop_copy" and optionally '
+                                   '"accounts"')
         raw_passwords, raw_drop = data.get("passwords", {}), data.get("drop_copy", {})
         if not isinstance(raw_passwords, dict) or not isinstance(raw_drop, dict):
             raise CredentialsError('credentials: "passwords" and "drop_copy" are JSON objects')
@@ -73,7 +81,24 @@ class Credentials:
                     raise CredentialsError(f"drop_copy.{firm}: {comp_id!r} has no password")
                 if subscribers.setdefault(comp_id, firm) != firm:
                     raise CredentialsError(f"drop_copy: {comp_id} is listed for {subscribers[comp_id]} and {firm}")
-        return cls(passwords, subscribers)
+        return cls(passwords, subscribers, cls._accounts(data.get("accounts"), passwords))
+
+    @staticmethod
+    def _accounts(raw: Any, passwords: Mapping[str, str]) -> dict[str, frozenset[str]] | None:
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            raise CredentialsError('credentials: "accounts" is a JSON object (firm → list of CompIDs)')
+        entitled: dict[str, set[str]] = {}
+        for firm, comp_ids in raw.items():
+            _text(firm, "a firm", MAX_COMP_ID)
+            if not isinstance(comp_ids, list):
+                raise CredentialsError(f"accounts.{firm}: a list of CompIDs")
+            for comp_id in comp_ids:
+                if comp_id not in passwords:
+                    raise CredentialsError(f"accounts.{firm}: {comp_id!r} has no password")
+                entitled.setdefault(comp_id, set()).add(firm)
+        return {comp_id: frozenset(firms) for comp_id, firms in entitled.items()}
 
     @classmethod
     def read(cls, text: str, source: str) -> Credentials:
@@ -107,6 +132,10 @@ class Credentials:
         if user != comp_id:
             return "Username(553) is not the SenderCompID(49)"
         return None if matches else "wrong password"
+
+    def accounts_of(self, comp_id: str) -> frozenset[str] | None:
+        """The firms ``comp_id`` may name in Account(1); None: the table has no ``accounts`` (any)."""
+        return None if self.accounts is None else self.accounts.get(comp_id, frozenset())
 
     def firm_of(self, comp_id: str) -> str | None:
         """The firm whose drop copy ``comp_id`` may receive; None: none."""

@@ -687,3 +687,28 @@ async def test_a_drop_copy_for_a_compid_no_firm_lists_gets_logout(secured: Excha
     with pytest.raises(ConnectionError, match="^Logon refused: SenderCompID OTHER is not allowed a drop copy$"):
         await RawClient.open(secured.dropcopy_port, "OTHER", logon_extra=creds("OTHER"))
     assert "OTHER" not in secured.engine.dropcopies
+
+
+async def test_an_account_the_session_is_not_listed_for_is_rejected_over_fix(tmp_path: Path) -> None:
+    """With an ``accounts`` table, OTHER's session naming Account(1) KNIGHT gets an ExecutionReport 39=8 saying
+    it may not trade for KNIGHT; KNIGHT's drop copy sees nothing of it; its own account trades."""
+    credentials = Credentials.from_json({"passwords": PASSWORDS, "drop_copy": {"KNIGHT": ["KNIGHT"]},
+                                         "accounts": {"KNIGHT": ["ROUTER-1", "KNIGHT"], "OTHER": ["OTHER"]}})
+    ex = ExchangeService(ExchangeConfig(journal=tmp_path / "journal.ndjson", liquidity=False,
+                                        credentials=credentials), TOKEN, structlog.get_logger())
+    await ex.start()
+    try:
+        symbol = next(iter(ex.engine.books))
+        dc = await RawClient.open(ex.dropcopy_port, "KNIGHT", logon_extra=creds("KNIGHT"))
+        other = await RawClient.open(ex.fix_port, "OTHER", logon_extra=creds("OTHER"))
+        other.order("spoof", 1, 100, "10.00", symbol, _1="KNIGHT")
+        rejected = await other.expect(is_er("spoof", "8"))
+        other.order("own", 1, 100, "10.00", symbol, _1="OTHER")
+        await other.expect(is_er("own", "0"))
+        c = await RawClient.open(ex.fix_port, "ROUTER-1", logon_extra=creds("ROUTER-1"))
+        c.order("k1", 1, 100, "10.00", symbol, _1="KNIGHT")
+        first_copied = await dc.expect(lambda m: m.msg_type == "8")
+    finally:
+        await ex.stop()
+    assert ("Account(1) KNIGHT is not an account session OTHER may trade for", "k1") == (
+        rejected.fields[58], first_copied.fields[11])

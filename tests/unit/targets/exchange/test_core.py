@@ -278,6 +278,30 @@ def test_kill_during_release_cancels_the_firms_queued_orders(venue: Venue) -> No
     assert (["k0"], ["k1", "k2"]) == (fills, cancelled)
 
 
+def test_an_account_the_session_may_not_trade_for_is_rejected_as_the_sessions_own(venue: Venue) -> None:
+    """Credentials list ROUTER-1 for KNIGHT only: an order naming OTHER is rejected saying so, journaled and
+    counted under the session's CompID, never under OTHER (no counters, no positions, no drop copy of it)."""
+    st = venue.login("ROUTER-1")
+    st.accounts = frozenset({"KNIGHT"})
+    venue.order(st, "ok", BUY, 100, 1000, firm="KNIGHT")
+    venue.order(st, "spoof", BUY, 100, 1000, firm="OTHER")
+    rec = venue.records()[-1]
+    assert (("rejected", "ROUTER-1", "Account(1) OTHER is not an account session ROUTER-1 may trade for"),
+            "OTHER" in venue.engine.stats, venue.outs["ROUTER-1"].reports()[-1][58]) == (
+        (rec["kind"], rec["firm"], rec["text"]), False, rec["text"])
+
+
+def test_new_accounts_past_the_days_cap_are_refused(venue: Venue, monkeypatch) -> None:
+    """An open venue keeps counters per Account(1): past MAX_ACCOUNTS a new one is refused, a known one trades."""
+    from powerpeg.targets.exchange import core
+    monkeypatch.setattr(core, "MAX_ACCOUNTS", 2)
+    st = venue.login("R1")
+    for i, firm in enumerate(("F1", "F2", "F3", "F1")):
+        venue.order(st, f"o{i}", BUY, 100, 1000, firm=firm)
+    kinds = [(r["kind"], r["firm"]) for r in venue.records()]
+    assert [("accepted", "F1"), ("accepted", "F2"), ("rejected", "R1"), ("accepted", "F1")] == kinds
+
+
 def test_preopen_reject_mode_rejects(venue: Venue) -> None:
     """With --preopen reject an order before the open is rejected."""
     venue.engine.is_open = False

@@ -37,6 +37,14 @@ def test_drop_copy_subscribers_map_to_their_firm() -> None:
     assert ("KNIGHT", "KNIGHT", None) == (table.firm_of("KNIGHT"), table.firm_of("SURV"), table.firm_of("ROUTER-1"))
 
 
+def test_accounts_say_which_firms_a_comp_id_may_trade_for() -> None:
+    """With an ``accounts`` table: the firms listing the CompID (none for an unlisted one); without: None (any)."""
+    table = Credentials.from_json({**TABLE, "accounts": {"KNIGHT": ["ROUTER-1", "KNIGHT"], "OTHER": ["ROUTER-1"]}})
+    assert (frozenset({"KNIGHT", "OTHER"}), frozenset({"KNIGHT"}), frozenset(), None) == (
+        table.accounts_of("ROUTER-1"), table.accounts_of("KNIGHT"), table.accounts_of("SURV"),
+        Credentials.from_json(TABLE).accounts_of("ROUTER-1"))
+
+
 @pytest.mark.parametrize(("data", "message"), [
     ([], "a JSON object"),
     ({"passwords": {"A": ""}}, "password of A"),
@@ -44,6 +52,9 @@ def test_drop_copy_subscribers_map_to_their_firm() -> None:
     ({"passwords": {"A": "p"}, "drop_copy": {"F": ["B"]}}, "'B' has no password"),
     ({"passwords": {"A": "p"}, "drop_copy": {"F": ["A"], "G": ["A"]}}, "A is listed for F and G"),
     ({"passwords": {"A": "p"}, "extra": 1}, "a JSON object"),
+    ({"passwords": {"A": "p"}, "accounts": ["A"]}, '"accounts" is a JSON object'),
+    ({"passwords": {"A": "p"}, "accounts": {"F": "A"}}, "accounts.F: a list of CompIDs"),
+    ({"passwords": {"A": "p"}, "accounts": {"F": ["B"]}}, "accounts.F: 'B' has no password"),
 ])
 def test_a_table_that_cannot_be_used_is_refused_saying_why(data: object, message: str) -> None:
     with pytest.raises(CredentialsError, match=message):
