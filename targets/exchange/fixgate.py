@@ -34,6 +34,7 @@ MASS_REJECTED = "0"  # MassCancelResponse (531)
 COD_TAG = 8013
 MAX_QTY = 100_000_000
 MAX_ID_LEN = 64
+MAX_SESSIONS = 10_000  # order-entry CompIDs a day (each keeps its state; the market makers' among them)
 SIDES = {"1": BUY, "2": SELL}
 ORD_TYPES = {"1": MARKET, "2": LIMIT}
 TIFS = {"0": DAY, "3": IOC}
@@ -85,6 +86,9 @@ class OrderEntry:
         current = self.engine.sessions.get(comp_id)
         if current is not None and current.sender is not None:
             return f"session {comp_id} is already logged on"
+        if current is None and len(self.engine.sessions) >= MAX_SESSIONS:
+            # each CompID keeps its state for the day: an open venue must not keep one per name tried
+            return f"too many order-entry sessions today ({MAX_SESSIONS:,}): SenderCompID {comp_id} refused"
         cod_flag = msg.fields.get(COD_TAG)
         if cod_flag is None:
             cod = self.cod_default

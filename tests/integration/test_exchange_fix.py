@@ -712,3 +712,21 @@ async def test_an_account_the_session_is_not_listed_for_is_rejected_over_fix(tmp
         await ex.stop()
     assert ("Account(1) KNIGHT is not an account session OTHER may trade for", "k1") == (
         rejected.fields[58], first_copied.fields[11])
+
+
+async def test_new_comp_ids_past_the_days_cap_get_a_logout_saying_so(exchange: ExchangeService, monkeypatch) -> None:
+    """An open venue keeps each CompID's state for the day: past MAX_SESSIONS a new CompID is refused at Logon
+    (naming the cap); one it already knows logs on again."""
+    from powerpeg.targets.exchange import fixgate
+    cap = len(exchange.engine.sessions) + 1  # the market makers' session is one
+    monkeypatch.setattr(fixgate, "MAX_SESSIONS", cap)
+    first = await RawClient.open(exchange.fix_port, "FIRST")
+    first.send("5", [])
+    await first.expect(lambda m: m.msg_type == "5")
+    first.close()
+    with pytest.raises(ConnectionError, match=f"too many order-entry sessions today \\({cap}\\): SenderCompID "
+                                              "SECOND refused"):
+        await RawClient.open(exchange.fix_port, "SECOND")
+    again = await RawClient.open(exchange.fix_port, "FIRST", logon_extra=[(141, "Y")])  # a new day's sequence
+    assert ("SECOND" not in exchange.engine.sessions, "A") == (True, again.logon.msg_type if again.logon else None)
+    again.close()
