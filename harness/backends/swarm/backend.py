@@ -379,17 +379,34 @@ class SwarmBackend(ContainerBackend):
         return result
 
     def _statuses(self, components: list[str]) -> dict[str, str]:
+        """Each component's task: its container's status on this engine, else (a task another node
+        runs: its container is not visible here) what Swarm reports of the task."""
         with dk.docker_client() as engine:
             out = {}
             for component in components:
                 if self._is_slot(component):
                     slot = self._slot_container(engine, component)
-                    out[component] = slot.status if slot is not None else "exited"
-                    continue
-                tasks = sw.task_containers(engine, self._service(component))
-                live = [c.status for c in tasks if c.status in ("running", "paused")]
+                    live = [slot.status] if slot is not None else []
+                else:
+                    tasks = sw.task_containers(engine, self._service(component))
+                    live = [c.status for c in tasks if c.status in ("running", "paused")]
+                if not live and self._running_elsewhere(engine, component):
+                    live = ["running"]
                 out[component] = live[0] if live else "exited"
             return out
+
+    def _running_elsewhere(self, engine: Any, component: str) -> bool:
+        """Swarm has the component's task running on another node (a router placed on a worker)."""
+        import docker.errors  # noqa: PLC0415 - the local backend never needs it
+
+        here = (engine.info().get("Swarm") or {}).get("NodeID")
+        try:
+            tasks = engine.api.tasks(filters={"service": self._service(component), "desired-state": "running"})
+        except docker.errors.APIError:
+            return False
+        slot = router_slot(component) if self._is_slot(component) else None
+        return any((t.get("Status") or {}).get("State") == "running" and t.get("NodeID") != here
+                   and (slot is None or t.get("Slot") == slot) for t in tasks)
 
     async def process_state(self, component: str) -> str | None:
         """The newest task container's status when it is not running ("exited", "paused", "missing")."""
