@@ -47,10 +47,13 @@ def fleet_comp_ids(router_ids: Iterable[str], firm: str, clients: Iterable[str] 
 def fix_credentials(token: str, comp_ids: Iterable[str], firm: str) -> dict[str, Any]:
     """The exchange's credentials table (targets/fix/credentials.py): a password per CompID, the firm's
     drop copy for the firm's own CompID only (the monitor's, or the firm's own surveillance), and the
-    firm's account for every CompID of the fleet (no session may book to another firm)."""
+    firm's account for every CompID of the fleet, and its own (an order without Account(1) is booked to its
+    CompID, as on an open venue): no session may book to any other firm."""
     comp_ids = list(comp_ids)
+    accounts: dict[str, list[str]] = {c: [c] for c in comp_ids}
+    accounts[firm] = comp_ids
     return {"passwords": {c: fix_password(token, c) for c in comp_ids}, "drop_copy": {firm: [firm]},
-            "accounts": {firm: comp_ids}}
+            "accounts": accounts}
 
 
 def proxy_upstreams(router_ids: Iterable[str], *, exchange_fix: str, dropcopy: str,

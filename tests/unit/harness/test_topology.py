@@ -38,3 +38,11 @@ def test_status_json_shows_what_an_outside_engine_needs() -> None:
         c: logon["doors"] for c, logon in fix["logons"].items()}
     assert (("ENGINE", fix_password("tok", "ENGINE")), [(553, "KNIGHT"), (554, fix_password("tok", "KNIGHT"))]) == (
         (fix["logons"]["ENGINE"]["username"], fix["logons"]["ENGINE"]["password"]), topology.fix_logon("KNIGHT"))
+
+
+def test_fleet_comp_ids_may_trade_for_the_firm_and_themselves_only() -> None:
+    """The fleet's accounts table: every CompID for the firm's account and its own (Account(1) absent), none
+    for another's."""
+    table = Credentials.from_json(fix_credentials("tok", ["ROUTER-1", "CODTEST", "KNIGHT"], "KNIGHT"))
+    assert (frozenset({"KNIGHT", "ROUTER-1"}), frozenset({"KNIGHT", "CODTEST"}), frozenset({"KNIGHT"})) == (
+        table.accounts_of("ROUTER-1"), table.accounts_of("CODTEST"), table.accounts_of("KNIGHT"))
