@@ -25,7 +25,7 @@ from __future__ import annotations
 import hmac
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,18 @@ def _text(value: Any, what: str, limit: int) -> str:
     return value
 
 
+def _firm_lists(raw: dict[Any, Any], section: str, passwords: Mapping[str, str]) -> Iterator[tuple[str, str]]:
+    """(firm, CompID) of a ``{firm: [CompID, ...]}`` section, every CompID one with a password."""
+    for firm, comp_ids in raw.items():
+        _text(firm, "a firm", MAX_COMP_ID)
+        if not isinstance(comp_ids, list):
+            raise CredentialsError(f"{section}.{firm}: a list of CompIDs")
+        for comp_id in comp_ids:
+            if comp_id not in passwords:
+                raise CredentialsError(f"{section}.{firm}: {comp_id!r} has no password")
+            yield firm, comp_id
+
+
 @dataclass(frozen=True)
 class Credentials:
     """Who may log on: ``passwords`` CompID → password; ``drop_copy`` subscriber CompID → its firm;
@@ -72,15 +84,9 @@ class Credentials:
         passwords = {_text(c, "a CompID", MAX_COMP_ID): _text(p, f"the password of {c}", MAX_PASSWORD)
                      for c, p in raw_passwords.items()}
         subscribers: dict[str, str] = {}
-        for firm, comp_ids in raw_drop.items():
-            _text(firm, "a firm", MAX_COMP_ID)
-            if not isinstance(comp_ids, list):
-                raise CredentialsError(f"drop_copy.{firm}: a list of CompIDs")
-            for comp_id in comp_ids:
-                if comp_id not in passwords:
-                    raise CredentialsError(f"drop_copy.{firm}: {comp_id!r} has no password")
-                if subscribers.setdefault(comp_id, firm) != firm:
-                    raise CredentialsError(f"drop_copy: {comp_id} is listed for {subscribers[comp_id]} and {firm}")
+        for firm, comp_id in _firm_lists(raw_drop, "drop_copy", passwords):
+            if subscribers.setdefault(comp_id, firm) != firm:
+                raise CredentialsError(f"drop_copy: {comp_id} is listed for {subscribers[comp_id]} and {firm}")
         return cls(passwords, subscribers, cls._accounts(data.get("accounts"), passwords))
 
     @staticmethod
@@ -90,14 +96,8 @@ class Credentials:
         if not isinstance(raw, dict):
             raise CredentialsError('credentials: "accounts" is a JSON object (firm → list of CompIDs)')
         entitled: dict[str, set[str]] = {}
-        for firm, comp_ids in raw.items():
-            _text(firm, "a firm", MAX_COMP_ID)
-            if not isinstance(comp_ids, list):
-                raise CredentialsError(f"accounts.{firm}: a list of CompIDs")
-            for comp_id in comp_ids:
-                if comp_id not in passwords:
-                    raise CredentialsError(f"accounts.{firm}: {comp_id!r} has no password")
-                entitled.setdefault(comp_id, set()).add(firm)
+        for firm, comp_id in _firm_lists(raw, "accounts", passwords):
+            entitled.setdefault(comp_id, set()).add(firm)
         return {comp_id: frozenset(firms) for comp_id, firms in entitled.items()}
 
     @classmethod
