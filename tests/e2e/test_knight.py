@@ -40,26 +40,34 @@ def test_knight_as_it_happened_is_not_detected_and_hits_the_cap(runs) -> None:
     assert (False, True) == (ttd["passed"], "not detected" in ttd["message"])
 
 
-def _excess_within(r: Result, window_s: float) -> tuple[int, float]:
-    """Excess shares executed within ``window_s`` of the first violation, and the run's own span."""
+def _excess_at(r: Result, ts_ns: int) -> int:
+    """Excess shares executed up to ``ts_ns`` (the run's journal cut there, measured as the run is)."""
     journal = [json.loads(x) for x in (r.out / "exchange-journal.jsonl").read_text().splitlines() if x.strip()]
     parents = [json.loads(x) for f in sorted((r.out / "load" / "parents").glob("*.jsonl"))
                for x in f.read_text().splitlines() if x.strip()]
-    m = r.metrics
-    cut = m["first_violation_at"] + int(window_s * 1e9)
-    early = compute(Evidence(journal=[rec for rec in journal if rec["ts_ns"] <= cut], parents=parents,
+    early = compute(Evidence(journal=[rec for rec in journal if rec["ts_ns"] <= ts_ns], parents=parents,
                              alerts=[], events=r.events(), marks={}, firm="KNIGHT"))
-    return early.excess_shares, (m["contained_at"] - m["first_violation_at"]) / 1e9
+    return early.excess_shares
 
 
-def test_rollback_makes_it_worse_over_the_same_window(runs) -> None:
-    """knight-2012-rollback: over the same window after the first violation, more excess than knight-2012."""
+def test_rollback_makes_it_worse_once_it_lands(runs) -> None:
+    """knight-2012-rollback: once v1 is back on every router, the runaway grows faster than knight-2012's did
+    over the same stretch after its first violation (or over its whole span, if it was contained before).
+    A rate, not a fixed window: on a loaded machine the redeploy lands seconds later (measured 4.7 s after the
+    first violation in one CI run, 0.7 s before the cap), and a fixed window then compared the two runs before
+    the rollback had done anything."""
     plain, rollback = runs["knight-2012"], runs["knight-2012-rollback"]
-    _, span_plain = _excess_within(plain, 1e9)
-    _, span_rollback = _excess_within(rollback, 1e9)
-    window = min(span_plain, span_rollback)
-    assert window > 2.0, f"the runs contained too early to compare ({span_plain:.1f}s, {span_rollback:.1f}s)"
-    assert _excess_within(rollback, window)[0] > _excess_within(plain, window)[0]
+    mr, mp = rollback.metrics, plain.metrics
+    [landed] = [f["injected_at"] for f in rollback.journal["faults"] if f["kind"] == "rollback_deploy"]
+    assert landed is not None and mr["contained_at"] - landed > 200_000_000, \
+        f"the rollback landed too close to the containment to compare ({mr}, landed {landed})"
+    rate_rollback = ((_excess_at(rollback, mr["contained_at"]) - _excess_at(rollback, landed))
+                     / ((mr["contained_at"] - landed) / 1e9))
+    start = min(mp["first_violation_at"] + (landed - mr["first_violation_at"]), mp["contained_at"] - 200_000_000)
+    start = max(start, mp["first_violation_at"])
+    rate_plain = ((_excess_at(plain, mp["contained_at"]) - _excess_at(plain, start))
+                  / ((mp["contained_at"] - start) / 1e9))
+    assert rate_rollback > rate_plain, (rate_rollback, rate_plain)
 
 
 def test_reports_are_written(runs) -> None:
