@@ -110,12 +110,24 @@ class ComposeLoadRunner(LoadRunner):
             return
         outcomes: dict[str, str] = {}
         try:
-            await self._compose("stop", "--timeout", str(int(STOP_GRACE_S)), MASTER)
-            await self._compose("stop", "--timeout", str(int(STOP_GRACE_S)), WORKER)
-        except Exception as exc:  # noqa: BLE001 - removal below must still run
+            await self._halt()
+        except Exception as exc:  # noqa: BLE001 - the logs and the removal below must still run
             outcomes["stop"] = f"failed: {exc}"
-        outcomes.update(await self._keep_logs(remove=True))
+        outcomes.update(await self._keep_logs(remove=self.remove_containers))
+        outcomes.update(await self._remove())
         self.log.info("load_stopped", outcomes=outcomes, where=self.where)
+
+    # the swarm runner's services take their containers with them: it removes those instead
+    remove_containers = True
+
+    async def _halt(self) -> None:
+        """The master first (it tells its workers to quit and writes the final stats), then the workers."""
+        await self._compose("stop", "--timeout", str(int(STOP_GRACE_S)), MASTER)
+        await self._compose("stop", "--timeout", str(int(STOP_GRACE_S)), WORKER)
+
+    async def _remove(self) -> dict[str, str]:
+        """What is left to remove once the logs are kept (compose: nothing, the containers went with them)."""
+        return {}
 
     async def _keep_logs(self, *, remove: bool) -> dict[str, str]:
         """Each Locust container's log into the load directory (``<name>.log``), the container removed

@@ -128,15 +128,10 @@ class SwarmLoadRunner(ComposeLoadRunner):
         slot = parts[-2] if len(parts) >= 3 else container.short_id
         return f"worker-{slot}"
 
-    async def stop(self) -> None:
-        """Master first (its workers quit with it, the final stats are written), then the workers;
-        every task's log into the load directory; both services removed. Idempotent."""
-        if self._stopped:
-            return
-        self._stopped = True
-        if not self._up:
-            return
-        outcomes: dict[str, str] = {}
+    remove_containers = False  # removing the services takes their containers
+
+    async def _halt(self) -> None:
+        """Master's container first (its workers quit with it, the final stats are written), then the workers'."""
 
         def stop_kind(master: bool) -> None:
             for container in self._containers():
@@ -145,16 +140,12 @@ class SwarmLoadRunner(ComposeLoadRunner):
                         container.unpause()
                     container.stop(timeout=int(STOP_GRACE_S))
 
-        try:
-            await asyncio.to_thread(stop_kind, True)
-            await asyncio.to_thread(stop_kind, False)
-        except Exception as exc:  # noqa: BLE001 - the logs and the removal below must still run
-            outcomes["stop"] = f"failed: {exc}"
-        # the services' removal takes the containers
-        outcomes.update(await self._keep_logs(remove=False))
+        await asyncio.to_thread(stop_kind, True)
+        await asyncio.to_thread(stop_kind, False)
+
+    async def _remove(self) -> dict[str, str]:
         try:
             await sw.docker_cli("service", "rm", self._service(MASTER), self._service(WORKER))
-            outcomes["services"] = "removed"
         except Exception as exc:  # noqa: BLE001 - the backend's teardown removes by label
-            outcomes["services"] = f"remove failed: {exc}"
-        self.log.info("load_stopped", outcomes=outcomes, where=self.where)
+            return {"services": f"remove failed: {exc}"}
+        return {"services": "removed"}
