@@ -11,13 +11,16 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
 from powerpeg.harness.backends.compose.env import LABEL_RUN
 from powerpeg.harness.backends.swarm import engine as sw
 from powerpeg.harness import procs
+from tests.compose.test_compose_gameday_ui import _phase
 from tests.e2e.runs import EXPERIMENTS, ROOT, env, powerpeg, run, wait_for_event
+from tests.e2e.test_ui import request, routers_halted, start_gameday
 
 
 def _left(engine, run_id: str) -> list[str]:
@@ -120,3 +123,25 @@ def test_sigterm_mid_run_leaves_nothing(engine, membership, tmp_path) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     assert ([], [], membership) == (_left(engine, run_id), procs.run_processes(run_id), sw.swarm_state(engine)[0])
+
+
+@pytest.mark.timeout(300)
+def test_ui_on_swarm_kills_the_fleet_and_tears_down_on_sigterm(engine, membership, tmp_path) -> None:
+    """`powerpeg ui --backend swarm`: the Chaos API answers with the token and its KILL halts the routers in
+    their tasks; SIGTERM (as Ctrl-C) ends the game day with exit 0, nothing of the run left, swarm membership
+    as found."""
+    gd = start_gameday(tmp_path, "--backend", "swarm")
+    try:
+        unauthorised, _ = request("POST", f"{gd.url}/chaos/kill")  # no token: refused, nothing halted
+        deadline = time.monotonic() + 60
+        while _phase(gd) != "open" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        code, _ = request("POST", f"{gd.url}/chaos/kill", token=gd.token)
+        topology = gd.topology()
+        halted = routers_halted(topology)
+    finally:
+        exit_code = gd.stop(timeout=180)
+    assert (401, 200, [True, True], "swarm", 0) == (unauthorised, code, halted, topology["backend"], exit_code), \
+        "".join(gd.lines)
+    assert ([], [], membership) == (_left(engine, gd.run_id), procs.run_processes(gd.run_id),
+                                    sw.swarm_state(engine)[0])
