@@ -50,8 +50,10 @@ $(BIN)/pp-qfclient: $(QFCLIENT_SRC) | $(BIN)/python
 demo: setup
 	$(BIN)/powerpeg demo
 
+# two workers: the Docker tests (one group, one after another) beside the rest (tests/conftest.py)
+TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -ra -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 unit: setup
 	$(BIN)/python -m pytest -q tests/unit

@@ -137,6 +137,11 @@ class RunEvent(StrEnum):
     JOURNAL_READ_FAILED = "journal_read_failed"
     """Warning: the exchange journal could be neither downloaded nor copied: no measurement. ``error``."""
 
+    TORN_DOWN = "torn_down"
+    """The fleet was torn down. ``outcomes``: one ``"<what>: <outcome>"`` line per thing stopped or
+    removed, as `powerpeg down` prints them; a swarm powerpeg initialised and kept (something else
+    still runs in it) says so here."""
+
     TEARDOWN_FAILED = "teardown_failed"
     """Warning: tearing the fleet down failed (``powerpeg cleanup`` removes the rest). ``error``."""
 

@@ -231,7 +231,8 @@ class Runner:
 
     async def _teardown(self) -> None:
         try:
-            await self.run.backend.down()
+            outcomes = await self.run.backend.down()
+            self.run.events.emit(RunEvent.TORN_DOWN, outcomes=[f"{what}: {outcome}" for what, outcome in outcomes])
         except Exception as exc:  # noqa: BLE001 - a half-started fleet: cleanup() removes the rest
             self.run.events.warning(RunEvent.TEARDOWN_FAILED, error=repr(exc))
 
