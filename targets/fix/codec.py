@@ -305,31 +305,36 @@ class FixParser:
     ``messages()`` yields :class:`FixMessage` objects, or raises
     :class:`BadChecksum` for one message (already consumed, so a new call to
     ``messages()`` continues after it) or :class:`Garbled` when framing is lost.
-    The buffer is scanned with an offset and compacted once per call, not once
-    per message: a read of many pipelined orders costs one copy. Where the C
+    The buffer is scanned with an offset, kept between calls, and compacted
+    only when new bytes arrive: a read of many pipelined orders costs one copy,
+    also when a session takes it a slice at a time (a copy of the rest per
+    slice was about 2% of the exchange's instructions per order). Where the C
     extension is built, its ``frame_messages`` takes every well-formed message
     and the Python loop below only sees what it declined (the Python code is
     the reference: it waits, drops or garbles).
     """
 
-    __slots__ = ("_buf", "max_body")
+    __slots__ = ("_buf", "_pos", "max_body")
 
     def __init__(self, max_body: int = 64 * 1024) -> None:
         self._buf = b""
+        self._pos = 0  # where the bytes not consumed yet start in _buf
         self.max_body = max_body
 
     def feed(self, data: bytes) -> None:
-        self._buf = self._buf + data if self._buf else bytes(data)
+        buf, pos = self._buf, self._pos
+        self._buf = buf[pos:] + data if pos < len(buf) else bytes(data)
+        self._pos = 0
 
     def buffered(self) -> int:
-        return len(self._buf)
+        return len(self._buf) - self._pos
 
     def messages(self, limit: int = 0) -> Iterator[FixMessage]:
         """The complete messages buffered; ``limit`` > 0: at most that many (the rest stay buffered: a
         session taking a burst a slice at a time frames only the slice)."""
         buf = self._buf
         size = len(buf)
-        pos = 0
+        pos = self._pos
         begin_len = len(_BEGIN)
         c_frame = _c_frame_messages
         left = limit
@@ -393,4 +398,7 @@ class FixParser:
                         return
         finally:
             # keep what was not consumed (Garbled leaves the stream unusable anyway)
-            self._buf = buf[pos:]
+            if pos < size:
+                self._pos = pos
+            else:
+                self._buf, self._pos = b"", 0
