@@ -110,11 +110,18 @@ frame_one(const char *buf, Py_ssize_t size, Py_ssize_t pos, Py_ssize_t max_body,
         declared = declared * 10 + (unsigned)(trailer[k] - '0');
     }
     unsigned sum = 0;
-    for (Py_ssize_t k = pos; k < body_end; k++)
+    Py_ssize_t sohs = 0;
+    for (Py_ssize_t k = body_start; k < body_end; k++) {
+        sum += (unsigned char)buf[k];
+        sohs += buf[k] == '\x01';
+    }
+    for (Py_ssize_t k = pos; k < body_start; k++)
         sum += (unsigned char)buf[k];
     if ((sum & 0xFF) != declared)
         return 0;
-    PyObject *fields = PyDict_New();
+    /* sized for its fields (at most one per SOH) from the start: grown insert by insert, a
+     * NewOrderSingle's dict was resized twice */
+    PyObject *fields = _PyDict_NewPresized(sohs);
     if (fields == NULL)
         return -1;
     int rc = parse_into(buf + body_start, buf + body_end, fields);
@@ -123,9 +130,17 @@ frame_one(const char *buf, Py_ssize_t size, Py_ssize_t pos, Py_ssize_t max_body,
         Py_DECREF(fields);
         return rc < 0 || PyErr_Occurred() ? -1 : 0;
     }
-    PyObject *item = Py_BuildValue("(nON)", end, msg_type, fields);
-    if (item == NULL)
+    PyObject *end_obj = PyLong_FromSsize_t(end);
+    PyObject *item = end_obj != NULL ? PyTuple_New(3) : NULL;
+    if (item == NULL) {
+        Py_XDECREF(end_obj);
+        Py_DECREF(fields);
         return -1;
+    }
+    Py_INCREF(msg_type);
+    PyTuple_SET_ITEM(item, 0, end_obj);
+    PyTuple_SET_ITEM(item, 1, msg_type);
+    PyTuple_SET_ITEM(item, 2, fields); /* the tuple takes our reference */
     rc = PyList_Append(out, item);
     Py_DECREF(item);
     *end_out = end;
