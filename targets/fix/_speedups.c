@@ -1,6 +1,6 @@
 /*
  * targets.fix._speedups: the happy path of the FIX framer and parser in C,
- * the framing of outgoing messages (frame_body), and the exchange's
+ * the framing of outgoing messages (frame_body, frame_message), and the exchange's
  * ExecutionReport body (exec_report_body) and ClOrdIDs (clordid_*).
  *
  * Why: framing, checking and splitting a NewOrderSingle in Python cost about
@@ -549,6 +549,86 @@ exec_report_body(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return out;
 }
 
+/* frame_message(msg_type, sender, target, seq, sending_time, body) -> bytes: the whole message
+ * with its header (35, 49, 56, 34, 52) before a body from the field after SendingTime on;
+ * codec.py's py_frame_message is the reference. It was the session's f-string and frame_body: the
+ * header formatted into a str, encoded to bytes, copied again around it. Here it is written once.
+ * What is not exact ASCII str (and an exact int MsgSeqNum within 64 bits) goes to the reference,
+ * the module's attribute frame_message_reference (set by codec.py): the same bytes or error. */
+static PyObject *
+frame_message(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    static const char *const tags[5] = {"35=", "\x01" "49=", "\x01" "56=", "\x01" "34=", "\x01" "52="};
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "frame_message takes 6 arguments");
+        return NULL;
+    }
+    const char *text[6];
+    Py_ssize_t len[6];
+    char digits[24];
+    int usual = 1;
+    for (int i = 0; i < 6 && usual; i++) {
+        PyObject *o = args[i];
+        if (i == 3) {
+            long long seq;
+            if (!er_int_value(o, &seq)) {
+                usual = 0;
+                PyErr_Clear();
+                break;
+            }
+            text[i] = er_digits(seq, digits + sizeof(digits));
+            len[i] = digits + sizeof(digits) - text[i];
+        } else if (PyUnicode_CheckExact(o) && PyUnicode_IS_ASCII(o)) {
+            text[i] = (const char *)PyUnicode_DATA(o);
+            len[i] = PyUnicode_GET_LENGTH(o);
+        } else {
+            usual = 0;
+        }
+    }
+    if (!usual) {
+        PyObject *reference = PyObject_GetAttrString(module, "frame_message_reference");
+        if (reference == NULL)
+            return NULL;
+        PyObject *out = PyObject_Vectorcall(reference, args, (size_t)nargs, NULL);
+        Py_DECREF(reference);
+        return out;
+    }
+    /* 35=... 49=... 56=... 34=... 52=...<SOH> then the body */
+    Py_ssize_t n = len[5] + 1;
+    for (int i = 0; i < 5; i++)
+        n += (Py_ssize_t)strlen(tags[i]) + len[i];
+    char head[40];
+    int head_len = snprintf(head, sizeof(head), "8=FIX.4.4\x01" "9=%zd\x01", n);
+    PyObject *out = PyBytes_FromStringAndSize(NULL, head_len + n + 7);
+    if (out == NULL)
+        return NULL;
+    char *o = PyBytes_AS_STRING(out), *w = o;
+    memcpy(w, head, (size_t)head_len);
+    w += head_len;
+    for (int i = 0; i < 5; i++) {
+        size_t tag_len = strlen(tags[i]);
+        memcpy(w, tags[i], tag_len);
+        w += tag_len;
+        memcpy(w, text[i], (size_t)len[i]);
+        w += len[i];
+    }
+    *w++ = '\x01';
+    memcpy(w, text[5], (size_t)len[5]);
+    w += len[5];
+    unsigned sum = 0;
+    for (const char *k = o; k < w; k++)
+        sum += (unsigned char)*k;
+    sum &= 0xFF;
+    w[0] = '1';
+    w[1] = '0';
+    w[2] = '=';
+    w[3] = (char)('0' + sum / 100);
+    w[4] = (char)('0' + sum / 10 % 10);
+    w[5] = (char)('0' + sum % 10);
+    w[6] = '\x01';
+    return out;
+}
+
 /* The day's ClOrdIDs of an exchange session (targets/exchange/clordids.py, whose
  * Python code is the reference): each a 64-bit hash() in one of a power-of-two
  * list of partitions (picked by the hash's low bits), each partition a bytearray
@@ -650,6 +730,10 @@ static PyMethodDef methods[] = {
      "                 transact_time) -> str\n\n"
      "targets/exchange/reports.py's ExecutionReport body; what it does not take goes to\n"
      "the module's exec_report_body_reference."},
+    {"frame_message", (PyCFunction)(void (*)(void))frame_message, METH_FASTCALL,
+     "frame_message(msg_type, sender, target, seq, sending_time, body) -> bytes\n\n"
+     "The whole message: header (35, 49, 56, 34, 52), body, BodyLength and CheckSum; what it\n"
+     "does not take goes to the module's frame_message_reference."},
     {"frame_body", (PyCFunction)frame_body, METH_O,
      "frame_body(body: str) -> bytes\n\nThe whole message around a body (35=... up to its last SOH):\n"
      "BeginString, BodyLength, the body and CheckSum."},

@@ -28,13 +28,15 @@ from zlib import adler32 as _adler32
 SPEEDUPS = os.environ.get("POWERPEG_SPEEDUPS", "1") != "0"
 _c_frame_messages: Any = None
 _c_frame_body: Any = None
+_c_frame_message: Any = None
 if SPEEDUPS:
     try:
-        _speedups = importlib.import_module("powerpeg.targets.fix._speedups")  # by name: no stub for the C module
+        _speedups: Any = importlib.import_module("powerpeg.targets.fix._speedups")  # by name: no stub for the C module
     except ImportError:  # pragma: no cover - exercised where no compiler was available
         pass
     else:
         _c_frame_body, _c_frame_messages = _speedups.frame_body, _speedups.frame_messages
+        _c_frame_message = getattr(_speedups, "frame_message", None)  # an extension built before it: Python
 FRAMER = "c" if _c_frame_messages is not None else "python"
 
 
@@ -277,6 +279,19 @@ def py_frame_body(body: str) -> bytes:
 
 
 frame_body = _c_frame_body or py_frame_body
+
+
+def py_frame_message(msg_type: str, sender: str, target: str | None, seq: int, sending_time: str, body: str) -> bytes:
+    """The whole message: the header (MsgType, SenderCompID, TargetCompID, MsgSeqNum, SendingTime)
+    before ``body`` (the fields after them, SOH-terminated), framed. The reference for the C
+    ``frame_message``, which writes it in one go where it is built (the header's f-string and
+    its copies were about 3% of the exchange's instructions per order)."""
+    return py_frame_body(f"35={msg_type}\x0149={sender}\x0156={target}\x0134={seq}\x0152={sending_time}\x01{body}")
+
+
+if _c_frame_message is not None:
+    _speedups.frame_message_reference = py_frame_message  # what the C one hands back: not the usual values
+frame_message = _c_frame_message or py_frame_message
 
 
 def encode(

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from .codec import (
     REJECT_INCORRECT_FORMAT, SOH, BadChecksum, FixMessage, FixParser, Garbled, MsgType, Tag,
-    checksum, encode, frame_body, utc_timestamp,
+    checksum, encode, frame_message, utc_timestamp,
 )
 from .credentials import INVALID as INVALID_CREDENTIALS, Credentials
 from .store import MemoryStore, MemoryStores, MessageStore, SessionStores
@@ -291,8 +291,8 @@ class FixSession(asyncio.Protocol):
         """
         if self.transport is None or (self.closed and self.store is None):
             return
-        self._queue(frame_body(f"35={msg_type}\x0149={self.comp_id}\x0156={self.peer_comp_id}\x0134={self.out_seq}"
-                               f"\x0152={sending_time or utc_timestamp()}\x01{body}"))
+        self._queue(frame_message(msg_type, self.comp_id, self.peer_comp_id, self.out_seq,
+                                  sending_time or utc_timestamp(), body))
 
     def _queue(self, data: bytes) -> None:
         self.out_seq += 1
