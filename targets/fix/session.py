@@ -376,8 +376,9 @@ class FixSession(asyncio.Protocol):
         fields = msg.fields
         mtype = msg.msg_type
         required = _ALL_REQUIRED.get(mtype, _HEADER_SET)
-        # the usual message: every required tag there and no value empty
-        complete = required.issubset(fields) and all(fields.values())
+        # the usual message: every required tag there and no value empty (a keys view, not issubset(fields),
+        # which builds a set of the message's tags first)
+        complete = fields.keys() >= required and all(fields.values())
         if not complete:
             for tag in HEADER_REQUIRED:
                 if tag not in fields:
