@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import faulthandler
+import gc
 import json
 import os
 import signal
@@ -160,6 +161,12 @@ class Service(Protocol):
 async def serve(service: Service, ready_file: Path | None, stop: asyncio.Event) -> None:
     """Start ``service``, publish its ready file, serve until ``stop`` is set, then stop it."""
     await service.start()
+    # What exists now (modules, the app, the listeners: the exchange's ~50,000 objects) lives as long as
+    # the process: kept out of the collector's full passes, each of which walked it all again (in process,
+    # 200,000 pipelined orders: their full passes took ~110 ms instead of ~220, of ~3.4 s). Collected
+    # first, so no garbage of the start is kept for good.
+    gc.collect()
+    gc.freeze()
     try:
         write_ready_file(ready_file, service.ready_info())
         await stop.wait()

@@ -52,12 +52,12 @@ CLORDIDS = "c" if _c_add is not None and _c_contains is not None else "python"
 class ClOrdIds:
     """A set of ClOrdIDs that only grows (for one session's day)."""
 
-    __slots__ = ("_parts", "_count", "_add", "_contains")
+    __slots__ = ("_parts", "count", "_add", "_contains")
 
     def __init__(self, *, speedups: bool = True) -> None:
         # created on first use: a session that sends ten orders costs ten small bytearrays, not 4096
         self._parts: list[bytearray | None] = [None] * PARTITIONS
-        self._count = 0
+        self.count = 0  # len(), as an attribute: the engine reads it for every order (len() is a slot call)
         fast = speedups and CLORDIDS == "c"
         self._add = _c_add if fast else _py_add
         self._contains = _c_contains if fast else _py_contains
@@ -65,7 +65,7 @@ class ClOrdIds:
     def add(self, cl_ord_id: str) -> bool:
         """Remember ``cl_ord_id``; False (and nothing changes) when it was already used today."""
         if self._add(self._parts, cl_ord_id):
-            self._count += 1
+            self.count += 1
             return True
         return False
 
@@ -73,7 +73,7 @@ class ClOrdIds:
         return bool(self._contains(self._parts, cl_ord_id))
 
     def __len__(self) -> int:
-        return self._count
+        return self.count
 
     def nbytes(self) -> int:
         """Memory the set holds: the bytearrays (spare room included) and the list of partitions."""

@@ -225,7 +225,7 @@ class Engine:
             text = "market closed (pre-open)"
         elif not st.internal:
             # the last check: a ClOrdID is used (kept) only by an order that is accepted
-            if len(st.used) >= CLORDID_MEMORY:
+            if st.used.count >= CLORDID_MEMORY:
                 text = (f"duplicate ClOrdID {cl_ord_id}" if cl_ord_id in st.used else
                         f"ClOrdID limit reached: {CLORDID_MEMORY} orders today by session {st.comp_id}")
             elif not st.used.add(cl_ord_id):

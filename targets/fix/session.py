@@ -25,18 +25,19 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any, Protocol
 
 from .codec import (
     REJECT_INCORRECT_FORMAT, SOH, BadChecksum, FixMessage, FixParser, Garbled, MsgType, Tag,
-    checksum, encode, frame_body, utc_timestamp,
+    checksum, encode, frame_message, utc_timestamp,
 )
 from .credentials import INVALID as INVALID_CREDENTIALS, Credentials
 from .store import MemoryStore, MemoryStores, MessageStore, SessionStores
 
 # Tags every message must carry beyond 8/9/10 (checked by the framer).
 HEADER_REQUIRED = (Tag.MsgType, Tag.SenderCompID, Tag.TargetCompID, Tag.MsgSeqNum, Tag.SendingTime)
-_HEADER_SET = frozenset(HEADER_REQUIRED)  # one C-level subset test when all are there (the usual case)
+_HEADER_VALUES = itemgetter(*HEADER_REQUIRED)  # the usual message's required values in one C-level call
 
 # Body tags required per application message type (FIX 4.4).
 BODY_REQUIRED: dict[str, tuple[int, ...]] = {
@@ -55,10 +56,12 @@ BODY_REQUIRED: dict[str, tuple[int, ...]] = {
     MsgType.Reject: (Tag.RefSeqNum,),
 }
 
-# Header and body tags a message type needs, as one set: the usual message has
-# them all, non-empty, and passes with one subset test and one scan of its
-# values (C-level) instead of a Python loop over each tag.
-_ALL_REQUIRED: dict[str, frozenset[int]] = {t: _HEADER_SET | frozenset(tags) for t, tags in BODY_REQUIRED.items()}
+# The values of the header and body tags a message type needs, in one call: the
+# usual message has them all, non-empty, and passes with that call and one scan
+# of what it returns (both C-level) instead of a Python loop over each tag (a
+# subset test of the message's keys and a truth test of all its values cost
+# about 6% of the exchange's instructions per order, callgrind).
+_ALL_REQUIRED: dict[str, itemgetter] = {t: itemgetter(*HEADER_REQUIRED, *tags) for t, tags in BODY_REQUIRED.items()}
 
 SESSION_TYPES = frozenset({MsgType.Heartbeat, MsgType.TestRequest, MsgType.Reject, MsgType.Logout, MsgType.Logon,
                            MsgType.ResendRequest, MsgType.SequenceReset})
@@ -291,8 +294,8 @@ class FixSession(asyncio.Protocol):
         """
         if self.transport is None or (self.closed and self.store is None):
             return
-        self._queue(frame_body(f"35={msg_type}\x0149={self.comp_id}\x0156={self.peer_comp_id}\x0134={self.out_seq}"
-                               f"\x0152={sending_time or utc_timestamp()}\x01{body}"))
+        self._queue(frame_message(msg_type, self.comp_id, self.peer_comp_id, self.out_seq,
+                                  sending_time or utc_timestamp(), body))
 
     def _queue(self, data: bytes) -> None:
         self.out_seq += 1
@@ -375,9 +378,12 @@ class FixSession(asyncio.Protocol):
     def _dispatch(self, msg: FixMessage) -> None:
         fields = msg.fields
         mtype = msg.msg_type
-        required = _ALL_REQUIRED.get(mtype, _HEADER_SET)
-        # the usual message: every required tag there and no value empty
-        complete = required.issubset(fields) and all(fields.values())
+        # the usual message: every required tag there, none empty (else the checks below and in _process
+        # find which, and what is wrong with it)
+        try:
+            complete = "" not in _ALL_REQUIRED.get(mtype, _HEADER_VALUES)(fields)
+        except KeyError:
+            complete = False
         if not complete:
             for tag in HEADER_REQUIRED:
                 if tag not in fields:

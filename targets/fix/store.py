@@ -51,7 +51,7 @@ from typing import Protocol
 from glob import escape as glob_escape
 from urllib.parse import unquote
 
-from .codec import checksum, encode, frame_body, utc_timestamp
+from .codec import checksum, encode, frame_message, utc_timestamp
 
 _BEGIN = b"8=FIX.4.4\x019="
 _SEQ = b"\x0134="
@@ -471,5 +471,5 @@ class StoredSender:
     def send_body(self, msg_type: str, body: str, sending_time: str | None = None) -> None:
         if not self.away:
             return
-        self._keep(frame_body(f"35={msg_type}\x0149={self.comp_id}\x0156={self.peer_comp_id}"
-                              f"\x0134={self.store.next_out}\x0152={sending_time or utc_timestamp()}\x01{body}"))
+        self._keep(frame_message(msg_type, self.comp_id, self.peer_comp_id, self.store.next_out,
+                                 sending_time or utc_timestamp(), body))

@@ -165,3 +165,24 @@ def test_messages_with_a_limit_leave_the_rest_buffered(c: bool, monkeypatch: pyt
     first = [m[11] for m in parser.messages(limit=3)]
     rest = [m[11] for m in parser.messages()]
     assert (["c1", "c2", "c3"], [f"c{n}" for n in range(4, 11)], 12) == (first, rest, parser.buffered())
+
+
+@pytest.mark.parametrize("c", [True, False], ids=["c-framer", "python-framer"])
+def test_bytes_fed_between_slices_follow_what_is_left(c: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read arriving while a slice of the last one is still unread: nothing lost, nothing twice, in order."""
+    from powerpeg.targets.fix import codec
+    if c:
+        monkeypatch.setattr(codec, "_c_frame_messages", require("powerpeg.targets.fix._speedups").frame_messages)
+        monkeypatch.setattr(codec, "_C_LIMIT", codec._c_takes_a_limit())
+    else:
+        monkeypatch.setattr(codec, "_c_frame_messages", None)
+    stream = b"".join(encode("D", "A", "B", n, [(11, f"c{n}")]) for n in range(1, 13))
+    cut = len(stream) - 40  # inside the last message
+    parser = FixParser()
+    parser.feed(stream[:cut])
+    first = [m[11] for m in parser.messages(limit=3)]
+    left = parser.buffered()
+    parser.feed(stream[cut:])
+    rest = [m[11] for m in parser.messages()]
+    assert (["c1", "c2", "c3"], [f"c{n}" for n in range(4, 13)], 0) == (first, rest, parser.buffered())
+    assert left == cut - sum(len(encode("D", "A", "B", n, [(11, f"c{n}")])) for n in range(1, 4))

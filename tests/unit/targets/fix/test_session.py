@@ -109,6 +109,24 @@ async def test_missing_required_tag_gets_reject_naming_it() -> None:
     server.close()
 
 
+async def test_an_empty_required_value_gets_reject_and_an_empty_other_value_passes() -> None:
+    """Side(54) empty: a Reject naming it, as if missing; Text(58) empty: the order reaches the application."""
+    app = Recorder()
+    server, port = await _acceptor(app)
+    client = await RawClient.open(port)
+    await client.logon()
+    order = [(Tag.ClOrdID, "c1"), (Tag.Symbol, "AAPL"), (Tag.Side, 1), (Tag.TransactTime, "x"), (Tag.OrderQty, 10),
+             (Tag.OrdType, 2)]
+    client.send(MsgType.NewOrderSingle, [(tag, "" if tag == Tag.Side else value) for tag, value in order])
+    reply = await client.read()
+    assert (MsgType.Reject, "54", "1") == (reply.msg_type, reply[Tag.RefTagID], reply[Tag.SessionRejectReason])
+    client.send(MsgType.NewOrderSingle, [*order, (Tag.Text, "")])
+    client.send(MsgType.TestRequest, [(Tag.TestReqID, "t")])
+    assert MsgType.Heartbeat == (await client.read()).msg_type
+    assert [("c1", "")] == [(m[Tag.ClOrdID], m[Tag.Text]) for m in app.messages]
+    server.close()
+
+
 async def test_test_request_is_answered_with_its_id() -> None:
     """A TestRequest gets a Heartbeat echoing TestReqID."""
     server, port = await _acceptor(Recorder())

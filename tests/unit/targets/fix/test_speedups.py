@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -172,3 +173,38 @@ def test_c_frame_body_refuses_non_ascii_as_python_does() -> None:
     for impl in (codec.py_frame_body, _speedups.frame_body):
         with pytest.raises(UnicodeEncodeError):
             impl("35=0\x0158=café\x01")
+
+
+def _framed(impl: Any, *args: Any) -> tuple[str, Any]:
+    try:
+        return "ok", impl(*args)
+    except Exception as exc:  # noqa: BLE001 - the error is the outcome compared
+        return "error", (type(exc), str(exc))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_c_frame_message_writes_the_bytes_the_python_one_writes(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Headers and bodies as sessions send them and as they never do (None, non-ASCII, a bool or a
+    huge MsgSeqNum, bytes): the same message or the same error as py_frame_message."""
+    monkeypatch.setattr(_speedups, "frame_message_reference", codec.py_frame_message, raising=False)
+    rng = random.Random(seed)
+
+    def text(n: int) -> str:
+        return "".join(chr(rng.randrange(1, 128)) for _ in range(n))
+
+    odd: list[Any] = [None, "", "café", b"EXCHANGE", 7]
+    for _ in range(200):
+        args: list[Any] = [rng.choice(["8", "0", "A", "AE"]), text(rng.randrange(1, 20)), text(rng.randrange(1, 20)),
+                           rng.choice([1, 9, 10, 12345, 2**31, 2**63 - 1, -1, 0]), "20240101-00:00:00.000",
+                           text(rng.choice([0, 1, 200, 256, 257, rng.randrange(1000)]))]
+        if rng.random() < 0.3:
+            args[rng.randrange(6)] = rng.choice([*odd, True, 2**64, 2**70, -(2**63) - 1])
+        assert _framed(codec.py_frame_message, *args) == _framed(_speedups.frame_message, *args), args
+
+
+def test_sessions_frame_with_the_c_frame_message_where_it_is_on() -> None:
+    """frame_message is the C one unless POWERPEG_SPEEDUPS=0; it hands back to the Python reference."""
+    expected = _speedups.frame_message if codec.SPEEDUPS else codec.py_frame_message
+    assert expected is codec.frame_message
+    if codec.SPEEDUPS:
+        assert codec.py_frame_message is _speedups.frame_message_reference
