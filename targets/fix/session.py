@@ -228,10 +228,7 @@ class FixSession(asyncio.Protocol):
                     if left == 0:
                         break  # the generator keeps what it did not yield (its finally)
                 else:
-                    if self._reading_paused:
-                        self._reading_paused = False
-                        if self.transport is not None and not self.transport.is_closing():
-                            self.transport.resume_reading()
+                    self._resume_reading()
                     break
                 # the budget is spent: the rest (if any) at the next turn
                 if parser.buffered():
@@ -241,6 +238,10 @@ class FixSession(asyncio.Protocol):
                         transport.pause_reading()
                     self._intake_scheduled = True
                     self._loop.call_soon(self._intake)  # type: ignore[union-attr]
+                else:
+                    # the slice ended on the last message buffered: nothing left to take at the next
+                    # turn, so reading resumes now (else a paused socket stays paused for good)
+                    self._resume_reading()
                 break
             except BadChecksum as exc:
                 # FIX: a garbled message is ignored; the gap it leaves is
@@ -255,6 +256,12 @@ class FixSession(asyncio.Protocol):
             # nothing to answer (heartbeats, a drop copy's quiet side): the store still learns what came in
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)  # type: ignore[union-attr]
+
+    def _resume_reading(self) -> None:
+        if self._reading_paused:
+            self._reading_paused = False
+            if self.transport is not None and not self.transport.is_closing():
+                self.transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.closed and self.closed_event.is_set():

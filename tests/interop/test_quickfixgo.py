@@ -38,11 +38,21 @@ def acks(client: QfClient) -> Counter[str]:
     return Counter(m[11] for m in client.app_messages("8") if m.get(150) == "0")
 
 
-def until(predicate, timeout: float, what: str) -> None:
+def session_story(client: QfClient, got: Counter[str], n: int) -> str:
+    """What a stuck engine saw: how many acks, which ClOrdIDs are missing, its session-level messages."""
+    missing = sorted(set(f"P{i}" for i in range(n)) - set(got), key=lambda c: int(c[1:]))
+    admin = [(e["ev"], {k: v for k, v in e["msg"].items() if k in (34, 35, 36, 16, 7, 43, 58, 123, 141)})
+             for e in client.events if e["ev"] in ("to_admin", "from_admin") and e["msg"].get(35) != "0"]
+    other = [e for e in client.events if e["ev"] not in ("to_admin", "from_admin", "from_app", "to_app", "sent")]
+    return (f"{len(got)} acked, missing {missing[:5]}..{missing[-5:]} ({len(missing)}); "
+            f"admin {admin[-30:]}; other {other[-10:]}")
+
+
+def until(predicate, timeout: float, what: str, detail=None) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(f"timed out waiting for {what}" + (f": {detail()}" if detail else ""))
         time.sleep(0.05)
 
 
@@ -93,7 +103,8 @@ def test_cut_in_the_middle_of_2000_pipelined_orders_loses_and_doubles_nothing(
         toxic = toxiproxy.toxic("qf-fix", "reset_peer", timeout=0)
         time.sleep(0.5)
         toxiproxy.remove("qf-fix", toxic)
-        until(lambda: len(acks(qf)) >= n, 60, f"all {n} acks after the reconnect")
+        until(lambda: len(acks(qf)) >= n, 60, f"all {n} acks after the reconnect",
+              lambda: session_story(qf, acks(qf), n))
         time.sleep(0.5)  # anything doubled would arrive now
         logons = sum(1 for e in qf.events if e["ev"] == "logon")
         got = acks(qf)

@@ -351,6 +351,25 @@ async def test_an_intake_budget_takes_a_burst_a_slice_per_turn_of_the_loop() -> 
         seen, transport.pauses, [m[Tag.ClOrdID] for m in app.messages])
 
 
+async def test_a_burst_ending_exactly_on_the_budget_still_resumes_reading() -> None:
+    """Logon + 11 orders with intake_budget=4: the last slice spends its whole budget on the last message
+    buffered. The socket must be read again (it stayed paused for good: a QuickFIX/Go resend that ended on a
+    slice's boundary then sat in the kernel, and the session waited for the gap to fill)."""
+    app = Recorder()
+    session = FixSession(app, comp_id="EXCHANGE", role="acceptor", intake_budget=4)
+    transport = Paused()
+    session.connection_made(transport)
+    data = encode(MsgType.Logon, "CLIENT", "EXCHANGE", 1, [(Tag.EncryptMethod, 0), (Tag.HeartBtInt, 30)])
+    data += b"".join(order(n) for n in range(2, 13))
+    session.data_received(data)
+    for _ in range(10):  # three slices need two more turns; a few spare ones
+        await asyncio.sleep(0)
+    paused = transport.paused
+    session.abort()
+    session.connection_lost(None)
+    assert (False, [f"c{n}" for n in range(2, 13)]) == (paused, [m[Tag.ClOrdID] for m in app.messages])
+
+
 async def test_without_a_budget_a_burst_is_handled_at_once() -> None:
     """The default (routers, monitor): everything that arrived is handled in the one call."""
     app = Recorder()
