@@ -55,6 +55,10 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def _ms(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{seconds * 1000:.1f} ms"
+
+
 async def main_async(runs: int, file: Path) -> None:
     exp = load(file)
     ttd: list[float] = []
@@ -67,9 +71,9 @@ async def main_async(runs: int, file: Path) -> None:
             m = record.metrics
             first, peak, until_kill = burst(out) if (out / "exchange-journal.jsonl").exists() else (0, 0, None)
             floor = record.measurement.ttd.seconds if record.measurement is not None else None
-            print(f"run {i + 1}: {record.status:8} ttd {m.ttd_s}  ttk {m.ttk_s}  executions: first second {first:,}, "
-                  f"busiest 100 ms at {peak:,}/s, open→kill "
-                  f"{'—' if until_kill is None else f'{until_kill:,.0f}/s'}; TTD floor {floor}",
+            print(f"run {i + 1}: {record.status:8} ttd {_ms(m.ttd_s)}  ttk {_ms(m.ttk_s)}  executions: first second "
+                  f"{first:,}, busiest 100 ms at {peak:,}/s, open→kill "
+                  f"{'—' if until_kill is None else f'{until_kill:,.0f}/s'}; TTD floor {_ms(floor)}",
                   flush=True)
             firsts.append(first)
             if m.ttd_s is not None:
