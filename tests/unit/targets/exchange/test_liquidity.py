@@ -52,6 +52,22 @@ async def test_swept_level_is_replaced_at_a_worse_price(market) -> None:
     assert (True, LEVELS) == (book.best_ask() > best_ask, len(book.depth()[1]))
 
 
+async def test_a_small_fill_keeps_the_quotes_and_a_deep_one_replaces_the_level(market) -> None:
+    """10 shares off the best ask leave every quote resting as it was (same orders, no cancel); taking the
+    best ask below half its size replaces that level (a new order at its price or beyond)."""
+    engine, liquidity = market
+    q = liquidity.quoters["AAA"]
+    before = {**q.bids, **q.asks}
+    buy_market(engine, "small", 10)
+    after_small = {px: o.order_id for px, o in {**q.bids, **q.asks}.items()}
+    any_done = any(o.done for o in {**q.bids, **q.asks}.values())
+    best = min(q.asks)
+    taken = q.asks[best]
+    buy_market(engine, "deep", taken.leaves - q.size // 2 + 1)
+    assert ({px: o.order_id for px, o in before.items()}, False) == (after_small, any_done)
+    assert (True, False) == (taken.done, any(o is taken for o in q.asks.values()))
+
+
 async def test_runaway_buyer_pushes_the_price_up(market) -> None:
     """Repeated aggressive buys raise the fair price."""
     engine, liquidity = market
