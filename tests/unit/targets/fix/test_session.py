@@ -331,16 +331,21 @@ class Paused(asyncio.Transport):
         return ("127.0.0.1", 1) if name == "peername" else default
 
 
-async def test_an_intake_budget_takes_a_burst_a_slice_per_turn_of_the_loop() -> None:
-    """With intake_budget=4, ten pipelined orders are handled four at a time, the socket paused until
-    the last slice, and none is lost or reordered: the loop runs other work in between."""
+def burst(last: int, budget: int | None) -> tuple[Recorder, FixSession, Paused]:
+    """An acceptor that has just received Logon and orders c2..c<last> in one read."""
     app = Recorder()
-    session = FixSession(app, comp_id="EXCHANGE", role="acceptor", intake_budget=4)
+    session = FixSession(app, comp_id="EXCHANGE", role="acceptor", intake_budget=budget)
     transport = Paused()
     session.connection_made(transport)
     data = encode(MsgType.Logon, "CLIENT", "EXCHANGE", 1, [(Tag.EncryptMethod, 0), (Tag.HeartBtInt, 30)])
-    data += b"".join(order(n) for n in range(2, 12))
-    session.data_received(data)
+    session.data_received(data + b"".join(order(n) for n in range(2, last + 1)))
+    return app, session, transport
+
+
+async def test_an_intake_budget_takes_a_burst_a_slice_per_turn_of_the_loop() -> None:
+    """With intake_budget=4, ten pipelined orders are handled four at a time, the socket paused until
+    the last slice, and none is lost or reordered: the loop runs other work in between."""
+    app, session, transport = burst(11, 4)
     seen = [len(app.messages)]
     while transport.paused:
         await asyncio.sleep(0)
@@ -355,13 +360,7 @@ async def test_a_burst_ending_exactly_on_the_budget_still_resumes_reading() -> N
     """Logon + 11 orders with intake_budget=4: the last slice spends its whole budget on the last message
     buffered. The socket must be read again (it stayed paused for good: a QuickFIX/Go resend that ended on a
     slice's boundary then sat in the kernel, and the session waited for the gap to fill)."""
-    app = Recorder()
-    session = FixSession(app, comp_id="EXCHANGE", role="acceptor", intake_budget=4)
-    transport = Paused()
-    session.connection_made(transport)
-    data = encode(MsgType.Logon, "CLIENT", "EXCHANGE", 1, [(Tag.EncryptMethod, 0), (Tag.HeartBtInt, 30)])
-    data += b"".join(order(n) for n in range(2, 13))
-    session.data_received(data)
+    app, session, transport = burst(12, 4)
     for _ in range(10):  # three slices need two more turns; a few spare ones
         await asyncio.sleep(0)
     paused = transport.paused
@@ -372,13 +371,7 @@ async def test_a_burst_ending_exactly_on_the_budget_still_resumes_reading() -> N
 
 async def test_without_a_budget_a_burst_is_handled_at_once() -> None:
     """The default (routers, monitor): everything that arrived is handled in the one call."""
-    app = Recorder()
-    session = FixSession(app, comp_id="EXCHANGE", role="acceptor")
-    transport = Paused()
-    session.connection_made(transport)
-    data = encode(MsgType.Logon, "CLIENT", "EXCHANGE", 1, [(Tag.EncryptMethod, 0), (Tag.HeartBtInt, 30)])
-    data += b"".join(order(n) for n in range(2, 12))
-    session.data_received(data)
+    app, session, transport = burst(11, None)
     count = len(app.messages)
     session.abort()
     session.connection_lost(None)
