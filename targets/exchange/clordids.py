@@ -26,26 +26,17 @@ a ClOrdID that was used is always found.
 """
 from __future__ import annotations
 
-import importlib
 import sys
 from bisect import bisect_left
 from typing import Any
 
-from powerpeg.targets.fix.codec import SPEEDUPS
+from powerpeg.targets.fix.codec import speedup
 
 PARTITIONS = 4096  # a power of two: the partition is hash & (PARTITIONS - 1)
 _MASK = PARTITIONS - 1
 
-_c_add: Any = None
-_c_contains: Any = None
-if SPEEDUPS:
-    try:
-        _speedups = importlib.import_module("powerpeg.targets.fix._speedups")  # by name: no stub for the C module
-    except ImportError:  # pragma: no cover - where no compiler was available
-        pass
-    else:  # an extension built before these existed has neither: the Python code then
-        _c_add = getattr(_speedups, "clordid_add", None)
-        _c_contains = getattr(_speedups, "clordid_contains", None)
+_c_add: Any = speedup("clordid_add")
+_c_contains: Any = speedup("clordid_contains")
 CLORDIDS = "c" if _c_add is not None and _c_contains is not None else "python"
 
 

@@ -8,10 +8,9 @@ tells the type checker which record it is).
 """
 from __future__ import annotations
 
-import importlib
 from typing import Any, cast
 
-from powerpeg.targets.fix.codec import SPEEDUPS
+from powerpeg.targets.fix.codec import speedup
 
 from .book import MARKET, SIDE_NAMES, Order
 from .records import (
@@ -99,17 +98,7 @@ def py_exec_report_body(
 
 # Where the C speedups are built, the body is written there (the format above was the largest item
 # of the exchange's instructions per order); what it does not take, it hands back to the reference.
-_c_exec_report_body: Any = None
-if SPEEDUPS:
-    try:
-        _speedups: Any = importlib.import_module("powerpeg.targets.fix._speedups")  # by name: no stub for the C module
-    except ImportError:  # pragma: no cover - where no compiler was available
-        pass
-    else:  # an extension built before it existed has none: the Python code then
-        _c_exec_report_body = getattr(_speedups, "exec_report_body", None)
-        if _c_exec_report_body is not None:
-            _speedups.exec_report_body_reference = py_exec_report_body
-exec_report_body = _c_exec_report_body or py_exec_report_body
+exec_report_body = speedup("exec_report_body", py_exec_report_body) or py_exec_report_body
 
 
 def _order_fields(order: Order, kind: str, ts_ns: int, status: str) -> dict[str, Any]:

@@ -338,6 +338,15 @@ er_cents(er_pieces *p, PyObject *o)
     return 1;
 }
 
+/* a literal (the tag and '=', after the last field's SOH), then the value; not a usual value: the
+ * reference decides (er_build returns 0) */
+#define ER_FIELD(p, lit, put, o)  \
+    do {                          \
+        ER_LIT((p), lit);         \
+        if (!put((p), (o)))       \
+            return 0;             \
+    } while (0)
+
 /* 1: the body is in *out; 0: not the usual values (the reference decides); -1: error */
 static int
 er_build(PyObject *const *args, PyObject **values, PyObject **out)
@@ -353,12 +362,8 @@ er_build(PyObject *const *args, PyObject **values, PyObject **out)
     PyObject *text = args[6], *cl_ord_id = args[7], *orig = args[8], *transact_time = args[9];
     int truth;
 
-    ER_LIT(&p, "37=");
-    if (!er_str(&p, order_id))
-        return 0;
-    ER_LIT(&p, "\x01" "17=");
-    if (!er_str(&p, exec_id))
-        return 0;
+    ER_FIELD(&p, "37=", er_str, order_id);
+    ER_FIELD(&p, "\x01" "17=", er_str, exec_id);
     ER_LIT(&p, "\x01" "11=");
     if ((truth = PyObject_IsTrue(cl_ord_id)) < 0)
         return -1;
@@ -368,45 +373,23 @@ er_build(PyObject *const *args, PyObject **values, PyObject **out)
     if ((truth = PyObject_IsTrue(orig)) < 0)
         return -1;
     if (truth) {
-        ER_LIT(&p, "41=");
-        if (!er_str(&p, orig))
-            return 0;
+        ER_FIELD(&p, "41=", er_str, orig);
         ER_LIT(&p, "\x01");
     }
-    ER_LIT(&p, "1=");
-    if (!er_str(&p, firm))
-        return 0;
-    ER_LIT(&p, "\x01" "55=");
-    if (!er_str(&p, symbol))
-        return 0;
-    ER_LIT(&p, "\x01" "54=");
-    if (!er_int(&p, side))
-        return 0;
-    ER_LIT(&p, "\x01" "38=");
-    if (!er_int(&p, qty))
-        return 0;
+    ER_FIELD(&p, "1=", er_str, firm);
+    ER_FIELD(&p, "\x01" "55=", er_str, symbol);
+    ER_FIELD(&p, "\x01" "54=", er_int, side);
+    ER_FIELD(&p, "\x01" "38=", er_int, qty);
     ER_LIT(&p, "\x01");
     if (values[11] != Py_None) { /* the order's price */
-        ER_LIT(&p, "44=");
-        if (!er_cents(&p, values[11]))
-            return 0;
+        ER_FIELD(&p, "44=", er_cents, values[11]);
         ER_LIT(&p, "\x01");
     }
-    ER_LIT(&p, "40=");
-    if (!er_int(&p, ord_type))
-        return 0;
-    ER_LIT(&p, "\x01" "59=");
-    if (!er_int(&p, tif))
-        return 0;
-    ER_LIT(&p, "\x01" "150=");
-    if (!er_str(&p, exec_type))
-        return 0;
-    ER_LIT(&p, "\x01" "39=");
-    if (!er_str(&p, status))
-        return 0;
-    ER_LIT(&p, "\x01" "32=");
-    if (!er_int(&p, last_qty))
-        return 0;
+    ER_FIELD(&p, "40=", er_int, ord_type);
+    ER_FIELD(&p, "\x01" "59=", er_int, tif);
+    ER_FIELD(&p, "\x01" "150=", er_str, exec_type);
+    ER_FIELD(&p, "\x01" "39=", er_str, status);
+    ER_FIELD(&p, "\x01" "32=", er_int, last_qty);
     ER_LIT(&p, "\x01" "31=");
     if (last_px == Py_None)
         ER_LIT(&p, "0");

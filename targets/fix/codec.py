@@ -26,17 +26,26 @@ from zlib import adler32 as _adler32
 # when a compiler is there. POWERPEG_SPEEDUPS=0 turns it off (A/B benchmarks,
 # or ruling the C code out when a stream is misread).
 SPEEDUPS = os.environ.get("POWERPEG_SPEEDUPS", "1") != "0"
-_c_frame_messages: Any = None
-_c_frame_body: Any = None
-_c_frame_message: Any = None
+_SPEEDUPS_MODULE: Any = None
 if SPEEDUPS:
-    try:
-        _speedups: Any = importlib.import_module("powerpeg.targets.fix._speedups")  # by name: no stub for the C module
+    try:  # by name: no stub for the C module
+        _SPEEDUPS_MODULE = importlib.import_module("powerpeg.targets.fix._speedups")
     except ImportError:  # pragma: no cover - exercised where no compiler was available
         pass
-    else:
-        _c_frame_body, _c_frame_messages = _speedups.frame_body, _speedups.frame_messages
-        _c_frame_message = getattr(_speedups, "frame_message", None)  # an extension built before it: Python
+
+
+def speedup(name: str, reference: Any = None) -> Any:
+    """The C function ``name`` of the speedups, or None (not built, turned off, or an extension built
+    before it existed: the Python code then). ``reference``: the Python function the C one hands
+    what it does not take, found by it as the module's ``<name>_reference``."""
+    function = getattr(_SPEEDUPS_MODULE, name, None)
+    if function is not None and reference is not None:
+        setattr(_SPEEDUPS_MODULE, f"{name}_reference", reference)
+    return function
+
+
+_c_frame_messages: Any = speedup("frame_messages")
+_c_frame_body: Any = speedup("frame_body")
 FRAMER = "c" if _c_frame_messages is not None else "python"
 
 
@@ -303,9 +312,7 @@ def py_frame_message(msg_type: str, sender: str, target: str | None, seq: int, s
     return py_frame_body(f"35={msg_type}\x0149={sender}\x0156={target}\x0134={seq}\x0152={sending_time}\x01{body}")
 
 
-if _c_frame_message is not None:
-    _speedups.frame_message_reference = py_frame_message  # what the C one hands back: not the usual values
-frame_message = _c_frame_message or py_frame_message
+frame_message = speedup("frame_message", py_frame_message) or py_frame_message
 
 
 def encode(
