@@ -28,6 +28,8 @@ def fleet_spec(exp: Experiment, *, toxiproxy: bool, run_warmup_s: float = 0.0) -
     exchange_args = ["--preopen", exp.market.preopen, "--seed", str(exp.seed)]
 
     router_args = ["--warning-severity", controls.warnings]
+    if exp.topology.working_children != 1:
+        router_args += ["--max-working-children", str(exp.topology.working_children)]
     checks = controls.router_checks
     _flag(router_args, "--max-child-qty", checks.max_child_qty)
     _flag(router_args, "--price-collar-pct", checks.price_collar_pct)

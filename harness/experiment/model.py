@@ -67,6 +67,10 @@ class FleetShape(Strict):
                                          description="per-router starting version, overrides `version`")
     firm: str = Field("KNIGHT", pattern=r"^[A-Z][A-Z0-9_]{0,15}$")
     symbols: int = Field(20, ge=1, le=500, description="how many symbols of the universe the load trades")
+    working_children: int = Field(
+        1, ge=1, le=100,
+        description="child orders each router's slicer keeps working per parent at once (1: one after another); "
+                    "more make a parent's children reach the exchange together, e.g. a pre-open queue")
     # Swarm placement constraints per component kind (`--backend swarm` only; docs/swarm.md)
     placement: dict[PlacedKind, Annotated[str, Field(pattern=PLACEMENT_PATTERN, max_length=200)]] = Field(
         default_factory=dict,

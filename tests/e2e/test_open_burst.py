@@ -17,9 +17,11 @@ def test_open_burst_passes_with_a_queued_open_and_states_its_floor(tmp_path) -> 
     m, floor = journal["metrics"], journal["measurement"]
     records = [json.loads(line) for line in (r.out / "exchange-journal.jsonl").read_text().splitlines()]
     opened = next(i for i, rec in enumerate(records) if rec["kind"] == "open")
-    queued = sum(1 for rec in records[:opened] if rec["kind"] == "accepted")
-    fills_after = sum(1 for rec in records[opened:] if rec["kind"] == "fill")
+    queued = {rec["order_id"] for rec in records[:opened] if rec["kind"] == "accepted"}
+    gone = {rec["order_id"] for rec in records[:opened] if rec["kind"] == "canceled"}  # the deploy's restarts
+    released = {rec["order_id"] for rec in records[opened:] if rec["kind"] == "fill"} & (queued - gone)
     assert (0, "passed") == (r.code, journal["status"]), r.stdout
     assert m["contained_by"] == "control" or m["first_violation_at"] is None, m
-    assert queued > 0 and fills_after > queued, (queued, fills_after)
+    # the queue met the open: thousands of children resting pre-open, and filled after it
+    assert len(queued - gone) > 1000 and len(released) > len(queued - gone) // 2, (len(queued), len(gone), len(released))
     assert floor["drop_copy_lag_s"]["n"] > 0 and floor["kill_transit"]["transit_s"] is not None, floor
