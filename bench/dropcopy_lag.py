@@ -116,9 +116,11 @@ async def send_orders(session: FixSession, symbols: list[str], rate: float, wind
     return sent
 
 
-async def one_run(home: Path, rate: float, window: float, tick_s: float = TICK_S) -> dict[str, Any]:
+async def one_run(home: Path, rate: float, window: float, tick_s: float = TICK_S,
+                  exchange_args: list[str] | None = None) -> dict[str, Any]:
     backend = LocalBackend(RunContext.create(home=home))
     topo: Topology = await backend.up(FleetSpec(routers=1, toxiproxy=False, fix_clients=[CLIENT],
+                                                exchange_args=list(exchange_args or []),
                                                 monitor_args=["--unregistered-grace-ms", "600000"]))
     try:
         headers = {"Authorization": f"Bearer {topo.token}"}
@@ -165,11 +167,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--window", type=float, default=10.0, help="seconds of order flow per run")
     parser.add_argument("--tick-ms", type=float, default=TICK_S * 1000,
                         help="the client writes its due orders every this many ms (default 10)")
+    parser.add_argument("--exchange-args", default="", metavar="ARGS",
+                        help="extra flags for the exchange, for an A/B: e.g. '--intake-slice-ms 4'")
     args = parser.parse_args(argv)
     results = []
     with tempfile.TemporaryDirectory(prefix="powerpeg-bench-") as home:
         for i in range(args.runs):
-            r = asyncio.run(one_run(Path(home), args.rate, args.window, args.tick_ms / 1000))
+            r = asyncio.run(one_run(Path(home), args.rate, args.window, args.tick_ms / 1000,
+                                    args.exchange_args.split()))
             results.append(r)
             lag, cpu = r["lag"], r["cpu_share"]
             print(f"run {i + 1}: sent {r['sent_per_s']:,.0f}/s, executions {r['executions_per_s']:,.0f}/s, "

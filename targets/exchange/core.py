@@ -387,14 +387,17 @@ class Engine:
             while self.release(len(self.queue) + 1):
                 pass
 
-    def release(self, limit: int) -> bool:
-        """Run up to ``limit`` orders from the front of the pre-open queue; True while some remain."""
+    def release(self, limit: int, *, until: float | None = None) -> bool:
+        """Run up to ``limit`` orders from the front of the pre-open queue, and none after ``until``
+        (``time.perf_counter()``) once one has run; True while some remain."""
         queue = self.queue
         for _ in range(min(limit, len(queue))):
             order = queue.popleft()
             if order.queued and not order.done:
                 order.queued = False
                 self._execute(order, self.books[order.symbol])
+                if until is not None and time.perf_counter() >= until:
+                    break
         self.releasing = bool(queue)
         return self.releasing
 

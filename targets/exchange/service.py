@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from typing import Any
 
 from powerpeg.targets.common.service import AdminSite, serve_main
@@ -110,7 +111,7 @@ class ExchangeService:
         return ExchangeSession(self.sessions, app, comp_id=self.config.comp_id, role="acceptor", known_types=known,
                                log=self.log, stores=self.stores["order-entry" if order_entry else "drop-copy"],
                                exclusive=order_entry, credentials=self.config.credentials,
-                               intake_budget=self.config.intake_budget)
+                               intake_budget=self.config.intake_budget, intake_slice_s=self.config.intake_slice_s)
 
     def _on_open(self) -> None:
         queued = len(self.engine.queue)
@@ -120,11 +121,12 @@ class ExchangeService:
             self._release = asyncio.get_running_loop().create_task(self._release_queue(queued))
 
     async def _release_queue(self, queued: int) -> None:
-        """The pre-open queue, a slice of ``intake_budget`` orders per turn of the loop: a kill, a drop copy
-        or a heartbeat waits one slice (about a millisecond), not the whole open (bench/open_burst)."""
-        budget = self.config.intake_budget
+        """The pre-open queue, a slice per turn of the loop (as a session's intake: ``intake_budget`` orders,
+        at most ``intake_slice_s``): a kill, a drop copy or a heartbeat waits one slice, not the whole open
+        (bench/open_burst)."""
+        budget, slice_s = self.config.intake_budget, self.config.intake_slice_s
         started = asyncio.get_running_loop().time()
-        while self.engine.release(budget):
+        while self.engine.release(budget, until=time.perf_counter() + slice_s):
             await asyncio.sleep(0)
         self.log.info("open_queue_released", orders=queued,
                       seconds=round(asyncio.get_running_loop().time() - started, 4))

@@ -136,6 +136,7 @@ class FixSession(asyncio.Protocol):
         exclusive: bool = True,
         credentials: Credentials | None = None,
         intake_budget: int | None = None,
+        intake_slice_s: float | None = None,
     ) -> None:
         self.app = app
         # Messages handled per turn of the event loop (None: all that arrived). With a budget, a burst
@@ -144,6 +145,10 @@ class FixSession(asyncio.Protocol):
         if intake_budget is not None and intake_budget < 1:
             raise ValueError(f"intake_budget must be >= 1 or None, got {intake_budget}")
         self.intake_budget = intake_budget
+        # With a budget, a slice also ends once it has run this long (None: the count alone)
+        if intake_slice_s is not None and not intake_slice_s > 0:
+            raise ValueError(f"intake_slice_s must be > 0 or None, got {intake_slice_s}")
+        self.intake_slice_s = intake_slice_s
         self._intake_scheduled = False
         self._reading_paused = False
         self.credentials = credentials  # an acceptor's: checked on the Logon before anything else
@@ -218,6 +223,8 @@ class FixSession(asyncio.Protocol):
         parser = self.parser
         budget = self.intake_budget
         left = budget if budget is not None else -1
+        slice_s = self.intake_slice_s if budget is not None else None
+        until = time.perf_counter() + slice_s if slice_s is not None else None
         while not self.closed:
             try:
                 for msg in parser.messages(left if left > 0 else 0):
@@ -225,7 +232,7 @@ class FixSession(asyncio.Protocol):
                     if self.closed:
                         return
                     left -= 1
-                    if left == 0:
+                    if left == 0 or (until is not None and time.perf_counter() >= until):
                         break  # the generator keeps what it did not yield (its finally)
                 else:
                     self._resume_reading()

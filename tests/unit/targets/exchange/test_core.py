@@ -261,6 +261,25 @@ def test_sliced_open_keeps_time_priority_for_arrivals_during_release(venue: Venu
         fills, venue.engine.releasing, venue.engine.books["AAA"].depth()[0][:1], rested)
 
 
+def test_a_release_slice_ends_when_its_time_is_up(venue: Venue) -> None:
+    """``until`` bounds a slice by time as well as by count: past it, each call runs one order, in order."""
+    venue.engine.is_open = False
+    a, b = venue.login("A"), venue.login("B")
+    for i in range(3):
+        venue.order(a, f"s{i}", SELL, 100, 1000 + i)
+    venue.order(b, "buy", BUY, 300, 1100)
+    venue.engine.open_market(release=False)
+    runs = []
+    while True:
+        before = len(venue.engine.queue)
+        more = venue.engine.release(64, until=0.0)  # perf_counter() is always past 0
+        runs.append(before - len(venue.engine.queue))
+        if not more:
+            break
+    prices = [r["exec_px"] for r in venue.records() if r["kind"] == "fill" and r["side"] == "buy"]
+    assert ([1, 1, 1, 1], [10.0, 10.01, 10.02]) == (runs, prices)
+
+
 def test_kill_during_release_cancels_the_firms_queued_orders(venue: Venue) -> None:
     """A kill between two slices cancels what the killed firm still had queued: none of it executes."""
     venue.engine.is_open = False

@@ -1,6 +1,8 @@
 """The FIX session layer over real loopback TCP."""
 import asyncio
 
+import pytest
+
 from powerpeg.targets.fix.codec import FixMessage, FixParser, MsgType, Tag, checksum, encode
 from powerpeg.targets.fix.session import FixSession, ascii_text, connect
 
@@ -331,10 +333,10 @@ class Paused(asyncio.Transport):
         return ("127.0.0.1", 1) if name == "peername" else default
 
 
-def burst(last: int, budget: int | None) -> tuple[Recorder, FixSession, Paused]:
+def burst(last: int, budget: int | None, slice_s: float | None = None) -> tuple[Recorder, FixSession, Paused]:
     """An acceptor that has just received Logon and orders c2..c<last> in one read."""
     app = Recorder()
-    session = FixSession(app, comp_id="EXCHANGE", role="acceptor", intake_budget=budget)
+    session = FixSession(app, comp_id="EXCHANGE", role="acceptor", intake_budget=budget, intake_slice_s=slice_s)
     transport = Paused()
     session.connection_made(transport)
     data = encode(MsgType.Logon, "CLIENT", "EXCHANGE", 1, [(Tag.EncryptMethod, 0), (Tag.HeartBtInt, 30)])
@@ -354,6 +356,26 @@ async def test_an_intake_budget_takes_a_burst_a_slice_per_turn_of_the_loop() -> 
     session.connection_lost(None)
     assert ([3, 7, 10], 1, [f"c{n}" for n in range(2, 12)]) == (
         seen, transport.pauses, [m[Tag.ClOrdID] for m in app.messages])
+
+
+async def test_a_slice_also_ends_when_its_time_is_up() -> None:
+    """intake_slice_s bounds a slice by time as well as by count: with a nanosecond, every message
+    (the Logon first) ends its slice, whatever the budget; still none lost or reordered."""
+    app, session, transport = burst(11, 64, 1e-9)
+    seen = [len(app.messages)]
+    while transport.paused:
+        await asyncio.sleep(0)
+        seen.append(len(app.messages))
+    session.abort()
+    session.connection_lost(None)
+    assert (list(range(0, 11)), [f"c{n}" for n in range(2, 12)]) == (
+        seen[:11], [m[Tag.ClOrdID] for m in app.messages])
+
+
+@pytest.mark.parametrize("slice_s", [0.0, -1.0])
+def test_a_slice_time_must_be_positive(slice_s) -> None:
+    with pytest.raises(ValueError, match="intake_slice_s"):
+        FixSession(Recorder(), comp_id="EXCHANGE", role="acceptor", intake_budget=4, intake_slice_s=slice_s)
 
 
 async def test_a_burst_ending_exactly_on_the_budget_still_resumes_reading() -> None:
