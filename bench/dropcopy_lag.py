@@ -15,10 +15,11 @@ The client is deliberately cheap: orders are framed in batches, one write per
 10 ms tick, and the exchange's answers are read and thrown away unparsed
 (the bench must not take the CPU it measures).
 
-Measured (2 Dec, quiet 2-core machine, 15,000/s, one run each, alternating): ``--tick-ms 1``
-(a stream rather than 10 ms clumps) gave p99 13.3 and 15.0 ms against 9.4 and 10.0 ms with the
-default: the clumps are not the tail. The exchange's CPU is (87-92 % at 15,000/s): a crossing order
-costs it ~47 us (bench.exchange_throughput crossing-with-liquidity), against ~12 us resting.
+Measured (2 Dec, 2-core machine, 15,000/s, 2 runs per arm, alternating): with each FIX intake slice
+bounded by 64 messages only (``--exchange-args '--intake-slice-ms 1000'``) p50 2.8 / 3.7 ms, p99 7.5 /
+9.7 ms; with the default half-millisecond bound p50 1.3 / 1.3 ms, p99 4.2 / 3.6 ms. The drop copies of a
+slice go out when it ends, and 64 crossing orders (~60 us each with the market makers' requotes) made a
+4 ms slice. Earlier: ``--tick-ms 1`` (a stream rather than 10 ms clumps) was no better than the default.
 
     python -m bench.dropcopy_lag [--runs 3] [--rate 15000] [--window 10] [--tick-ms 10]
 """
