@@ -80,6 +80,7 @@ async def main_async(runs: int, file: Path) -> None:
     ttd: list[float] = []
     ttk: list[float] = []
     firsts: list[int] = []
+    rates: list[float] = []  # the firm's executions per second from the open to the kill
     with tempfile.TemporaryDirectory(prefix="powerpeg-bench-") as tmp:
         for i in range(runs):
             out = Path(tmp) / f"ob{i}"
@@ -92,6 +93,8 @@ async def main_async(runs: int, file: Path) -> None:
                   f"{'—' if b.until_kill is None else f'{b.until_kill:,.0f}/s'}; TTD floor {_ms(floor)}",
                   flush=True)
             firsts.append(b.executions)
+            if b.until_kill is not None:
+                rates.append(b.until_kill)
             if m.ttd_s is not None:
                 ttd.append(m.ttd_s)
             if m.ttk_s is not None:
@@ -99,6 +102,9 @@ async def main_async(runs: int, file: Path) -> None:
     if firsts:
         print(f"the firm's executions in the first second after the open: median {statistics.median(firsts):,.0f} "
               f"(10x Knight's 2012 average of ~1,480/s is 14,800)")
+    if rates:
+        print(f"the firm's executions per second from the open to the kill: median {statistics.median(rates):,.0f} "
+              f"({len(rates)} of {runs} runs had a kill after the open)")
     for name, values in (("ttd_s", ttd), ("ttk_s", ttk)):
         if values:
             print(f"{name}: p50 {statistics.median(values):.4f}  p99 {percentile(values, 0.99):.4f}  "
