@@ -73,9 +73,11 @@ KEPT_KINDS = frozenset({"kill", "reinstate", "open"})
 COUNTED_KINDS = ("accepted", "fill")
 
 
-def _member(key: str, value: str) -> bytes:
-    """``"key":"value"`` as the exchange's journal writes it (orjson: compact, no spaces)."""
-    return orjson.dumps({key: value})[1:-1]
+def _member(key: str, value: str) -> tuple[bytes, bytes]:
+    """``"key":"value"`` as the exchange's journal writes it (orjson: compact), and as ``json.dumps`` writes
+    it by default (``"key": "value"``): a journal written some other way must not be screened empty."""
+    compact = orjson.dumps({key: value})[1:-1]
+    return compact, compact.replace(b'":"', b'": "', 1)
 
 
 def journal_screen(firm: str, *, keep: bool) -> Callable[[bytes], bool]:
@@ -83,11 +85,11 @@ def journal_screen(firm: str, *, keep: bool) -> Callable[[bytes], bool]:
     LiveState counts) and the venue-wide kinds. A screen, not the decision: a parsed line still goes
     through LiveState's own checks, so a line matched by accident changes nothing."""
     of_firm = _member("firm", firm)
-    venue = tuple(_member("kind", kind) for kind in sorted(KEPT_KINDS))
-    counted = tuple(_member("kind", kind) for kind in COUNTED_KINDS)
+    venue = tuple(form for kind in sorted(KEPT_KINDS) for form in _member("kind", kind))
+    counted = tuple(form for kind in COUNTED_KINDS for form in _member("kind", kind))
 
     def wanted(line: bytes) -> bool:
-        if of_firm in line and (keep or any(kind in line for kind in counted)):
+        if (of_firm[0] in line or of_firm[1] in line) and (keep or any(kind in line for kind in counted)):
             return True
         return any(kind in line for kind in venue)
 

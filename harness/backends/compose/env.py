@@ -10,9 +10,11 @@ ports published on 127.0.0.1, which are what the Topology carries.
 from __future__ import annotations
 
 import json
+import random
 import re
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from powerpeg.harness.backends.base import FleetSpec
@@ -75,9 +77,40 @@ def _env_key(component: str) -> str:
     return "PP_" + component.upper().replace("-", "_")
 
 
+# Published ports come from below the kernel's ephemeral range (ip_local_port_range), which the kernel
+# draws from for every outgoing connection and every bind to port 0 on the machine: a port chosen inside
+# it could be taken in the moment between our choice and Docker's bind (seen in CI, a swarm test beside
+# tests running local fleets: "Error starting userland proxy: listen tcp4 127.0.0.1:44511: bind: address
+# already in use"). Below the range only a process that names the port can take it.
+PUBLISH_MIN = 20_000
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768  # Linux's default
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+        return True
+
+
 def free_port() -> int:
     """A port free on 127.0.0.1 right now, for Docker to publish on. Chosen by
-    us, not by Docker, so a recreated container (a deploy) keeps its address."""
+    us, not by Docker, so a recreated container (a deploy) keeps its address;
+    below the ephemeral range when there is room (why: above)."""
+    low = _ephemeral_low()
+    if low - PUBLISH_MIN >= 1_000:
+        for port in random.sample(range(PUBLISH_MIN, low), 200):
+            if _bindable(port):
+                return port
     with socket.socket() as sock:
         sock.bind((HOST, 0))
         return sock.getsockname()[1]

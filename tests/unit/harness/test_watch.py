@@ -6,6 +6,7 @@ live totals the abort conditions read.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import orjson
@@ -67,6 +68,17 @@ def test_live_totals_are_the_same_screened_or_not(tmp_path, keep) -> None:
         screened.on_journal(r)
     assert whole == screened
     assert (whole.child_orders, whole.excess_shares, whole.killed_by) == (3, 200, None)  # p1: 500 filled of 300
+
+
+@pytest.mark.parametrize("separators", [(",", ":"), (", ", ": ")])
+def test_the_screen_reads_compact_and_spaced_json_alike(tmp_path, separators) -> None:
+    """The exchange writes compact JSON; a journal written with json.dumps' default spacing (a replay, a
+    test's fake exchange) passes the same lines."""
+    lines = [json.dumps(orjson.loads(line), separators=separators).encode() for line in trading_day(tmp_path)]
+    screen = journal_screen("KNIGHT", keep=False)
+    kinds = [(r["kind"], r.get("firm")) for r in (orjson.loads(line) for line in lines if screen(line))]
+    assert {("accepted", "KNIGHT"), ("fill", "KNIGHT"), ("kill", "KNIGHT"), ("reinstate", "KNIGHT"),
+            ("open", None)} == set(kinds)
 
 
 def test_a_torn_last_line_waits_for_its_end_and_a_torn_middle_line_is_skipped() -> None:
