@@ -58,6 +58,35 @@ async def test_duplicate_parent_is_409(client) -> None:
     assert 409 == resp.status
 
 
+def _parents(n: int) -> list[dict]:
+    return [{**PARENT, "parent_id": f"router-1-{i:06d}", "qty": 100 * i} for i in range(1, n + 1)]
+
+
+async def test_a_batch_registers_every_parent_and_lists_duplicates(client, monitor) -> None:
+    """POST /parents/batch: each parent registered in order; one already known is listed, not re-registered."""
+    await client.post("/parents", json=_parents(1)[0], headers=AUTH)
+    resp = await client.post("/parents/batch", json={"parents": _parents(3)}, headers=AUTH)
+    assert (200, {"registered": ["router-1-000002", "router-1-000003"], "duplicates": ["router-1-000001"]},
+            [100, 200, 300]) == (resp.status, await resp.json(),
+                                 [monitor.book.parents[f"router-1-{i:06d}"].qty for i in (1, 2, 3)])
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"parents": []}, "parents"),
+    ({"parents": [*_parents(2), {**PARENT, "parent_id": "x", "qty": 0}]}, "parents.2.qty"),
+    ({"parents": _parents(1001)}, "parents"),
+    ({}, "parents"),
+])
+async def test_a_bad_batch_is_400_naming_the_item_and_registers_nothing(client, monitor, body, field) -> None:
+    resp = await client.post("/parents/batch", json=body, headers=AUTH)
+    assert (400, field, {}) == (resp.status, (await resp.json())["field"], dict(monitor.book.parents))
+
+
+async def test_a_batch_without_token_is_401(client, monitor) -> None:
+    resp = await client.post("/parents/batch", json={"parents": _parents(1)})
+    assert (401, {}) == (resp.status, dict(monitor.book.parents))
+
+
 async def test_put_limits_changes_one_limit(client, monitor) -> None:
     """PUT /limits sets the given limit and leaves the others."""
     resp = await client.put("/limits", json={"max_position": 500}, headers=AUTH)

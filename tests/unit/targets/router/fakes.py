@@ -227,6 +227,7 @@ class FakeWorld:
     def __init__(self) -> None:
         self.alerts: list[dict[str, Any]] = []
         self.parents: list[dict[str, Any]] = []
+        self.batches: list[int] = []  # parents per POST /parents/batch
         self.auth_headers: list[str] = []
         self.runner: web.AppRunner | None = None
         self.port = 0
@@ -236,6 +237,7 @@ class FakeWorld:
         app.router.add_get("/symbols", self._symbols)
         app.router.add_post("/alerts", self._record(self.alerts))
         app.router.add_post("/parents", self._record(self.parents))
+        app.router.add_post("/parents/batch", self._record_batch)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
@@ -256,6 +258,13 @@ class FakeWorld:
             into.append(await request.json())
             return web.json_response({"id": len(into)}, status=201)
         return handler
+
+    async def _record_batch(self, request: web.Request) -> web.Response:
+        self.auth_headers.append(request.headers.get("Authorization", ""))
+        batch = (await request.json())["parents"]
+        self.parents += batch
+        self.batches.append(len(batch))
+        return web.json_response({"registered": [p["parent_id"] for p in batch], "duplicates": []})
 
     async def close(self) -> None:
         if self.runner is not None:
