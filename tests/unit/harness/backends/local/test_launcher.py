@@ -18,6 +18,7 @@ print("argv", sys.argv[1:], flush=True)
 print("token", os.environ.get("POWERPEG_TOKEN"), flush=True)
 if "--wait" in sys.argv:
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    print("waiting", flush=True)  # the handler is in: a SIGTERM from now on exits 0
     time.sleep(30)
 sys.exit(int(sys.argv[-1]))
 '''
@@ -69,6 +70,11 @@ async def test_forked_service_is_detached_and_carries_the_run_id(env, tmp_path):
     try:
         ident = ProcIdentity.of(proc.pid)
         assert (proc.pid, "launch-1", True) == (os.getsid(proc.pid), read_run_id(proc.pid), ident.alive())
+        # not before its handler is in (under load, a SIGTERM during its start killed it: exit -1, not 0)
+        log = tmp_path / "svc.log"
+        deadline = time.monotonic() + 10
+        while "waiting" not in (log.read_text() if log.exists() else "") and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
     finally:
         os.kill(proc.pid, signal.SIGTERM)
     assert 0 == await wait_exit(proc)
