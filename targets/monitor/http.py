@@ -57,7 +57,10 @@ def _monitor(request: web.Request) -> Monitor:
     return request.app[MONITOR_KEY]
 
 
-def _register(monitor: Monitor, body: ParentIn) -> Parent:
+def _register_new(monitor: Monitor, body: ParentIn) -> Parent | None:
+    """Register the parent; None when it is registered already (then nothing changes)."""
+    if body.parent_id in monitor.book.parents:
+        return None
     return monitor.register_parent(Parent(
         parent_id=body.parent_id, router=body.router, symbol=body.symbol, side=body.side, qty=body.qty,
         registered_ns=body.ts_ns or time.time_ns(),
@@ -66,10 +69,9 @@ def _register(monitor: Monitor, body: ParentIn) -> Parent:
 
 async def post_parent(request: web.Request) -> web.Response:
     body = await parse_json(request, ParentIn)
-    monitor = _monitor(request)
-    if body.parent_id in monitor.book.parents:
+    parent = _register_new(_monitor(request), body)
+    if parent is None:
         return json_error(409, f"parent {body.parent_id} is already registered", field="parent_id")
-    parent = _register(monitor, body)
     return web.json_response({"parent_id": parent.parent_id, "executed": parent.executed}, status=201)
 
 
@@ -81,10 +83,7 @@ async def post_parents_batch(request: web.Request) -> web.Response:
     registered: list[str] = []
     duplicates: list[str] = []
     for item in body.parents:
-        if item.parent_id in monitor.book.parents:
-            duplicates.append(item.parent_id)
-        else:
-            registered.append(_register(monitor, item).parent_id)
+        (duplicates if _register_new(monitor, item) is None else registered).append(item.parent_id)
     return web.json_response({"registered": registered, "duplicates": duplicates})
 
 
